@@ -1,0 +1,243 @@
+//! Grading: a lab's rubric of checks run over its scenarios, and the report.
+//!
+//! A check is a function from the scenario runs to a [`Verdict`]; a failed
+//! verdict carries the message a student needs and the transcript lines that
+//! prove it.
+
+use std::fmt::Write as _;
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use crate::normalize::{Transcript, normalize};
+use crate::scenario::{self, Limits, Outcome, Scenario, ScenarioError};
+use crate::tracer::{Spec, TraceError};
+
+/// One scenario's run, with its transcript.
+pub struct Run {
+    pub outcome: Outcome,
+    pub transcript: Transcript,
+}
+
+/// Every scenario run of a lab, by scenario name.
+pub struct Runs(pub Vec<Run>);
+
+impl Runs {
+    /// The run of scenario `name`. Rubrics only ask for their own scenarios.
+    pub fn get(&self, name: &str) -> &Run {
+        self.0
+            .iter()
+            .find(|r| r.outcome.scenario == name)
+            .unwrap_or_else(|| {
+                panic!("rubric asked for scenario {name:?}, which the lab does not run")
+            })
+    }
+}
+
+/// Whether a check passed, why, and the trace lines behind it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Verdict {
+    pub passed: bool,
+    pub message: String,
+    pub evidence: Vec<String>,
+}
+
+impl Verdict {
+    pub fn pass(message: impl Into<String>) -> Verdict {
+        Verdict {
+            passed: true,
+            message: message.into(),
+            evidence: Vec::new(),
+        }
+    }
+
+    pub fn fail(message: impl Into<String>, evidence: Vec<String>) -> Verdict {
+        Verdict {
+            passed: false,
+            message: message.into(),
+            evidence,
+        }
+    }
+}
+
+/// One item of a rubric.
+pub struct Check {
+    /// A short stable id, used by tests and JSON reports.
+    pub id: &'static str,
+    pub title: &'static str,
+    pub points: u32,
+    /// What to change when the check fails.
+    pub hint: &'static str,
+    pub judge: fn(&Runs) -> Verdict,
+}
+
+/// A lab: its scenarios, its rubric, and its reference solution's binary.
+pub struct Lab {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub binary: &'static str,
+    pub scenarios: Vec<Scenario>,
+    /// The scenario whose transcript is snapshotted.
+    pub standard: &'static str,
+    pub checks: Vec<Check>,
+}
+
+/// A check's result in a report.
+pub struct CheckResult {
+    pub id: &'static str,
+    pub title: &'static str,
+    pub points: u32,
+    pub hint: &'static str,
+    pub verdict: Verdict,
+}
+
+impl CheckResult {
+    pub fn score(&self) -> u32 {
+        if self.verdict.passed { self.points } else { 0 }
+    }
+}
+
+/// A graded solution.
+pub struct Report {
+    pub lab: &'static str,
+    pub title: &'static str,
+    pub solution: String,
+    pub results: Vec<CheckResult>,
+    /// Set when the solution could not be run through the scenarios at all.
+    pub failure: Option<String>,
+    pub runs: Option<Runs>,
+    pub elapsed: Duration,
+}
+
+/// The harness itself could not grade (as opposed to a solution failing).
+#[derive(Debug, thiserror::Error)]
+pub enum GradeError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("cannot write {path}: {source}")]
+    Write {
+        path: PathBuf,
+        #[source]
+        source: std::io::Error,
+    },
+}
+
+impl Report {
+    pub fn score(&self) -> u32 {
+        self.results.iter().map(CheckResult::score).sum()
+    }
+
+    pub fn max(&self) -> u32 {
+        self.results.iter().map(|r| r.points).sum()
+    }
+
+    /// The result of check `id`.
+    pub fn result(&self, id: &str) -> Option<&CheckResult> {
+        self.results.iter().find(|r| r.id == id)
+    }
+
+    /// Ids of the checks that failed.
+    pub fn failed(&self) -> Vec<&'static str> {
+        self.results
+            .iter()
+            .filter(|r| !r.verdict.passed)
+            .map(|r| r.id)
+            .collect()
+    }
+
+    /// The terminal report.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        let _ = writeln!(out, "iolab {} — {}", self.lab, self.title);
+        let _ = writeln!(out, "solution: {}", self.solution);
+        if let Some(f) = &self.failure {
+            let _ = writeln!(out, "error: {f}");
+        }
+        out.push('\n');
+        for r in &self.results {
+            let mark = if r.verdict.passed { "PASS" } else { "FAIL" };
+            let _ = writeln!(
+                out,
+                "  [{mark}] {:>3}/{:<3} {}",
+                r.score(),
+                r.points,
+                r.title
+            );
+            if !r.verdict.passed {
+                for line in r.verdict.message.lines() {
+                    let _ = writeln!(out, "         {line}");
+                }
+                if !r.verdict.evidence.is_empty() {
+                    let _ = writeln!(out, "         trace:");
+                    for e in &r.verdict.evidence {
+                        let _ = writeln!(out, "           {e}");
+                    }
+                }
+                let _ = writeln!(out, "         hint: {}", r.hint);
+            }
+        }
+        out.push('\n');
+        let _ = writeln!(out, "Score: {}/{}", self.score(), self.max());
+        out
+    }
+}
+
+/// Runs every scenario of `lab` against `spec` and judges the rubric.
+///
+/// A solution that cannot be brought to listen fails every check with the
+/// reason; only a harness problem (the program cannot be started at all)
+/// is an error.
+pub fn grade(
+    lab: &Lab,
+    spec: &Spec,
+    solution: &str,
+    limits: &Limits,
+) -> Result<Report, GradeError> {
+    let started = Instant::now();
+    let mut runs = Vec::new();
+    let mut failure = None;
+    for s in &lab.scenarios {
+        match scenario::run(spec, s, limits) {
+            Ok(outcome) => {
+                let transcript = normalize(&outcome.trace);
+                runs.push(Run {
+                    outcome,
+                    transcript,
+                });
+            }
+            Err(ScenarioError::Trace(e)) => return Err(GradeError::Trace(e)),
+            Err(e) => {
+                failure = Some(e.to_string());
+                break;
+            }
+        }
+    }
+    let runs = if failure.is_none() {
+        Some(Runs(runs))
+    } else {
+        None
+    };
+    let results = lab
+        .checks
+        .iter()
+        .map(|c| CheckResult {
+            id: c.id,
+            title: c.title,
+            points: c.points,
+            hint: c.hint,
+            verdict: match (&runs, &failure) {
+                (Some(runs), _) => (c.judge)(runs),
+                (None, Some(f)) => Verdict::fail(format!("not checked: {f}"), Vec::new()),
+                (None, None) => Verdict::fail("not checked", Vec::new()),
+            },
+        })
+        .collect();
+    Ok(Report {
+        lab: lab.id,
+        title: lab.title,
+        solution: solution.to_string(),
+        results,
+        failure,
+        runs,
+        elapsed: started.elapsed(),
+    })
+}

@@ -1,0 +1,14 @@
+//! iolab: graded labs on I/O models, and the harness that grades them by
+//! tracing system calls.
+//!
+//! Data flows `tracer` → [`trace::Trace`] → `normalize` (transcripts) and
+//! `grade` (checks), with `scenario` driving clients in steps synchronized
+//! with the live trace. `labs` holds each lab's scenario and rubric.
+
+pub mod grade;
+pub mod labs;
+pub mod normalize;
+pub mod scenario;
+mod tables;
+pub mod trace;
+pub mod tracer;

@@ -1,0 +1,265 @@
+//! `iolab`: trace any program, or grade a lab solution, from the command line.
+//!
+//! Exit codes: 0 success (full score), 1 points lost, 2 usage or harness error.
+
+use std::ffi::OsString;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use anyhow::{Context, Result, anyhow, bail};
+use clap::{Parser, Subcommand};
+
+use iolab::grade::{self, Lab, Report};
+use iolab::normalize::{normalize, raw_lines};
+use iolab::scenario::{self, Limits};
+use iolab::trace::Trace;
+use iolab::tracer::{Spec, Tracer};
+
+#[derive(Parser)]
+#[command(
+    name = "iolab",
+    version,
+    about = "Graded labs on I/O models, judged by tracing system calls"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run a program under the tracer and print its normalized syscall transcript.
+    Trace {
+        /// Print every raw event as it happens instead of the transcript.
+        #[arg(long)]
+        raw: bool,
+        /// Write the transcript to FILE instead of stdout.
+        #[arg(short = 'o', long, value_name = "FILE")]
+        output: Option<PathBuf>,
+        /// The program and its arguments.
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<OsString>,
+    },
+    /// Grade a lab solution: run the lab's scenarios and print the score.
+    Grade {
+        /// The lab: lab1, lab2, ... (or just the number).
+        lab: String,
+        /// The solution to grade, as one shell-quoted string (default: the lab's own binary).
+        #[arg(long, value_name = "'CMD ARGS...'")]
+        solution: Option<String>,
+    },
+    /// Run a lab's standard scenario and print the normalized transcript
+    /// (what `snapshots/` holds for the reference solution).
+    Transcript {
+        lab: String,
+        #[arg(long, value_name = "'CMD ARGS...'")]
+        solution: Option<String>,
+        /// Which scenario (default: the lab's standard one).
+        #[arg(long)]
+        scenario: Option<String>,
+        /// Print raw events instead.
+        #[arg(long)]
+        raw: bool,
+    },
+    /// List the labs.
+    Labs,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("iolab: error: {e:#}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn run(cli: Cli) -> Result<ExitCode> {
+    match cli.command {
+        Command::Trace {
+            raw,
+            output,
+            command,
+        } => trace(raw, output, command),
+        Command::Grade { lab, solution } => {
+            let lab = find_lab(&lab)?;
+            let (spec, shown) = solution_spec(&lab, solution.as_deref())?;
+            let report = grade::grade(&lab, &spec, &shown, &Limits::default())?;
+            let saved = save_runs(&lab, &report);
+            let mut text = report.render();
+            if let Some(dir) = saved {
+                let at = text.rfind("Score:").unwrap_or(text.len());
+                text.insert_str(at, &format!("transcripts: {}\n", dir.display()));
+            }
+            print!("{text}");
+            Ok(
+                if report.score() == report.max() && report.failure.is_none() {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(1)
+                },
+            )
+        }
+        Command::Transcript {
+            lab,
+            solution,
+            scenario: name,
+            raw,
+        } => {
+            let lab = find_lab(&lab)?;
+            let (spec, _) = solution_spec(&lab, solution.as_deref())?;
+            let name = name.as_deref().unwrap_or(lab.standard);
+            let s = lab
+                .scenarios
+                .iter()
+                .find(|s| s.name == name)
+                .ok_or_else(|| anyhow!("{} has no scenario {name:?}", lab.id))?;
+            let outcome = scenario::run(&spec, s, &Limits::default())?;
+            if raw {
+                for l in raw_lines(&outcome.trace) {
+                    println!("{l}");
+                }
+            } else {
+                print!("{}", normalize(&outcome.trace).render());
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Labs => {
+            for lab in iolab::labs::all() {
+                let points: u32 = lab.checks.iter().map(|c| c.points).sum();
+                println!(
+                    "{:<6} {} ({} checks, {points} points)",
+                    lab.id,
+                    lab.title,
+                    lab.checks.len()
+                );
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+    }
+}
+
+fn find_lab(id: &str) -> Result<Lab> {
+    iolab::labs::find(id).ok_or_else(|| {
+        let known: Vec<&str> = iolab::labs::all().iter().map(|l| l.id).collect();
+        anyhow!("no lab {id:?}; the labs are: {}", known.join(", "))
+    })
+}
+
+/// The directory `iolab` was built into (`target/debug`), where the lab binaries live too.
+fn build_dir() -> Result<PathBuf> {
+    let exe = std::env::current_exe().context("cannot find the iolab executable")?;
+    Ok(exe.parent().map(Path::to_path_buf).unwrap_or_default())
+}
+
+/// The program to grade: `--solution`, or the lab's own binary.
+fn solution_spec(lab: &Lab, solution: Option<&str>) -> Result<(Spec, String)> {
+    match solution {
+        Some(line) => {
+            let words = shlex::split(line)
+                .ok_or_else(|| anyhow!("cannot parse --solution {line:?}: unbalanced quotes"))?;
+            let Some((program, args)) = words.split_first() else {
+                bail!("--solution is empty");
+            };
+            Ok((Spec::new(program, args), line.to_string()))
+        }
+        None => {
+            let path = build_dir()?.join(lab.binary);
+            if !path.exists() {
+                bail!(
+                    "the {} solution is not built ({} is missing); run `cargo build` or `make {}`",
+                    lab.id,
+                    path.display(),
+                    lab.id
+                );
+            }
+            let shown = path.display().to_string();
+            Ok((Spec::new(path, Vec::<OsString>::new()), shown))
+        }
+    }
+}
+
+/// Saves each scenario's transcript and raw trace under `target/iolab/<lab>/`.
+fn save_runs(lab: &Lab, report: &Report) -> Option<PathBuf> {
+    let runs = report.runs.as_ref()?;
+    let dir = build_dir().ok()?.parent()?.join("iolab").join(lab.id);
+    std::fs::create_dir_all(&dir).ok()?;
+    for run in &runs.0 {
+        let name = run.outcome.scenario;
+        std::fs::write(
+            dir.join(format!("{name}.txt")),
+            run.transcript.render_with_counts(),
+        )
+        .ok()?;
+        std::fs::write(
+            dir.join(format!("{name}.raw.txt")),
+            raw_lines(&run.outcome.trace).join("\n") + "\n",
+        )
+        .ok()?;
+    }
+    Some(dir)
+}
+
+/// `iolab trace`: the program keeps the terminal; Ctrl-C stops it and everything it spawned.
+fn trace(raw: bool, output: Option<PathBuf>, command: Vec<OsString>) -> Result<ExitCode> {
+    let (program, args) = command
+        .split_first()
+        .ok_or_else(|| anyhow!("no program given"))?;
+    let mut spec = Spec::new(program, args);
+    spec.capture_output = false;
+    spec.null_stdin = false;
+    spec.own_process_group = false;
+    let interrupted = Arc::new(AtomicBool::new(false));
+    signal_hook::flag::register(signal_hook::consts::SIGINT, Arc::clone(&interrupted))?;
+    signal_hook::flag::register(signal_hook::consts::SIGTERM, Arc::clone(&interrupted))?;
+    let tracer = Tracer::spawn(&spec)?;
+    let mut trace = Trace::new();
+    let mut out: Box<dyn Write> = match &output {
+        Some(path) => Box::new(
+            std::fs::File::create(path)
+                .with_context(|| format!("cannot create {}", path.display()))?,
+        ),
+        None => Box::new(std::io::stdout()),
+    };
+    let mut killed = false;
+    loop {
+        if interrupted.load(Ordering::SeqCst) && !killed {
+            tracer.kill_all();
+            killed = true;
+        }
+        match tracer.events.recv_timeout(Duration::from_millis(50)) {
+            Ok(e) => {
+                if raw {
+                    let one = Trace::from_events([e.clone()]);
+                    for l in raw_lines(&one) {
+                        writeln!(out, "{l}")?;
+                    }
+                }
+                trace.push(e);
+            }
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+        }
+    }
+    let root = trace.root_termination();
+    tracer.wait()?;
+    if !raw {
+        write!(out, "{}", normalize(&trace).render_with_counts())?;
+    }
+    out.flush()?;
+    Ok(match root {
+        Some(iolab::trace::Termination::Exited(0)) => ExitCode::SUCCESS,
+        _ => ExitCode::from(1),
+    })
+}

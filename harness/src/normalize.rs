@@ -1,0 +1,729 @@
+//! Normalized transcripts: a trace turned into stable, readable text.
+//!
+//! What varies from run to run or machine to machine is named instead of
+//! shown: fds by role (`L` listening, `C1`, `C2` in accept order, `S1` other
+//! sockets, `F1` files, `P1r`/`P1w` pipes), tasks by birth order (`main`,
+//! `T1` threads, `P1` processes), the server's port as `PORT` and other ports
+//! as `*`, pointers as `0x…`. Start-up noise before the first socket call is
+//! dropped, and runs of identical lines are collapsed with a count that the
+//! snapshot form leaves out.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+
+use crate::trace::{
+    Arg, EventKind, Record, Ret, SockAddr, SpawnKind, Tid, Trace, errno_name, signal_name,
+};
+
+/// How many bytes of a buffer a transcript shows.
+const SHOWN_BYTES: usize = 32;
+/// The longest block of lines that is collapsed when it repeats.
+const MAX_REPEAT_BLOCK: usize = 3;
+
+/// One line of a transcript.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Line {
+    pub text: String,
+    /// How many times this line (or the block it closes) ran in a row.
+    pub count: usize,
+    /// When `count > 1`: how many lines, ending with this one, repeated.
+    pub block: usize,
+    /// The syscall records this line shows.
+    pub records: Vec<usize>,
+}
+
+/// A normalized transcript, and the names it gave.
+#[derive(Clone, Debug, Default)]
+pub struct Transcript {
+    pub lines: Vec<Line>,
+    /// Every record (shown or not) rendered with the transcript's names,
+    /// prefixed with its task's name: evidence for reports.
+    record_texts: Vec<String>,
+    /// The name each fd had in each record.
+    fd_names: HashMap<(usize, i32), String>,
+}
+
+impl Transcript {
+    /// The snapshot form: repeats marked, counts left out.
+    pub fn render(&self) -> String {
+        self.render_inner(false)
+    }
+
+    /// The report form: repeats marked with their counts.
+    pub fn render_with_counts(&self) -> String {
+        self.render_inner(true)
+    }
+
+    fn render_inner(&self, counts: bool) -> String {
+        let mut out = String::new();
+        for line in &self.lines {
+            out.push_str(&line.text);
+            if line.count > 1 {
+                let times = if counts {
+                    format!(" ×{}", line.count)
+                } else {
+                    String::new()
+                };
+                if line.block == 1 {
+                    let _ = write!(out, "  (repeated{times})");
+                } else {
+                    let _ = write!(out, "\n  (the {} lines above repeated{times})", line.block);
+                }
+            }
+            out.push('\n');
+        }
+        out
+    }
+
+    /// The name fd `fd` had in record `r` (`L`, `C1`, ...).
+    pub fn fd_name(&self, r: usize, fd: i32) -> Option<&str> {
+        self.fd_names.get(&(r, fd)).map(String::as_str)
+    }
+
+    /// Record `r` as evidence: `task  call(...) = ret`.
+    pub fn record_text(&self, r: usize) -> &str {
+        self.record_texts.get(r).map_or("?", String::as_str)
+    }
+}
+
+/// What an fd refers to, as far as the trace shows.
+#[derive(Clone, Debug)]
+enum Obj {
+    Std(i32),
+    Socket { listening: bool },
+    Accepted(usize),
+    File,
+    Pipe { n: usize, write: bool },
+    Inherited(i32),
+}
+
+/// Names of fds, tasks and ports across a trace.
+#[derive(Default)]
+struct Names {
+    objs: Vec<Obj>,
+    /// Which object each fd number means in each record.
+    fd_at: HashMap<(usize, i32), usize>,
+    tasks: HashMap<Tid, String>,
+    server_ports: Vec<u16>,
+}
+
+impl Names {
+    fn build(trace: &Trace) -> Names {
+        let mut names = Names::default();
+        let mut tables: HashMap<Tid, HashMap<i32, usize>> = HashMap::new();
+        let mut accepted = 0;
+        let mut pipes = 0;
+        let (mut threads, mut processes) = (0, 0);
+        for (i, e) in trace.events.iter().enumerate() {
+            if e.tid != 0 && !names.tasks.contains_key(&e.tid) {
+                // First seen without a spawn event: the root (or a stray).
+                let name = if names.tasks.is_empty() {
+                    "main".to_string()
+                } else {
+                    processes += 1;
+                    format!("P{processes}")
+                };
+                names.tasks.insert(e.tid, name);
+            }
+            match &e.kind {
+                EventKind::Enter(_) => {
+                    let r = trace.record_of_event(i).expect("entry has a record");
+                    let table = tables.entry(e.pid).or_default();
+                    names.resolve_inputs(r, &trace.records[r], table);
+                }
+                EventKind::Exit(_) => {
+                    let r = trace.record_of_event(i).expect("exit has a record");
+                    let rec = &trace.records[r];
+                    let table = tables.entry(e.pid).or_default();
+                    if rec.enter.is_none() {
+                        names.resolve_inputs(r, rec, table);
+                    }
+                    names.apply_exit(r, rec, table, &mut accepted, &mut pipes);
+                }
+                EventKind::Spawn { child, kind } => {
+                    let name = match kind {
+                        SpawnKind::Thread => {
+                            threads += 1;
+                            format!("T{threads}")
+                        }
+                        SpawnKind::Process => {
+                            processes += 1;
+                            let parent = tables.get(&e.pid).cloned().unwrap_or_default();
+                            tables.insert(*child, parent);
+                            format!("P{processes}")
+                        }
+                    };
+                    names.tasks.entry(*child).or_insert(name);
+                }
+                _ => {}
+            }
+        }
+        names
+    }
+
+    fn object_for(&mut self, table: &mut HashMap<i32, usize>, fd: i32) -> usize {
+        *table.entry(fd).or_insert_with(|| {
+            self.objs.push(if (0..=2).contains(&fd) {
+                Obj::Std(fd)
+            } else {
+                Obj::Inherited(fd)
+            });
+            self.objs.len() - 1
+        })
+    }
+
+    fn new_object(&mut self, table: &mut HashMap<i32, usize>, fd: i32, obj: Obj) -> usize {
+        self.objs.push(obj);
+        let id = self.objs.len() - 1;
+        table.insert(fd, id);
+        id
+    }
+
+    fn resolve_inputs(&mut self, r: usize, rec: &Record, table: &mut HashMap<i32, usize>) {
+        for arg in &rec.args {
+            for fd in arg_fds(arg) {
+                let obj = self.object_for(table, fd);
+                self.fd_at.insert((r, fd), obj);
+            }
+        }
+    }
+
+    fn apply_exit(
+        &mut self,
+        r: usize,
+        rec: &Record,
+        table: &mut HashMap<i32, usize>,
+        accepted: &mut usize,
+        pipes: &mut usize,
+    ) {
+        let ok = matches!(rec.ret, Some(Ret::Ok(_)));
+        // Output args that hold fds created by the call.
+        for arg in &rec.args {
+            if let Arg::FdPair(a, b) = arg
+                && ok
+            {
+                let (a, b) = (*a, *b);
+                if rec.name() == "socketpair" {
+                    let x = self.new_object(table, a, Obj::Socket { listening: false });
+                    let y = self.new_object(table, b, Obj::Socket { listening: false });
+                    self.fd_at.insert((r, a), x);
+                    self.fd_at.insert((r, b), y);
+                } else {
+                    *pipes += 1;
+                    let x = self.new_object(
+                        table,
+                        a,
+                        Obj::Pipe {
+                            n: *pipes,
+                            write: false,
+                        },
+                    );
+                    let y = self.new_object(
+                        table,
+                        b,
+                        Obj::Pipe {
+                            n: *pipes,
+                            write: true,
+                        },
+                    );
+                    self.fd_at.insert((r, a), x);
+                    self.fd_at.insert((r, b), y);
+                }
+            }
+        }
+        let Some(Ret::Ok(ret)) = &rec.ret else {
+            return;
+        };
+        match (rec.name(), ret) {
+            ("socket", Arg::Fd(fd)) => {
+                let id = self.new_object(table, *fd, Obj::Socket { listening: false });
+                self.fd_at.insert((r, *fd), id);
+            }
+            ("accept" | "accept4", Arg::Fd(fd)) => {
+                *accepted += 1;
+                let id = self.new_object(table, *fd, Obj::Accepted(*accepted));
+                self.fd_at.insert((r, *fd), id);
+            }
+            ("dup" | "dup2" | "dup3" | "fcntl", Arg::Fd(fd)) => {
+                let source = rec.fd_arg(0).and_then(|s| self.fd_at.get(&(r, s)).copied());
+                let id = match source {
+                    Some(id) => {
+                        table.insert(*fd, id);
+                        id
+                    }
+                    None => self.new_object(table, *fd, Obj::Inherited(*fd)),
+                };
+                self.fd_at.insert((r, *fd), id);
+            }
+            (_, Arg::Fd(fd)) => {
+                let id = self.new_object(table, *fd, Obj::File);
+                self.fd_at.insert((r, *fd), id);
+            }
+            ("listen", _) => {
+                if let Some(&id) = rec.fd_arg(0).and_then(|fd| self.fd_at.get(&(r, fd))) {
+                    self.objs[id] = Obj::Socket { listening: true };
+                }
+            }
+            ("close", _) => {
+                if let Some(fd) = rec.fd_arg(0) {
+                    table.remove(&fd);
+                }
+            }
+            _ => {}
+        }
+        if let ("bind" | "getsockname", Some(Arg::Addr(addr))) = (rec.name(), rec.args.get(1))
+            && let Some(port) = addr.port()
+            && port != 0
+            && !self.server_ports.contains(&port)
+        {
+            self.server_ports.push(port);
+        }
+    }
+
+    /// Final names of objects: roles first, then order of creation.
+    fn object_names(&self) -> Vec<String> {
+        let (mut listening, mut sockets, mut files) = (0, 0, 0);
+        self.objs
+            .iter()
+            .map(|o| match o {
+                Obj::Std(0) => "stdin".to_string(),
+                Obj::Std(1) => "stdout".to_string(),
+                Obj::Std(_) => "stderr".to_string(),
+                Obj::Socket { listening: true } => {
+                    listening += 1;
+                    if listening == 1 {
+                        "L".to_string()
+                    } else {
+                        format!("L{listening}")
+                    }
+                }
+                Obj::Socket { listening: false } => {
+                    sockets += 1;
+                    format!("S{sockets}")
+                }
+                Obj::Accepted(n) => format!("C{n}"),
+                Obj::File => {
+                    files += 1;
+                    format!("F{files}")
+                }
+                Obj::Pipe { n, write } => format!("P{n}{}", if *write { "w" } else { "r" }),
+                Obj::Inherited(fd) => format!("fd{fd}"),
+            })
+            .collect()
+    }
+}
+
+/// The fds an argument holds as inputs.
+fn arg_fds(arg: &Arg) -> Vec<i32> {
+    match arg {
+        Arg::Fd(fd) => vec![*fd],
+        Arg::PollFds(list) => list.iter().map(|p| p.fd).filter(|fd| *fd >= 0).collect(),
+        _ => Vec::new(),
+    }
+}
+
+/// Renders args and results with the transcript's names.
+struct Renderer<'a> {
+    names: &'a Names,
+    obj_names: Vec<String>,
+}
+
+impl Renderer<'_> {
+    fn fd(&self, r: usize, fd: i32) -> String {
+        match self.names.fd_at.get(&(r, fd)) {
+            Some(&id) => self.obj_names[id].clone(),
+            None if fd < 0 => fd.to_string(),
+            None => format!("fd{fd}"),
+        }
+    }
+
+    fn task(&self, tid: Tid) -> String {
+        self.names
+            .tasks
+            .get(&tid)
+            .cloned()
+            .unwrap_or_else(|| "?".to_string())
+    }
+
+    fn port(&self, port: u16) -> String {
+        if port == 0 {
+            "0".to_string()
+        } else if self.names.server_ports.contains(&port) {
+            "PORT".to_string()
+        } else {
+            "*".to_string()
+        }
+    }
+
+    fn arg(&self, r: usize, arg: &Arg) -> String {
+        match arg {
+            Arg::Fd(fd) => self.fd(r, *fd),
+            Arg::Tid(t) => self.task(*t),
+            Arg::Int(v) => v.to_string(),
+            Arg::Hex(v) => format!("{v:#x}"),
+            Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
+            Arg::Ptr(_) | Arg::Out(_) => "0x…".to_string(),
+            Arg::Sym(s) => (*s).to_string(),
+            Arg::Flags { names, rest } => flags_text(names, *rest),
+            Arg::Addr(a) => self.addr(a),
+            Arg::Bytes { head, len } => self.bytes(head, *len),
+            Arg::Str(s) => format!("{s:?}"),
+            Arg::Strs(v) => format!(
+                "[{}]",
+                v.iter()
+                    .map(|s| format!("{s:?}"))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ),
+            Arg::IntRef(v) => format!("[{v}]"),
+            Arg::FdPair(a, b) => format!("[{}, {}]", self.fd(r, *a), self.fd(r, *b)),
+            Arg::PollFds(list) => {
+                let items: Vec<String> = list
+                    .iter()
+                    .map(|p| {
+                        let mut s = format!(
+                            "{{fd={}, events={}",
+                            self.fd(r, p.fd),
+                            flags_text(&p.events, 0)
+                        );
+                        if let Some(rev) = &p.revents {
+                            let _ = write!(s, ", revents={}", flags_text(rev, 0));
+                        }
+                        s.push('}');
+                        s
+                    })
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+            Arg::Text(t) => t.clone(),
+            Arg::Unknown => "?".to_string(),
+        }
+    }
+
+    fn addr(&self, a: &SockAddr) -> String {
+        match a {
+            SockAddr::Inet(ip, port) => format!("{{AF_INET, {ip}:{}}}", self.port(*port)),
+            SockAddr::Inet6(ip, port) => format!("{{AF_INET6, [{ip}]:{}}}", self.port(*port)),
+            SockAddr::Unix(path) => format!("{{AF_UNIX, {path:?}}}"),
+            SockAddr::Other(family) => format!("{{sa_family={family}}}"),
+        }
+    }
+
+    fn bytes(&self, head: &[u8], len: u64) -> String {
+        let shown = &head[..head.len().min(SHOWN_BYTES)];
+        let mut s = String::from("\"");
+        for &b in shown {
+            match b {
+                b'"' => s.push_str("\\\""),
+                b'\\' => s.push_str("\\\\"),
+                b'\n' => s.push_str("\\n"),
+                b'\r' => s.push_str("\\r"),
+                b'\t' => s.push_str("\\t"),
+                0x20..=0x7e => s.push(b as char),
+                _ => {
+                    let _ = write!(s, "\\x{b:02x}");
+                }
+            }
+        }
+        s.push('"');
+        for port in &self.names.server_ports {
+            s = s.replace(&format!(":{port}"), ":PORT");
+        }
+        if (shown.len() as u64) < len {
+            s.push_str("...");
+        }
+        s
+    }
+
+    fn ret(&self, r: usize, ret: &Option<Ret>) -> String {
+        match ret {
+            None => "?".to_string(),
+            Some(Ret::Ok(a)) => self.arg(r, a),
+            Some(Ret::Err(e)) if (512..=516).contains(e) => format!("? {}", errno_name(*e)),
+            Some(Ret::Err(e)) => format!("-1 {}", errno_name(*e)),
+        }
+    }
+
+    /// `name(args) = ret`.
+    fn record(&self, r: usize, rec: &Record) -> String {
+        let args: Vec<String> = rec.args.iter().map(|a| self.arg(r, a)).collect();
+        format!(
+            "{}({}) = {}",
+            rec.name(),
+            args.join(", "),
+            self.ret(r, &rec.ret)
+        )
+    }
+}
+
+fn flags_text(names: &[&str], rest: u64) -> String {
+    let mut parts: Vec<String> = names.iter().map(|s| (*s).to_string()).collect();
+    if rest != 0 {
+        parts.push(format!("{rest:#x}"));
+    }
+    if parts.is_empty() {
+        "0".to_string()
+    } else {
+        parts.join("|")
+    }
+}
+
+/// Normalizes a trace into a transcript.
+pub fn normalize(trace: &Trace) -> Transcript {
+    let names = Names::build(trace);
+    let renderer = Renderer {
+        obj_names: names.object_names(),
+        names: &names,
+    };
+    let record_texts: Vec<String> = trace
+        .records
+        .iter()
+        .enumerate()
+        .map(|(r, rec)| format!("{}  {}", renderer.task(rec.tid), renderer.record(r, rec)))
+        .collect();
+
+    let start = trace
+        .events
+        .iter()
+        .position(|e| match &e.kind {
+            EventKind::Enter(c) => matches!(c.name(), "socket" | "socketpair"),
+            _ => false,
+        })
+        .unwrap_or(0);
+    let shown_tasks: Vec<Tid> = {
+        let mut v: Vec<Tid> = Vec::new();
+        for e in &trace.events[start..] {
+            if e.tid != 0 && !v.contains(&e.tid) {
+                v.push(e.tid);
+            }
+        }
+        v
+    };
+    let prefix = |tid: Tid| -> String {
+        if shown_tasks.len() > 1 {
+            format!("{:<5} ", renderer.task(tid))
+        } else {
+            String::new()
+        }
+    };
+
+    let mut raw: Vec<(String, Vec<usize>)> = Vec::new();
+    for (i, e) in trace.events.iter().enumerate().skip(start) {
+        match &e.kind {
+            EventKind::Enter(call) => {
+                let r = trace.record_of_event(i).expect("entry has a record");
+                let rec = &trace.records[r];
+                let split = rec.blocked
+                    && trace.events[i..rec.exit.unwrap_or(trace.events.len())]
+                        .iter()
+                        .any(|e| matches!(e.kind, EventKind::Step(_)));
+                if split {
+                    let known = call
+                        .args
+                        .iter()
+                        .take_while(|a| !matches!(a, Arg::Out(_)))
+                        .count();
+                    let mut head: Vec<String> = rec.args[..known]
+                        .iter()
+                        .map(|a| renderer.arg(r, a))
+                        .collect();
+                    head.push("<blocked ...>".to_string());
+                    raw.push((
+                        format!("{}{}({}", prefix(e.tid), rec.name(), head.join(", ")),
+                        vec![r],
+                    ));
+                } else {
+                    let mut text = format!("{}{}", prefix(e.tid), renderer.record(r, rec));
+                    if rec.blocked {
+                        text.push_str("  <blocked>");
+                    }
+                    raw.push((text, vec![r]));
+                }
+            }
+            EventKind::Exit(_) => {
+                let r = trace.record_of_event(i).expect("exit has a record");
+                let rec = &trace.records[r];
+                let Some(enter) = rec.enter else {
+                    raw.push((
+                        format!("{}{}", prefix(e.tid), renderer.record(r, rec)),
+                        vec![r],
+                    ));
+                    continue;
+                };
+                let was_split = rec.blocked
+                    && trace.events[enter..i]
+                        .iter()
+                        .any(|e| matches!(e.kind, EventKind::Step(_)));
+                if was_split {
+                    let known = match &trace.events[enter].kind {
+                        EventKind::Enter(c) => c
+                            .args
+                            .iter()
+                            .take_while(|a| !matches!(a, Arg::Out(_)))
+                            .count(),
+                        _ => 0,
+                    };
+                    let tail: Vec<String> = rec.args[known..]
+                        .iter()
+                        .map(|a| renderer.arg(r, a))
+                        .collect();
+                    raw.push((
+                        format!(
+                            "{}<... {} resumed>{}) = {}",
+                            prefix(e.tid),
+                            rec.name(),
+                            tail.join(", "),
+                            renderer.ret(r, &rec.ret)
+                        ),
+                        vec![r],
+                    ));
+                }
+            }
+            EventKind::Step(text) => raw.push((format!("-- {text}"), Vec::new())),
+            EventKind::Signal(sig) => raw.push((
+                format!("{}--- {} ---", prefix(e.tid), signal_name(*sig)),
+                Vec::new(),
+            )),
+            EventKind::Gone(how) => {
+                if e.tid == e.pid || shown_tasks.len() > 1 {
+                    raw.push((format!("{}+++ {how} +++", prefix(e.tid)), Vec::new()));
+                }
+            }
+            EventKind::Exec { program, .. } => {
+                let base = program.rsplit('/').next().unwrap_or(program);
+                raw.push((format!("{}--- exec {base} ---", prefix(e.tid)), Vec::new()));
+            }
+            EventKind::Spawn { .. } | EventKind::Blocked => {}
+        }
+    }
+
+    let fd_names = names
+        .fd_at
+        .iter()
+        .map(|(&k, &obj)| (k, renderer.obj_names[obj].clone()))
+        .collect();
+    Transcript {
+        lines: collapse(raw),
+        record_texts,
+        fd_names,
+    }
+}
+
+/// Collapses runs of identical lines, or of identical blocks of up to
+/// [`MAX_REPEAT_BLOCK`] lines, into one occurrence with a count.
+fn collapse(raw: Vec<(String, Vec<usize>)>) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        let mut best: Option<(usize, usize)> = None; // (block, repeats)
+        for block in 1..=MAX_REPEAT_BLOCK {
+            if i + 2 * block > raw.len() {
+                break;
+            }
+            let mut repeats = 1;
+            while i + (repeats + 1) * block <= raw.len()
+                && (0..block).all(|k| raw[i + k].0 == raw[i + repeats * block + k].0)
+            {
+                repeats += 1;
+            }
+            if repeats > 1 && best.is_none_or(|(_, r)| repeats * block > r) {
+                best = Some((block, repeats));
+            }
+        }
+        match best {
+            Some((block, repeats)) => {
+                for k in 0..block {
+                    let records: Vec<usize> = (0..repeats)
+                        .flat_map(|n| raw[i + n * block + k].1.iter().copied())
+                        .collect();
+                    let last = k == block - 1;
+                    out.push(Line {
+                        text: raw[i + k].0.clone(),
+                        count: if last { repeats } else { 1 },
+                        block: if last { block } else { 1 },
+                        records,
+                    });
+                }
+                i += block * repeats;
+            }
+            None => {
+                out.push(Line {
+                    text: raw[i].0.clone(),
+                    count: 1,
+                    block: 1,
+                    records: raw[i].1.clone(),
+                });
+                i += 1;
+            }
+        }
+    }
+    out
+}
+
+/// Every event rendered one per line with raw numbers, for `iolab trace --raw`.
+pub fn raw_lines(trace: &Trace) -> Vec<String> {
+    trace
+        .events
+        .iter()
+        .map(|e| {
+            let at = format!("{:>4}.{:06}", e.at.as_secs(), e.at.subsec_micros());
+            let what = match &e.kind {
+                EventKind::Enter(c) => format!("enter {}({})", c.name(), raw_args(&c.args)),
+                EventKind::Exit(x) => {
+                    let ret = match &x.ret {
+                        Ret::Ok(a) => raw_arg(a),
+                        Ret::Err(e) => format!("-1 {}", errno_name(*e)),
+                    };
+                    let outs: Vec<String> = x
+                        .outs
+                        .iter()
+                        .map(|(k, a)| format!("{k}:{}", raw_arg(a)))
+                        .collect();
+                    let name = crate::trace::syscall_name(x.nr);
+                    if outs.is_empty() {
+                        format!("exit  {name} = {ret}")
+                    } else {
+                        format!("exit  {name} = {ret}  out {}", outs.join(" "))
+                    }
+                }
+                EventKind::Signal(s) => format!("signal {}", signal_name(*s)),
+                EventKind::Spawn { child, kind } => format!("spawn {kind:?} {child}"),
+                EventKind::Exec { former, program } => format!("exec {program} (by {former})"),
+                EventKind::Gone(how) => format!("gone: {how}"),
+                EventKind::Step(s) => format!("step: {s}"),
+                EventKind::Blocked => "blocked".to_string(),
+            };
+            format!("{at} {:>7}/{:<7} {what}", e.pid, e.tid)
+        })
+        .collect()
+}
+
+fn raw_args(args: &[Arg]) -> String {
+    args.iter().map(raw_arg).collect::<Vec<_>>().join(", ")
+}
+
+fn raw_arg(a: &Arg) -> String {
+    match a {
+        Arg::Fd(fd) => fd.to_string(),
+        Arg::Tid(t) => t.to_string(),
+        Arg::Ptr(p) => format!("{p:#x}"),
+        Arg::Addr(SockAddr::Inet(ip, port)) => format!("{{AF_INET, {ip}:{port}}}"),
+        Arg::Addr(SockAddr::Inet6(ip, port)) => format!("{{AF_INET6, [{ip}]:{port}}}"),
+        Arg::FdPair(a, b) => format!("[{a}, {b}]"),
+        Arg::PollFds(list) => format!(
+            "[{}]",
+            list.iter()
+                .map(|p| format!("{{fd={}, events={}}}", p.fd, flags_text(&p.events, 0)))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        other => {
+            let names = Names::default();
+            Renderer {
+                names: &names,
+                obj_names: Vec::new(),
+            }
+            .arg(0, other)
+        }
+    }
+}

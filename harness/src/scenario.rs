@@ -1,0 +1,729 @@
+//! Trace-synchronized scenarios: clients driven against a traced server in
+//! steps that wait on the live trace instead of on the clock.
+//!
+//! The key step is [`Step::Settle`]: it waits until every task of the server
+//! is *blocked* — inside a syscall that has not returned, asleep in the kernel
+//! (`/proc/.../stat` says `S` or `D`), with no event for a settle period while
+//! the clients hold still. Every client action is taken only after such an
+//! observation, so the same server yields the same transcript every run.
+
+use std::collections::HashSet;
+use std::io::{ErrorKind, Read, Write};
+use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
+use std::sync::mpsc::RecvTimeoutError;
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::Signal;
+
+use crate::trace::{Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, Trace};
+use crate::tracer::{Spec, TraceError, Tracer};
+
+/// Time bounds of a scenario run.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// How long the server may take to call `listen`.
+    pub listen: Duration,
+    /// How long the server must stay quiet and asleep to count as blocked.
+    pub settle: Duration,
+    /// How long a settle step waits before calling the server busy.
+    pub settle_max: Duration,
+    /// The same, once the server was found busy: it spins, and waiting
+    /// longer each step would only make grading slow.
+    pub settle_max_busy: Duration,
+    /// How long a client waits for an expected reply.
+    pub reply: Duration,
+    /// How long the server gets to exit after SIGTERM before SIGKILL.
+    pub term_grace: Duration,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            listen: Duration::from_secs(10),
+            settle: Duration::from_millis(40),
+            settle_max: Duration::from_secs(1),
+            settle_max_busy: Duration::from_millis(250),
+            reply: Duration::from_secs(5),
+            term_grace: Duration::from_secs(1),
+        }
+    }
+}
+
+/// Why a scenario could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("the server {how} before it listened on a socket{}", stderr_tail(.stderr))]
+    ExitedBeforeListening { how: Termination, stderr: String },
+    #[error("the server did not listen on a socket within {}s{}", .timeout.as_secs(), stderr_tail(.stderr))]
+    NeverListened { timeout: Duration, stderr: String },
+}
+
+fn stderr_tail(stderr: &str) -> String {
+    let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        let lines: Vec<&str> = tail.into_iter().rev().collect();
+        format!("; its stderr ends with: {}", lines.join(" / "))
+    }
+}
+
+/// One step of a scenario. Clients are named by a letter (`A`, `B`, ...).
+#[derive(Clone, Debug)]
+pub enum Step {
+    /// Wait until the server is blocked (or busy for `settle_max`, or gone).
+    Settle(&'static str),
+    Connect(&'static str),
+    Send(&'static str, Vec<u8>),
+    /// Expect exactly these bytes on a client (label, client, bytes).
+    Expect(&'static str, &'static str, Vec<u8>),
+    /// Expect nothing on a client once the server has settled (label, client).
+    ExpectNothing(&'static str, &'static str),
+    Close(&'static str),
+    /// Send this many bytes while reading the reply at the same time, and
+    /// expect them back upper-cased (label, client, size).
+    Burst(&'static str, &'static str, usize),
+}
+
+/// A named list of steps.
+#[derive(Clone, Debug)]
+pub struct Scenario {
+    pub name: &'static str,
+    pub steps: Vec<Step>,
+}
+
+/// What a settle step saw.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Settled {
+    /// Every task was blocked; the records they were blocked in.
+    Blocked(Vec<usize>),
+    /// The server kept running syscalls (or computing) for `settle_max`:
+    /// how many syscalls it made meanwhile, and the last few records.
+    Busy { calls: usize, recent: Vec<usize> },
+    /// The server is gone.
+    Gone,
+}
+
+/// What a step observed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Observed {
+    Settled(Settled),
+    /// An action that worked.
+    Done,
+    /// An action that failed, and why.
+    Failed(String),
+    /// Bytes received by an `Expect`, `ExpectNothing` or `Burst`.
+    Received {
+        got: Vec<u8>,
+        expected: Vec<u8>,
+    },
+}
+
+/// The result of running a scenario.
+#[derive(Debug)]
+pub struct Outcome {
+    pub scenario: &'static str,
+    pub steps: Vec<(Step, Observed)>,
+    pub trace: Trace,
+    pub stdout: String,
+    pub stderr: String,
+    /// How the server ended (before the harness stopped it, if it did).
+    pub ended_by_itself: Option<Termination>,
+    /// Every process traced, and those still alive when the run ended (must be none).
+    pub processes: Vec<Tid>,
+    pub left_alive: Vec<Tid>,
+}
+
+impl Outcome {
+    /// The observation of the step with this label.
+    pub fn observed(&self, label: &str) -> Option<&Observed> {
+        self.steps.iter().find_map(|(s, o)| {
+            let l = match s {
+                Step::Settle(l)
+                | Step::Expect(l, ..)
+                | Step::ExpectNothing(l, ..)
+                | Step::Burst(l, ..) => *l,
+                _ => return None,
+            };
+            (l == label).then_some(o)
+        })
+    }
+
+    /// The blocked records a settle step saw, if it saw the server blocked.
+    pub fn blocked_at(&self, label: &str) -> Option<&[usize]> {
+        match self.observed(label) {
+            Some(Observed::Settled(Settled::Blocked(r))) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+/// Captured output of the server, bounded.
+#[derive(Clone, Default)]
+struct Captured(Arc<Mutex<Vec<u8>>>);
+
+/// How much of each output stream is kept.
+const OUTPUT_CAP: usize = 64 * 1024;
+
+impl Captured {
+    fn spawn(mut from: impl Read + Send + 'static) -> (Captured, JoinHandle<()>) {
+        let cap = Captured::default();
+        let inner = cap.clone();
+        let handle = std::thread::spawn(move || {
+            let mut buf = [0u8; 8192];
+            loop {
+                match from.read(&mut buf) {
+                    Ok(0) => break,
+                    Ok(n) => {
+                        let mut v = inner.0.lock().unwrap_or_else(|e| e.into_inner());
+                        let room = OUTPUT_CAP.saturating_sub(v.len());
+                        v.extend_from_slice(&buf[..n.min(room)]);
+                    }
+                    Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                    Err(_) => break,
+                }
+            }
+        });
+        (cap, handle)
+    }
+
+    fn text(&self) -> String {
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+    }
+}
+
+/// A server running under the tracer, with the live trace.
+pub struct Server {
+    tracer: Tracer,
+    pub trace: Trace,
+    limits: Limits,
+    live: HashSet<Tid>,
+    last_event: Instant,
+    stdout: Captured,
+    stderr: Captured,
+    readers: Vec<JoinHandle<()>>,
+    ended: Option<Termination>,
+    /// A settle step already found the server busy.
+    busy: bool,
+    /// Where clients connect.
+    pub addr: SocketAddr,
+}
+
+impl Server {
+    /// Starts `spec` under the tracer and waits until it listens.
+    pub fn start(spec: &Spec, limits: &Limits) -> Result<Server, ScenarioError> {
+        let mut tracer = Tracer::spawn(spec)?;
+        let mut readers = Vec::new();
+        let mut capture = |s: Option<Box<dyn Read + Send>>| match s {
+            Some(s) => {
+                let (c, h) = Captured::spawn(s);
+                readers.push(h);
+                c
+            }
+            None => Captured::default(),
+        };
+        let stdout = capture(
+            tracer
+                .stdout
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        );
+        let stderr = capture(
+            tracer
+                .stderr
+                .take()
+                .map(|s| Box::new(s) as Box<dyn Read + Send>),
+        );
+        let mut server = Server {
+            tracer,
+            trace: Trace::new(),
+            limits: limits.clone(),
+            live: HashSet::new(),
+            last_event: Instant::now(),
+            stdout,
+            stderr,
+            readers,
+            ended: None,
+            busy: false,
+            addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+        };
+        let root = server.tracer.root;
+        server.live.insert(root);
+        let deadline = Instant::now() + limits.listen;
+        loop {
+            if let Some(addr) = server.listening_addr() {
+                server.addr = addr;
+                return Ok(server);
+            }
+            if server.live.is_empty() || server.ended.is_some() {
+                let how = server.ended.unwrap_or(Termination::Exited(0));
+                let stderr = server.finish_output();
+                return Err(ScenarioError::ExitedBeforeListening { how, stderr });
+            }
+            if Instant::now() >= deadline {
+                let stderr = server.finish_output();
+                return Err(ScenarioError::NeverListened {
+                    timeout: limits.listen,
+                    stderr,
+                });
+            }
+            server.pump(Duration::from_millis(20));
+        }
+    }
+
+    /// Kills everything and returns stderr (for errors before the scenario).
+    fn finish_output(mut self) -> String {
+        self.stop_now();
+        self.stderr.text()
+    }
+
+    /// Receives events that arrive within `wait`; returns whether any did.
+    fn pump(&mut self, wait: Duration) -> bool {
+        let first = match self.tracer.events.recv_timeout(wait) {
+            Ok(e) => e,
+            Err(RecvTimeoutError::Timeout) => return false,
+            Err(RecvTimeoutError::Disconnected) => {
+                self.live.clear();
+                return false;
+            }
+        };
+        self.take(first);
+        while let Ok(e) = self.tracer.events.try_recv() {
+            self.take(e);
+        }
+        self.last_event = Instant::now();
+        true
+    }
+
+    fn take(&mut self, e: Event) {
+        match &e.kind {
+            EventKind::Spawn { child, .. } => {
+                self.live.insert(*child);
+            }
+            EventKind::Exec { former, .. } => {
+                self.live.remove(former);
+                self.live.insert(e.tid);
+            }
+            EventKind::Gone(how) => {
+                self.live.remove(&e.tid);
+                if e.tid == self.tracer.root {
+                    self.ended = Some(*how);
+                }
+            }
+            _ => {
+                self.live.insert(e.tid);
+            }
+        }
+        self.trace.push(e);
+    }
+
+    /// The address a client should connect to, once the server has listened.
+    fn listening_addr(&self) -> Option<SocketAddr> {
+        let listen = self
+            .trace
+            .records
+            .iter()
+            .find(|r| r.name() == "listen" && r.ret == Some(Ret::Ok(Arg::Int(0))))?;
+        let fd = listen.fd_arg(0)?;
+        // The address it bound, if the port was given there.
+        let bound = self
+            .trace
+            .records
+            .iter()
+            .filter(|r| r.pid == listen.pid && r.name() == "bind" && r.fd_arg(0) == Some(fd))
+            .filter(|r| r.ret == Some(Ret::Ok(Arg::Int(0))))
+            .find_map(|r| match r.args.get(1) {
+                Some(Arg::Addr(a)) => Some(a.clone()),
+                _ => None,
+            });
+        let ip = match &bound {
+            Some(SockAddr::Inet(ip, _)) if !ip.is_unspecified() => IpAddr::V4(*ip),
+            Some(SockAddr::Inet6(ip, _)) if !ip.is_unspecified() => IpAddr::V6(*ip),
+            Some(SockAddr::Inet6(..)) => IpAddr::V6(Ipv6Addr::LOCALHOST),
+            _ => IpAddr::V4(Ipv4Addr::LOCALHOST),
+        };
+        let port = match bound.as_ref().and_then(SockAddr::port) {
+            Some(p) if p != 0 => p,
+            _ => proc_socket_port(listen.pid, fd)
+                .or_else(|| port_from_output(&self.stdout.text()))?,
+        };
+        Some(SocketAddr::new(ip, port))
+    }
+
+    fn mark(&mut self, kind: EventKind, tid: Tid) {
+        let at = self.trace.events.last().map(|e| e.at).unwrap_or_default();
+        let pid = self
+            .trace
+            .records
+            .iter()
+            .rev()
+            .find(|r| r.tid == tid)
+            .map_or(0, |r| r.pid);
+        self.trace.push(Event { tid, pid, at, kind });
+    }
+
+    /// Records a client action in the trace.
+    pub fn step(&mut self, text: String) {
+        // Take in whatever the server did before the action.
+        while self.pump(Duration::ZERO) {}
+        self.mark(EventKind::Step(text), 0);
+    }
+
+    /// Waits until the server is blocked, busy, or gone.
+    pub fn settle(&mut self) -> Settled {
+        let start = Instant::now();
+        let calls_before = self.trace.records.len();
+        loop {
+            self.pump(Duration::from_millis(5));
+            if self.live.is_empty() {
+                return Settled::Gone;
+            }
+            if self.last_event.elapsed() >= self.limits.settle {
+                let mut tids: Vec<Tid> = self.live.iter().copied().collect();
+                tids.sort_unstable();
+                let blocked: Option<Vec<(Tid, usize)>> = tids
+                    .iter()
+                    .map(|&t| {
+                        let r = self.trace.pending(t)?;
+                        asleep(self.trace.records[r].pid, t).then_some((t, r))
+                    })
+                    .collect();
+                if let Some(blocked) = blocked {
+                    // Nothing arrived while we looked: it is still blocked.
+                    if !self.pump(Duration::ZERO) {
+                        for &(t, _) in &blocked {
+                            self.mark(EventKind::Blocked, t);
+                        }
+                        return Settled::Blocked(blocked.into_iter().map(|(_, r)| r).collect());
+                    }
+                }
+            }
+            let max = if self.busy {
+                self.limits.settle_max_busy
+            } else {
+                self.limits.settle_max
+            };
+            if start.elapsed() >= max {
+                self.busy = true;
+                let calls = self.trace.records.len() - calls_before;
+                let from = self.trace.records.len().saturating_sub(4).max(calls_before);
+                return Settled::Busy {
+                    calls,
+                    recent: (from..self.trace.records.len()).collect(),
+                };
+            }
+        }
+    }
+
+    /// Stops the server: SIGTERM, a grace period, then SIGKILL to everything.
+    /// Returns the processes still alive after all that (should be none).
+    fn stop(&mut self) -> Vec<Tid> {
+        if !self.live.is_empty() {
+            self.tracer.signal_all(Signal::SIGTERM);
+            let deadline = Instant::now() + self.limits.term_grace;
+            while !self.live.is_empty() && Instant::now() < deadline {
+                self.pump(Duration::from_millis(10));
+            }
+        }
+        self.stop_now()
+    }
+
+    fn stop_now(&mut self) -> Vec<Tid> {
+        self.tracer.kill_all();
+        while let Ok(e) = self.tracer.events.recv_timeout(Duration::from_secs(5)) {
+            self.take(e);
+        }
+        let alive = self.tracer.alive();
+        for r in self.readers.drain(..) {
+            let _ = r.join();
+        }
+        alive
+    }
+}
+
+/// Whether a task is asleep in the kernel (state `S` or `D`).
+fn asleep(pid: Tid, tid: Tid) -> bool {
+    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) else {
+        return false;
+    };
+    let state = stat
+        .rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next());
+    matches!(state, Some("S" | "D"))
+}
+
+/// The local port of socket `fd` of process `pid`, from `/proc`.
+fn proc_socket_port(pid: Tid, fd: i32) -> Option<u16> {
+    let link = std::fs::read_link(format!("/proc/{pid}/fd/{fd}")).ok()?;
+    let inode = link
+        .to_str()?
+        .strip_prefix("socket:[")?
+        .strip_suffix(']')?
+        .to_string();
+    for table in ["tcp", "tcp6"] {
+        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok()?;
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            if cols.get(9) == Some(&inode.as_str()) {
+                let port = cols.get(1)?.rsplit(':').next()?;
+                return u16::from_str_radix(port, 16).ok();
+            }
+        }
+    }
+    None
+}
+
+/// The port in a `listening on HOST:PORT` line.
+fn port_from_output(stdout: &str) -> Option<u16> {
+    stdout
+        .lines()
+        .find_map(|l| l.strip_prefix("listening on "))
+        .and_then(|rest| rest.trim().rsplit(':').next())
+        .and_then(|p| p.parse().ok())
+}
+
+/// A client connection driven by the scenario.
+struct Client {
+    name: &'static str,
+    stream: Option<TcpStream>,
+}
+
+fn escape(bytes: &[u8]) -> String {
+    let shown = &bytes[..bytes.len().min(24)];
+    let mut s = String::from_utf8_lossy(shown).escape_debug().to_string();
+    if bytes.len() > shown.len() {
+        s.push_str("...");
+    }
+    format!("\"{s}\"")
+}
+
+/// The bytes a correct server answers to `data`.
+pub fn upper(data: &[u8]) -> Vec<u8> {
+    data.to_ascii_uppercase()
+}
+
+/// Deterministic lower-case text of `n` bytes, for bursts.
+pub fn burst_data(n: usize) -> Vec<u8> {
+    let alphabet = b"abcdefghijklmnopqrstuvwxyz0123456789 .,\n";
+    let mut x: u32 = 0x1234_5678;
+    (0..n)
+        .map(|_| {
+            x ^= x << 13;
+            x ^= x >> 17;
+            x ^= x << 5;
+            alphabet[(x % alphabet.len() as u32) as usize]
+        })
+        .collect()
+}
+
+/// Runs a scenario against `spec`.
+pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome, ScenarioError> {
+    let mut server = Server::start(spec, limits)?;
+    let mut clients: Vec<Client> = Vec::new();
+    let mut steps = Vec::new();
+    for step in &scenario.steps {
+        let observed = perform(&mut server, &mut clients, step, limits);
+        steps.push((step.clone(), observed));
+    }
+    let ended_by_itself = server.ended;
+    server.step("stop the server (SIGTERM)".to_string());
+    drop(clients);
+    let left_alive = server.stop();
+    let processes = server.tracer.seen_processes();
+    Ok(Outcome {
+        scenario: scenario.name,
+        steps,
+        stdout: server.stdout.text(),
+        stderr: server.stderr.text(),
+        trace: std::mem::take(&mut server.trace),
+        ended_by_itself,
+        processes,
+        left_alive,
+    })
+}
+
+fn client<'a>(clients: &'a mut [Client], name: &str) -> Option<&'a mut TcpStream> {
+    clients
+        .iter_mut()
+        .find(|c| c.name == name)
+        .and_then(|c| c.stream.as_mut())
+}
+
+fn perform(
+    server: &mut Server,
+    clients: &mut Vec<Client>,
+    step: &Step,
+    limits: &Limits,
+) -> Observed {
+    match step {
+        Step::Settle(_) => Observed::Settled(server.settle()),
+        Step::Connect(name) => {
+            server.step(format!("{name}: connect"));
+            match TcpStream::connect_timeout(&server.addr, limits.reply) {
+                Ok(s) => {
+                    let _ = s.set_nodelay(true);
+                    clients.push(Client {
+                        name,
+                        stream: Some(s),
+                    });
+                    Observed::Done
+                }
+                Err(e) => Observed::Failed(format!("{name} could not connect: {e}")),
+            }
+        }
+        Step::Send(name, data) => {
+            server.step(format!("{name}: send {}", escape(data)));
+            match client(clients, name) {
+                Some(s) => match s.write_all(data) {
+                    Ok(()) => Observed::Done,
+                    Err(e) => Observed::Failed(format!("{name} could not send: {e}")),
+                },
+                None => Observed::Failed(format!("{name} is not connected")),
+            }
+        }
+        Step::Close(name) => {
+            server.step(format!("{name}: close"));
+            match clients.iter_mut().find(|c| c.name == *name) {
+                Some(c) => {
+                    c.stream = None;
+                    Observed::Done
+                }
+                None => Observed::Failed(format!("{name} is not connected")),
+            }
+        }
+        Step::Expect(_, name, expected) => {
+            let got = match client(clients, name) {
+                Some(s) => collect(server, s, expected.len()),
+                None => Vec::new(),
+            };
+            Observed::Received {
+                got,
+                expected: expected.clone(),
+            }
+        }
+        Step::ExpectNothing(_, name) => {
+            let got = match client(clients, name) {
+                Some(s) => collect(server, s, usize::MAX),
+                None => Vec::new(),
+            };
+            Observed::Received {
+                got,
+                expected: Vec::new(),
+            }
+        }
+        Step::Burst(_, name, size) => {
+            let data = burst_data(*size);
+            server.step(format!("{name}: send {size} bytes while reading the reply"));
+            let Some(stream) = client(clients, name) else {
+                return Observed::Failed(format!("{name} is not connected"));
+            };
+            let got = match stream.try_clone() {
+                Ok(writer) => burst(server, stream, writer, data.clone(), limits),
+                Err(e) => return Observed::Failed(format!("{name}: {e}")),
+            };
+            // Let the server take in what it did while the bytes flowed.
+            while server.pump(Duration::ZERO) {}
+            Observed::Received {
+                got,
+                expected: upper(&data),
+            }
+        }
+    }
+}
+
+/// Sends `data` from a writer thread while reading the reply. Reading stops
+/// when the whole reply arrived, or when the writer is done and the server
+/// has settled (so every byte it will send is already here), or when nothing
+/// moved for the reply timeout (a stuck server; the socket is then shut down
+/// to free the writer).
+fn burst(
+    server: &mut Server,
+    stream: &mut TcpStream,
+    mut writer: TcpStream,
+    data: Vec<u8>,
+    limits: &Limits,
+) -> Vec<u8> {
+    let want = data.len();
+    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let writer_done = Arc::clone(&done);
+    let handle = std::thread::spawn(move || {
+        let _ = writer.write_all(&data);
+        writer_done.store(true, std::sync::atomic::Ordering::SeqCst);
+    });
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut last_progress = Instant::now();
+    let _ = stream.set_read_timeout(Some(Duration::from_millis(20)));
+    while got.len() < want {
+        match stream.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => {
+                got.extend_from_slice(&buf[..n]);
+                last_progress = Instant::now();
+                continue;
+            }
+            Err(e)
+                if matches!(
+                    e.kind(),
+                    ErrorKind::WouldBlock | ErrorKind::TimedOut | ErrorKind::Interrupted
+                ) => {}
+            Err(_) => break,
+        }
+        server.pump(Duration::ZERO);
+        if done.load(std::sync::atomic::Ordering::SeqCst) {
+            got.extend(collect(server, stream, want - got.len()));
+            break;
+        }
+        if last_progress.elapsed() > limits.reply {
+            break;
+        }
+    }
+    if !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    let _ = handle.join();
+    got
+}
+
+/// Reads up to `want` bytes: whatever has arrived, and then, each time the
+/// server settles (blocked, busy or gone), whatever arrived meanwhile, until a
+/// settle brings nothing new. No clock decides when a reply is complete.
+fn collect(server: &mut Server, stream: &mut TcpStream, want: usize) -> Vec<u8> {
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let _ = stream.set_nonblocking(true);
+    let mut drain = |got: &mut Vec<u8>| -> bool {
+        let mut closed = false;
+        while got.len() < want {
+            match stream.read(&mut buf[..(want - got.len()).min(64 * 1024)]) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        closed
+    };
+    let mut closed = drain(&mut got);
+    while got.len() < want && !closed {
+        let before = got.len();
+        let settled = server.settle();
+        closed = drain(&mut got);
+        if got.len() == before || settled == Settled::Gone {
+            break;
+        }
+    }
+    let _ = stream.set_nonblocking(false);
+    got
+}

@@ -1,0 +1,414 @@
+//! The trace model: what a tracer saw, as plain data.
+//!
+//! Every later stage (scenario driver, normalizer, grader) reads these types
+//! and nothing else, so a second backend (strace) only has to produce them.
+
+use std::collections::HashMap;
+use std::fmt;
+use std::net::{Ipv4Addr, Ipv6Addr};
+use std::time::Duration;
+
+use crate::tables;
+
+/// A kernel task id (thread id); the thread-group leader's tid is the pid.
+pub type Tid = i32;
+
+/// A syscall argument or result, decoded as far as the decoder knows how.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Arg {
+    /// A file descriptor, renamed by role in transcripts.
+    Fd(i32),
+    /// A task id (thread or process), renamed by birth order in transcripts.
+    Tid(i32),
+    /// A plain signed integer (counts, lengths, backlogs).
+    Int(i64),
+    /// A value best shown in hex (unknown flags, ioctl requests).
+    Hex(u64),
+    /// A pointer the decoder does not follow; never shown by value, as it varies run to run.
+    Ptr(u64),
+    /// A symbolic constant such as `AF_INET` or `F_SETFL`.
+    Sym(&'static str),
+    /// A flag set; `names` joined by `|`, `rest` is any unknown leftover bits.
+    Flags { names: Vec<&'static str>, rest: u64 },
+    /// A socket address read out of the tracee.
+    Addr(SockAddr),
+    /// The first bytes of a buffer and its full length.
+    Bytes { head: Vec<u8>, len: u64 },
+    /// A NUL-terminated string (paths).
+    Str(String),
+    /// A string array (argv), maybe truncated.
+    Strs(Vec<String>),
+    /// An integer passed by reference, shown `[v]` like strace.
+    IntRef(i64),
+    /// Two fds written by `pipe`/`socketpair`.
+    FdPair(i32, i32),
+    /// An array of `pollfd`s: (fd, events, revents).
+    PollFds(Vec<PollFd>),
+    /// Text the decoder composed (a wait status, say) that holds no fd or tid.
+    Text(String),
+    /// An output pointer at entry: filled in at exit if the call succeeds.
+    Out(u64),
+    /// An argument that could not be read.
+    Unknown,
+}
+
+/// One `struct pollfd` as seen by the tracer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PollFd {
+    pub fd: i32,
+    pub events: Vec<&'static str>,
+    /// `None` until the syscall returned.
+    pub revents: Option<Vec<&'static str>>,
+}
+
+/// A socket address.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum SockAddr {
+    Inet(Ipv4Addr, u16),
+    Inet6(Ipv6Addr, u16),
+    Unix(String),
+    Other(u16),
+}
+
+impl SockAddr {
+    /// The TCP/UDP port, for internet addresses.
+    pub fn port(&self) -> Option<u16> {
+        match self {
+            SockAddr::Inet(_, p) | SockAddr::Inet6(_, p) => Some(*p),
+            _ => None,
+        }
+    }
+}
+
+/// A syscall as seen at its entry: number and decoded arguments (inputs).
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Call {
+    pub nr: u64,
+    pub args: Vec<Arg>,
+}
+
+impl Call {
+    pub fn name(&self) -> &'static str {
+        syscall_name(self.nr)
+    }
+}
+
+/// What a syscall returned.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Ret {
+    /// Success, with the value decoded (an `Fd`, `Tid`, `Int`, `Flags`, ...).
+    Ok(Arg),
+    /// Failure with this errno (including the kernel's restart codes, 512..=516).
+    Err(i32),
+}
+
+/// A syscall as seen at its exit: the result, and output arguments read out
+/// of the tracee then (by argument index), which replace the entry's values.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Return {
+    pub nr: u64,
+    pub ret: Ret,
+    pub outs: Vec<(usize, Arg)>,
+}
+
+/// How a task ended.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Termination {
+    Exited(i32),
+    Killed { signal: i32, core: bool },
+}
+
+impl fmt::Display for Termination {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Termination::Exited(code) => write!(f, "exited with {code}"),
+            Termination::Killed { signal, core } => {
+                write!(f, "killed by {}", signal_name(*signal))?;
+                if *core {
+                    f.write_str(" (core dumped)")?;
+                }
+                Ok(())
+            }
+        }
+    }
+}
+
+/// Whether a new task shares its parent's address space and thread group.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum SpawnKind {
+    Thread,
+    Process,
+}
+
+/// One thing that happened, in the order the consumer received it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Event {
+    /// The task it happened to (for scenario marks: 0).
+    pub tid: Tid,
+    /// Its thread group (process) id.
+    pub pid: Tid,
+    /// Monotonic time since the trace started.
+    pub at: Duration,
+    pub kind: EventKind,
+}
+
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum EventKind {
+    /// Syscall entry.
+    Enter(Call),
+    /// Syscall exit.
+    Exit(Return),
+    /// A signal is being delivered to the task.
+    Signal(i32),
+    /// The task created `child`.
+    Spawn { child: Tid, kind: SpawnKind },
+    /// The task's process image was replaced; `former` is the tid that called
+    /// `execve` (it differs from `tid` when a non-leader thread exec'd).
+    Exec { former: Tid, program: String },
+    /// The task is gone.
+    Gone(Termination),
+    /// A scenario step happened here (a client action).
+    Step(String),
+    /// The scenario observed this task blocked in its pending syscall.
+    Blocked,
+}
+
+/// A syscall from entry to exit: the unit transcripts and checks talk about.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Record {
+    pub tid: Tid,
+    pub pid: Tid,
+    pub nr: u64,
+    /// Arguments, with the exit's outputs merged in.
+    pub args: Vec<Arg>,
+    /// `None` while the call has not returned (or never did).
+    pub ret: Option<Ret>,
+    /// Event index of the entry (`None` for an exit seen without its entry).
+    pub enter: Option<usize>,
+    /// Event index of the exit.
+    pub exit: Option<usize>,
+    /// Entry and exit times.
+    pub entered_at: Option<Duration>,
+    pub exited_at: Option<Duration>,
+    /// The scenario saw this call blocked (entered, not returning, task asleep).
+    pub blocked: bool,
+}
+
+impl Record {
+    pub fn name(&self) -> &'static str {
+        syscall_name(self.nr)
+    }
+
+    /// The fd in argument `i`, if it is one.
+    pub fn fd_arg(&self, i: usize) -> Option<i32> {
+        match self.args.get(i) {
+            Some(Arg::Fd(fd)) => Some(*fd),
+            _ => None,
+        }
+    }
+
+    /// The successful result as an integer (fds and tids included).
+    pub fn ret_value(&self) -> Option<i64> {
+        match &self.ret {
+            Some(Ret::Ok(Arg::Int(v))) => Some(*v),
+            Some(Ret::Ok(Arg::Fd(v))) | Some(Ret::Ok(Arg::Tid(v))) => Some(i64::from(*v)),
+            Some(Ret::Ok(Arg::Hex(v))) => i64::try_from(*v).ok(),
+            Some(Ret::Ok(Arg::Flags { .. })) => Some(0),
+            _ => None,
+        }
+    }
+
+    /// The errno, if the call failed.
+    pub fn errno(&self) -> Option<i32> {
+        match self.ret {
+            Some(Ret::Err(e)) => Some(e),
+            _ => None,
+        }
+    }
+
+    /// Whether this call is one of `names`.
+    pub fn is(&self, names: &[&str]) -> bool {
+        names.contains(&self.name())
+    }
+}
+
+/// A whole trace: the events, and the syscall records paired from them.
+#[derive(Clone, Debug, Default)]
+pub struct Trace {
+    pub events: Vec<Event>,
+    pub records: Vec<Record>,
+    /// Record index by event index, for entry and exit events.
+    record_of_event: HashMap<usize, usize>,
+    /// The record each task is inside right now.
+    pending: HashMap<Tid, usize>,
+}
+
+impl Trace {
+    pub fn new() -> Trace {
+        Trace::default()
+    }
+
+    /// Builds a trace from events in order.
+    pub fn from_events(events: impl IntoIterator<Item = Event>) -> Trace {
+        let mut trace = Trace::new();
+        for e in events {
+            trace.push(e);
+        }
+        trace
+    }
+
+    /// Appends an event, pairing syscall entries with their exits per task.
+    pub fn push(&mut self, event: Event) {
+        let index = self.events.len();
+        match &event.kind {
+            EventKind::Enter(call) => {
+                let rec = Record {
+                    tid: event.tid,
+                    pid: event.pid,
+                    nr: call.nr,
+                    args: call.args.clone(),
+                    ret: None,
+                    enter: Some(index),
+                    exit: None,
+                    entered_at: Some(event.at),
+                    exited_at: None,
+                    blocked: false,
+                };
+                self.records.push(rec);
+                let r = self.records.len() - 1;
+                self.record_of_event.insert(index, r);
+                self.pending.insert(event.tid, r);
+            }
+            EventKind::Exit(ret) => {
+                let r = match self.pending.remove(&event.tid) {
+                    Some(r) if self.records[r].nr == ret.nr => r,
+                    other => {
+                        if let Some(r) = other {
+                            self.pending.insert(event.tid, r);
+                        }
+                        self.records.push(Record {
+                            tid: event.tid,
+                            pid: event.pid,
+                            nr: ret.nr,
+                            args: Vec::new(),
+                            ret: None,
+                            enter: None,
+                            exit: None,
+                            entered_at: None,
+                            exited_at: None,
+                            blocked: false,
+                        });
+                        self.records.len() - 1
+                    }
+                };
+                let rec = &mut self.records[r];
+                rec.ret = Some(ret.ret.clone());
+                rec.exit = Some(index);
+                rec.exited_at = Some(event.at);
+                for (i, arg) in &ret.outs {
+                    if rec.args.len() <= *i {
+                        rec.args.resize(*i + 1, Arg::Unknown);
+                    }
+                    rec.args[*i] = arg.clone();
+                }
+                self.record_of_event.insert(index, r);
+            }
+            EventKind::Blocked => {
+                if let Some(&r) = self.pending.get(&event.tid) {
+                    self.records[r].blocked = true;
+                }
+            }
+            EventKind::Exec { former, .. } if *former != event.tid => {
+                if let Some(r) = self.pending.remove(former) {
+                    self.records[r].tid = event.tid;
+                    self.pending.insert(event.tid, r);
+                }
+            }
+            EventKind::Gone(_) => {
+                self.pending.remove(&event.tid);
+            }
+            _ => {}
+        }
+        self.events.push(event);
+    }
+
+    /// The record an entry or exit event belongs to.
+    pub fn record_of_event(&self, event: usize) -> Option<usize> {
+        self.record_of_event.get(&event).copied()
+    }
+
+    /// The record `tid` is inside right now, if any.
+    pub fn pending(&self, tid: Tid) -> Option<usize> {
+        self.pending.get(&tid).copied()
+    }
+
+    /// Index of the first event of a scenario step whose text starts with `prefix`.
+    pub fn step(&self, prefix: &str) -> Option<usize> {
+        self.events
+            .iter()
+            .position(|e| matches!(&e.kind, EventKind::Step(s) if s.starts_with(prefix)))
+    }
+
+    /// Every task id that appeared, in order of first appearance.
+    pub fn tasks(&self) -> Vec<Tid> {
+        let mut seen = Vec::new();
+        for e in &self.events {
+            if e.tid != 0 && !seen.contains(&e.tid) {
+                seen.push(e.tid);
+            }
+            if let EventKind::Spawn { child, .. } = e.kind
+                && !seen.contains(&child)
+            {
+                seen.push(child);
+            }
+        }
+        seen
+    }
+
+    /// How the first traced process (the one the harness started) ended.
+    pub fn root_termination(&self) -> Option<Termination> {
+        let root = self.events.iter().find(|e| e.tid != 0)?.pid;
+        self.events.iter().find_map(|e| match e.kind {
+            EventKind::Gone(t) if e.tid == root => Some(t),
+            _ => None,
+        })
+    }
+}
+
+/// The name of syscall `nr` on x86_64 (`syscall_N` when unknown).
+pub fn syscall_name(nr: u64) -> &'static str {
+    match usize::try_from(nr)
+        .ok()
+        .and_then(|i| tables::SYSCALL_NAMES.get(i))
+    {
+        Some(name) if !name.is_empty() => name,
+        _ => "syscall_unknown",
+    }
+}
+
+/// The syscall number for `name`, if it exists on x86_64.
+pub fn syscall_nr(name: &str) -> Option<u64> {
+    tables::SYSCALL_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| i as u64)
+}
+
+/// The symbolic name of an errno value (`E123` when unknown).
+pub fn errno_name(errno: i32) -> String {
+    match usize::try_from(errno)
+        .ok()
+        .and_then(|i| tables::ERRNO_NAMES.get(i))
+    {
+        Some(name) if !name.is_empty() => (*name).to_string(),
+        _ => format!("E{errno}"),
+    }
+}
+
+/// The name of a signal (`SIG42` when unknown).
+pub fn signal_name(signal: i32) -> String {
+    match nix::sys::signal::Signal::try_from(signal) {
+        Ok(s) => s.as_str().to_string(),
+        Err(_) => format!("SIG{signal}"),
+    }
+}

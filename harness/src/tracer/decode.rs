@@ -1,0 +1,758 @@
+//! Turning raw syscall registers into decoded [`Call`]s and [`Return`]s.
+//!
+//! Inputs are decoded at syscall entry and outputs (buffers filled by the
+//! kernel, accepted addresses) at exit, both by reading the tracee's memory
+//! while it is stopped.
+
+use std::io::IoSliceMut;
+use std::net::{Ipv4Addr, Ipv6Addr};
+
+use nix::sys::uio::{RemoteIoVec, process_vm_readv};
+use nix::unistd::Pid;
+
+use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr, syscall_name};
+
+/// How many bytes of a read or written buffer the trace keeps.
+pub const BUFFER_HEAD: usize = 64;
+/// How many argv entries of an `execve` the trace keeps.
+const ARGV_MAX: usize = 8;
+/// How many pollfds of a `poll` the trace keeps.
+const POLLFD_MAX: usize = 64;
+
+/// Reads memory of a stopped tracee.
+pub(crate) struct Memory {
+    pid: Pid,
+}
+
+impl Memory {
+    pub(crate) fn new(pid: i32) -> Memory {
+        Memory {
+            pid: Pid::from_raw(pid),
+        }
+    }
+
+    /// Up to `len` bytes at `addr`; fewer if the range ends in unmapped memory.
+    fn read(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        if addr == 0 {
+            return None;
+        }
+        let mut buf = vec![0u8; len];
+        let remote = [RemoteIoVec {
+            base: addr as usize,
+            len,
+        }];
+        let n = process_vm_readv(self.pid, &mut [IoSliceMut::new(&mut buf)], &remote).ok()?;
+        buf.truncate(n);
+        Some(buf)
+    }
+
+    fn read_exact(&self, addr: u64, len: usize) -> Option<Vec<u8>> {
+        self.read(addr, len).filter(|b| b.len() == len)
+    }
+
+    fn read_i32(&self, addr: u64) -> Option<i32> {
+        let b = self.read_exact(addr, 4)?;
+        Some(i32::from_ne_bytes(b.try_into().ok()?))
+    }
+
+    pub(crate) fn read_u64(&self, addr: u64) -> Option<u64> {
+        let b = self.read_exact(addr, 8)?;
+        Some(u64::from_ne_bytes(b.try_into().ok()?))
+    }
+
+    /// A NUL-terminated string, read in pages so that a string at the end of
+    /// a mapping is still found.
+    fn read_cstr(&self, addr: u64, max: usize) -> Option<String> {
+        let mut out = Vec::new();
+        let mut at = addr;
+        while out.len() < max {
+            let to_page_end = 4096 - (at % 4096) as usize;
+            let chunk = self.read(at, to_page_end.min(max - out.len()))?;
+            if chunk.is_empty() {
+                break;
+            }
+            if let Some(nul) = chunk.iter().position(|&b| b == 0) {
+                out.extend_from_slice(&chunk[..nul]);
+                return Some(String::from_utf8_lossy(&out).into_owned());
+            }
+            at += chunk.len() as u64;
+            out.extend_from_slice(&chunk);
+        }
+        Some(String::from_utf8_lossy(&out).into_owned())
+    }
+}
+
+const SOCK_TYPES: &[(u64, &str)] = &[
+    (1, "SOCK_STREAM"),
+    (2, "SOCK_DGRAM"),
+    (3, "SOCK_RAW"),
+    (5, "SOCK_SEQPACKET"),
+];
+const SOCK_FLAGS: &[(u64, &str)] = &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
+const MSG_FLAGS: &[(u64, &str)] = &[
+    (0x1, "MSG_OOB"),
+    (0x2, "MSG_PEEK"),
+    (0x8, "MSG_DONTROUTE"),
+    (0x20, "MSG_TRUNC"),
+    (0x40, "MSG_DONTWAIT"),
+    (0x80, "MSG_EOR"),
+    (0x100, "MSG_WAITALL"),
+    (0x4000, "MSG_NOSIGNAL"),
+    (0x8000, "MSG_MORE"),
+    (0x40000000, "MSG_CMSG_CLOEXEC"),
+];
+/// Open-file status flags (access mode handled separately).
+const O_FLAGS: &[(u64, &str)] = &[
+    (0o100, "O_CREAT"),
+    (0o200, "O_EXCL"),
+    (0o400, "O_NOCTTY"),
+    (0o1000, "O_TRUNC"),
+    (0o2000, "O_APPEND"),
+    (0o4000, "O_NONBLOCK"),
+    (0o10000, "O_DSYNC"),
+    (0o20000, "O_ASYNC"),
+    (0o40000, "O_DIRECT"),
+    (0o100000, "O_LARGEFILE"),
+    (0o200000, "O_DIRECTORY"),
+    (0o400000, "O_NOFOLLOW"),
+    (0o1000000, "O_NOATIME"),
+    (0o2000000, "O_CLOEXEC"),
+    (0o10000000, "O_PATH"),
+];
+const CLONE_FLAGS: &[(u64, &str)] = &[
+    (0x100, "CLONE_VM"),
+    (0x200, "CLONE_FS"),
+    (0x400, "CLONE_FILES"),
+    (0x800, "CLONE_SIGHAND"),
+    (0x1000, "CLONE_PIDFD"),
+    (0x2000, "CLONE_PTRACE"),
+    (0x4000, "CLONE_VFORK"),
+    (0x8000, "CLONE_PARENT"),
+    (0x10000, "CLONE_THREAD"),
+    (0x20000, "CLONE_NEWNS"),
+    (0x40000, "CLONE_SYSVSEM"),
+    (0x80000, "CLONE_SETTLS"),
+    (0x100000, "CLONE_PARENT_SETTID"),
+    (0x200000, "CLONE_CHILD_CLEARTID"),
+    (0x400000, "CLONE_DETACHED"),
+    (0x800000, "CLONE_UNTRACED"),
+    (0x1000000, "CLONE_CHILD_SETTID"),
+    (0x2000000, "CLONE_NEWCGROUP"),
+    (0x4000000, "CLONE_NEWUTS"),
+    (0x8000000, "CLONE_NEWIPC"),
+    (0x10000000, "CLONE_NEWUSER"),
+    (0x20000000, "CLONE_NEWPID"),
+    (0x40000000, "CLONE_NEWNET"),
+    (0x80000000, "CLONE_IO"),
+];
+const POLL_EVENTS: &[(u64, &str)] = &[
+    (0x1, "POLLIN"),
+    (0x2, "POLLPRI"),
+    (0x4, "POLLOUT"),
+    (0x8, "POLLERR"),
+    (0x10, "POLLHUP"),
+    (0x20, "POLLNVAL"),
+    (0x40, "POLLRDNORM"),
+    (0x80, "POLLRDBAND"),
+    (0x100, "POLLWRNORM"),
+    (0x200, "POLLWRBAND"),
+    (0x2000, "POLLRDHUP"),
+];
+const WAIT_OPTIONS: &[(u64, &str)] = &[
+    (0x1, "WNOHANG"),
+    (0x2, "WUNTRACED"),
+    (0x8, "WCONTINUED"),
+    (0x40000000, "__WALL"),
+    (0x80000000, "__WCLONE"),
+];
+
+/// Splits `value` into the names in `table` and leftover bits.
+pub(crate) fn flags(value: u64, table: &[(u64, &'static str)]) -> Arg {
+    let mut names = Vec::new();
+    let mut rest = value;
+    for &(bit, name) in table {
+        if value & bit == bit && bit != 0 {
+            names.push(name);
+            rest &= !bit;
+        }
+    }
+    Arg::Flags { names, rest }
+}
+
+fn sym_or_int(value: u64, table: &[(u64, &'static str)]) -> Arg {
+    table
+        .iter()
+        .find(|(v, _)| *v == value)
+        .map_or(Arg::Int(value as i64), |(_, n)| Arg::Sym(n))
+}
+
+fn family(value: u64) -> Arg {
+    sym_or_int(
+        value,
+        &[
+            (0, "AF_UNSPEC"),
+            (1, "AF_UNIX"),
+            (2, "AF_INET"),
+            (10, "AF_INET6"),
+            (16, "AF_NETLINK"),
+            (17, "AF_PACKET"),
+        ],
+    )
+}
+
+fn socket_type(value: u64) -> Arg {
+    let base = value & 0xf;
+    let mut names: Vec<&'static str> = SOCK_TYPES
+        .iter()
+        .filter(|(v, _)| *v == base)
+        .map(|(_, n)| *n)
+        .collect();
+    let mut rest = if names.is_empty() { base } else { 0 };
+    if let Arg::Flags {
+        names: more,
+        rest: r,
+    } = flags(value & !0xf, SOCK_FLAGS)
+    {
+        names.extend(more);
+        rest |= r;
+    }
+    Arg::Flags { names, rest }
+}
+
+fn protocol(value: u64) -> Arg {
+    sym_or_int(
+        value,
+        &[(0, "IPPROTO_IP"), (6, "IPPROTO_TCP"), (17, "IPPROTO_UDP")],
+    )
+}
+
+/// Open flags: the access mode first, then the status flags.
+fn open_flags(value: u64) -> Arg {
+    let mode = match value & 0o3 {
+        0 => "O_RDONLY",
+        1 => "O_WRONLY",
+        _ => "O_RDWR",
+    };
+    match flags(value & !0o3, O_FLAGS) {
+        Arg::Flags { mut names, rest } => {
+            names.insert(0, mode);
+            Arg::Flags { names, rest }
+        }
+        other => other,
+    }
+}
+
+fn clone_flags(value: u64) -> Arg {
+    match flags(value & !0xff, CLONE_FLAGS) {
+        Arg::Flags { mut names, rest } => {
+            let signal = value & 0xff;
+            if signal == libc::SIGCHLD as u64 {
+                names.push("SIGCHLD");
+                Arg::Flags { names, rest }
+            } else {
+                Arg::Flags {
+                    names,
+                    rest: rest | signal,
+                }
+            }
+        }
+        other => other,
+    }
+}
+
+fn fd(value: u64) -> Arg {
+    Arg::Fd(value as i32)
+}
+
+fn int(value: u64) -> Arg {
+    Arg::Int(value as i64)
+}
+
+fn int32(value: u64) -> Arg {
+    Arg::Int(i64::from(value as i32))
+}
+
+fn sockaddr(mem: &Memory, addr: u64, len: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Ptr(0);
+    }
+    let len = (len as usize).min(128);
+    let Some(b) = mem.read(addr, len) else {
+        return Arg::Unknown;
+    };
+    if b.len() < 2 {
+        return Arg::Unknown;
+    }
+    let family = u16::from_ne_bytes([b[0], b[1]]);
+    let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
+    let addr = match i32::from(family) {
+        libc::AF_INET if b.len() >= 8 => {
+            SockAddr::Inet(Ipv4Addr::new(b[4], b[5], b[6], b[7]), port(&b))
+        }
+        libc::AF_INET6 if b.len() >= 24 => {
+            let mut octets = [0u8; 16];
+            octets.copy_from_slice(&b[8..24]);
+            SockAddr::Inet6(Ipv6Addr::from(octets), port(&b))
+        }
+        libc::AF_UNIX => {
+            let path = &b[2..];
+            let end = path.iter().position(|&c| c == 0).unwrap_or(path.len());
+            SockAddr::Unix(String::from_utf8_lossy(&path[..end]).into_owned())
+        }
+        _ => SockAddr::Other(family),
+    };
+    Arg::Addr(addr)
+}
+
+/// The socket address an output (`addr`, `*addrlen`) pair holds after the call.
+fn sockaddr_out(mem: &Memory, addr: u64, lenp: u64) -> (Arg, Arg) {
+    if addr == 0 || lenp == 0 {
+        return (Arg::Ptr(addr), Arg::Ptr(lenp));
+    }
+    match mem.read_i32(lenp) {
+        Some(len) => (
+            sockaddr(mem, addr, len.max(0) as u64),
+            Arg::IntRef(i64::from(len)),
+        ),
+        None => (Arg::Unknown, Arg::Unknown),
+    }
+}
+
+fn bytes(mem: &Memory, addr: u64, len: u64) -> Arg {
+    let head = mem
+        .read(addr, (len as usize).min(BUFFER_HEAD))
+        .unwrap_or_default();
+    Arg::Bytes { head, len }
+}
+
+/// Gathers the first bytes of a `struct msghdr`'s iovecs, up to `len` in all.
+fn msg_bytes(mem: &Memory, msghdr: u64, len: u64) -> Arg {
+    // struct msghdr: name, namelen(+pad), iov, iovlen, control, controllen, flags.
+    let (Some(iov), Some(iovlen)) = (mem.read_u64(msghdr + 16), mem.read_u64(msghdr + 24)) else {
+        return Arg::Unknown;
+    };
+    let mut head = Vec::new();
+    let mut left = (len as usize).min(BUFFER_HEAD);
+    for i in 0..iovlen.min(16) {
+        if left == 0 {
+            break;
+        }
+        let (Some(base), Some(n)) = (mem.read_u64(iov + 16 * i), mem.read_u64(iov + 16 * i + 8))
+        else {
+            break;
+        };
+        let take = (n as usize).min(left);
+        if let Some(b) = mem.read(base, take) {
+            left -= b.len();
+            head.extend(b);
+        }
+    }
+    Arg::Bytes { head, len }
+}
+
+fn pollfds(mem: &Memory, addr: u64, n: u64, with_revents: bool) -> Arg {
+    let n = (n as usize).min(POLLFD_MAX);
+    let Some(b) = mem.read_exact(addr, 8 * n) else {
+        return Arg::Unknown;
+    };
+    let list = b
+        .chunks_exact(8)
+        .map(|c| {
+            let events = |v: i16| match flags(v as u16 as u64, POLL_EVENTS) {
+                Arg::Flags { names, .. } => names,
+                _ => Vec::new(),
+            };
+            PollFd {
+                fd: i32::from_ne_bytes([c[0], c[1], c[2], c[3]]),
+                events: events(i16::from_ne_bytes([c[4], c[5]])),
+                revents: with_revents.then(|| events(i16::from_ne_bytes([c[6], c[7]]))),
+            }
+        })
+        .collect();
+    Arg::PollFds(list)
+}
+
+fn sockopt_level(value: u64) -> Arg {
+    sym_or_int(
+        value,
+        &[(1, "SOL_SOCKET"), (6, "IPPROTO_TCP"), (41, "IPPROTO_IPV6")],
+    )
+}
+
+fn sockopt_name(level: u64, value: u64) -> Arg {
+    let table: &[(u64, &'static str)] = match level {
+        1 => &[
+            (2, "SO_REUSEADDR"),
+            (4, "SO_ERROR"),
+            (7, "SO_SNDBUF"),
+            (8, "SO_RCVBUF"),
+            (9, "SO_KEEPALIVE"),
+            (13, "SO_LINGER"),
+            (15, "SO_REUSEPORT"),
+            (20, "SO_RCVTIMEO"),
+            (21, "SO_SNDTIMEO"),
+        ],
+        6 => &[(1, "TCP_NODELAY"), (3, "TCP_CORK")],
+        41 => &[(26, "IPV6_V6ONLY")],
+        _ => &[],
+    };
+    sym_or_int(value, table)
+}
+
+fn sockopt_value(mem: &Memory, addr: u64, len: u64) -> Arg {
+    if len == 4 {
+        mem.read_i32(addr)
+            .map_or(Arg::Unknown, |v| Arg::IntRef(i64::from(v)))
+    } else {
+        Arg::Ptr(addr)
+    }
+}
+
+fn fcntl_cmd(value: u64) -> Arg {
+    sym_or_int(
+        value,
+        &[
+            (0, "F_DUPFD"),
+            (1, "F_GETFD"),
+            (2, "F_SETFD"),
+            (3, "F_GETFL"),
+            (4, "F_SETFL"),
+            (1030, "F_DUPFD_CLOEXEC"),
+        ],
+    )
+}
+
+fn shutdown_how(value: u64) -> Arg {
+    sym_or_int(value, &[(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")])
+}
+
+const FIONBIO: u64 = 0x5421;
+const FIONREAD: u64 = 0x541b;
+
+fn ioctl_request(value: u64) -> Arg {
+    sym_or_int(
+        value,
+        &[
+            (FIONBIO, "FIONBIO"),
+            (FIONREAD, "FIONREAD"),
+            (0x5401, "TCGETS"),
+            (0x5413, "TIOCGWINSZ"),
+        ],
+    )
+}
+
+fn argv(mem: &Memory, addr: u64) -> Arg {
+    let mut out = Vec::new();
+    for i in 0..ARGV_MAX as u64 {
+        match mem.read_u64(addr + 8 * i) {
+            Some(0) | None => break,
+            Some(p) => out.push(mem.read_cstr(p, 256).unwrap_or_default()),
+        }
+    }
+    Arg::Strs(out)
+}
+
+fn timespec(mem: &Memory, addr: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Ptr(0);
+    }
+    match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
+        (Some(s), Some(ns)) => Arg::Text(format!("{{tv_sec={s}, tv_nsec={ns}}}")),
+        _ => Arg::Unknown,
+    }
+}
+
+/// Decodes a syscall's inputs at entry.
+pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
+    let name = syscall_name(nr);
+    let args = match name {
+        "socket" => vec![family(a[0]), socket_type(a[1]), protocol(a[2])],
+        "socketpair" => vec![
+            family(a[0]),
+            socket_type(a[1]),
+            protocol(a[2]),
+            Arg::Out(a[3]),
+        ],
+        "bind" | "connect" => vec![fd(a[0]), sockaddr(mem, a[1], a[2]), int(a[2])],
+        "listen" => vec![fd(a[0]), int32(a[1])],
+        "accept" | "getsockname" | "getpeername" => {
+            vec![fd(a[0]), Arg::Out(a[1]), Arg::Out(a[2])]
+        }
+        "accept4" => vec![
+            fd(a[0]),
+            Arg::Out(a[1]),
+            Arg::Out(a[2]),
+            flags(a[3], SOCK_FLAGS),
+        ],
+        "setsockopt" => vec![
+            fd(a[0]),
+            sockopt_level(a[1]),
+            sockopt_name(a[1], a[2]),
+            sockopt_value(mem, a[3], a[4]),
+            int(a[4]),
+        ],
+        "getsockopt" => vec![
+            fd(a[0]),
+            sockopt_level(a[1]),
+            sockopt_name(a[1], a[2]),
+            Arg::Out(a[3]),
+            Arg::Out(a[4]),
+        ],
+        "read" => vec![fd(a[0]), Arg::Out(a[1]), int(a[2])],
+        "write" => vec![fd(a[0]), bytes(mem, a[1], a[2]), int(a[2])],
+        "recvfrom" => vec![
+            fd(a[0]),
+            Arg::Out(a[1]),
+            int(a[2]),
+            flags(a[3], MSG_FLAGS),
+            Arg::Out(a[4]),
+            Arg::Out(a[5]),
+        ],
+        "sendto" => {
+            let to = if a[4] == 0 {
+                Arg::Ptr(0)
+            } else {
+                sockaddr(mem, a[4], a[5])
+            };
+            vec![
+                fd(a[0]),
+                bytes(mem, a[1], a[2]),
+                int(a[2]),
+                flags(a[3], MSG_FLAGS),
+                to,
+                int(a[5]),
+            ]
+        }
+        "recvmsg" => vec![fd(a[0]), Arg::Out(a[1]), flags(a[2], MSG_FLAGS)],
+        "sendmsg" => vec![
+            fd(a[0]),
+            msg_bytes(mem, a[1], u64::MAX),
+            flags(a[2], MSG_FLAGS),
+        ],
+        "close" => vec![fd(a[0])],
+        "shutdown" => vec![fd(a[0]), shutdown_how(a[1])],
+        "dup" => vec![fd(a[0])],
+        "dup2" => vec![fd(a[0]), fd(a[1])],
+        "dup3" => vec![fd(a[0]), fd(a[1]), flags(a[2], O_FLAGS)],
+        "fcntl" => {
+            let arg = match a[1] {
+                4 => open_flags(a[2]),
+                2 => flags(a[2], &[(1, "FD_CLOEXEC")]),
+                0 | 1030 => int(a[2]),
+                _ => Arg::Unknown,
+            };
+            let mut v = vec![fd(a[0]), fcntl_cmd(a[1])];
+            if arg != Arg::Unknown {
+                v.push(arg);
+            }
+            v
+        }
+        "ioctl" => {
+            let arg = match a[1] {
+                FIONBIO => mem
+                    .read_i32(a[2])
+                    .map_or(Arg::Unknown, |v| Arg::IntRef(i64::from(v))),
+                _ => Arg::Ptr(a[2]),
+            };
+            vec![fd(a[0]), ioctl_request(a[1]), arg]
+        }
+        "open" => vec![
+            Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),
+            open_flags(a[1]),
+        ],
+        "openat" => vec![
+            if a[0] as i32 == libc::AT_FDCWD {
+                Arg::Sym("AT_FDCWD")
+            } else {
+                fd(a[0])
+            },
+            Arg::Str(mem.read_cstr(a[1], 4096).unwrap_or_default()),
+            open_flags(a[2]),
+        ],
+        "pipe" => vec![Arg::Out(a[0])],
+        "pipe2" => vec![Arg::Out(a[0]), flags(a[1], O_FLAGS)],
+        "poll" => vec![pollfds(mem, a[0], a[1], false), int(a[1]), int32(a[2])],
+        "ppoll" => vec![
+            pollfds(mem, a[0], a[1], false),
+            int(a[1]),
+            timespec(mem, a[2]),
+        ],
+        "nanosleep" => vec![timespec(mem, a[0]), Arg::Ptr(a[1])],
+        "clock_nanosleep" => vec![
+            sym_or_int(a[0], &[(0, "CLOCK_REALTIME"), (1, "CLOCK_MONOTONIC")]),
+            flags(a[1], &[(1, "TIMER_ABSTIME")]),
+            timespec(mem, a[2]),
+            Arg::Ptr(a[3]),
+        ],
+        "clone" => vec![clone_flags(a[0])],
+        "clone3" => {
+            let f = mem.read_u64(a[0]).unwrap_or(0);
+            let signal = mem.read_u64(a[0] + 32).unwrap_or(0);
+            vec![clone_flags(f | (signal & 0xff)), int(a[1])]
+        }
+        "fork" | "vfork" => Vec::new(),
+        "execve" => vec![
+            Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),
+            argv(mem, a[1]),
+        ],
+        "execveat" => vec![
+            fd(a[0]),
+            Arg::Str(mem.read_cstr(a[1], 4096).unwrap_or_default()),
+            argv(mem, a[2]),
+        ],
+        "wait4" => vec![
+            wait_pid(a[0]),
+            Arg::Out(a[1]),
+            flags(a[2], WAIT_OPTIONS),
+            Arg::Ptr(a[3]),
+        ],
+        "exit" | "exit_group" => vec![int32(a[0])],
+        "kill" => vec![wait_pid(a[0]), signal(a[1])],
+        "tgkill" => vec![wait_pid(a[0]), Arg::Tid(a[1] as i32), signal(a[2])],
+        "tkill" => vec![Arg::Tid(a[0] as i32), signal(a[1])],
+        "getpid" | "getppid" | "gettid" | "sched_yield" | "pause" => Vec::new(),
+        _ => vec![Arg::Text("...".into())],
+    };
+    Call { nr, args }
+}
+
+fn wait_pid(value: u64) -> Arg {
+    let v = value as i32;
+    if v > 0 {
+        Arg::Tid(v)
+    } else {
+        Arg::Int(v.into())
+    }
+}
+
+fn signal(value: u64) -> Arg {
+    match nix::sys::signal::Signal::try_from(value as i32) {
+        Ok(s) => Arg::Sym(s.as_str()),
+        Err(_) => int(value),
+    }
+}
+
+fn wait_status(status: i32) -> String {
+    if libc::WIFEXITED(status) {
+        format!(
+            "[{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}]",
+            libc::WEXITSTATUS(status)
+        )
+    } else if libc::WIFSIGNALED(status) {
+        let sig = crate::trace::signal_name(libc::WTERMSIG(status));
+        let core = if libc::WCOREDUMP(status) {
+            " && WCOREDUMP(s)"
+        } else {
+            ""
+        };
+        format!("[{{WIFSIGNALED(s) && WTERMSIG(s) == {sig}{core}}}]")
+    } else {
+        format!("[{status:#x}]")
+    }
+}
+
+/// Decodes a syscall's result and outputs at exit. `a` are the entry's raw
+/// arguments; `value` the raw return value.
+pub(crate) fn decode_exit(
+    mem: &Memory,
+    nr: u64,
+    a: &[u64; 6],
+    value: i64,
+    is_error: bool,
+) -> Return {
+    let name = syscall_name(nr);
+    if is_error {
+        return Return {
+            nr,
+            ret: Ret::Err((-value) as i32),
+            outs: Vec::new(),
+        };
+    }
+    let v = value as u64;
+    let mut outs = Vec::new();
+    let ret = match name {
+        "socket" | "accept" | "accept4" | "dup" | "dup2" | "dup3" | "open" | "openat"
+        | "epoll_create" | "epoll_create1" | "eventfd2" | "timerfd_create" | "signalfd4" => {
+            if matches!(name, "accept" | "accept4") {
+                let (addr, len) = sockaddr_out(mem, a[1], a[2]);
+                outs.push((1, addr));
+                outs.push((2, len));
+            }
+            Arg::Fd(value as i32)
+        }
+        "getsockname" | "getpeername" => {
+            let (addr, len) = sockaddr_out(mem, a[1], a[2]);
+            outs.push((1, addr));
+            outs.push((2, len));
+            int(v)
+        }
+        "getsockopt" => {
+            let len = mem.read_i32(a[4]).unwrap_or(0);
+            outs.push((3, sockopt_value(mem, a[3], len as u64)));
+            outs.push((4, Arg::IntRef(i64::from(len))));
+            int(v)
+        }
+        "read" => {
+            outs.push((1, bytes(mem, a[1], v)));
+            int(v)
+        }
+        "recvfrom" => {
+            outs.push((1, bytes(mem, a[1], v)));
+            if a[4] != 0 {
+                let (addr, len) = sockaddr_out(mem, a[4], a[5]);
+                outs.push((4, addr));
+                outs.push((5, len));
+            }
+            int(v)
+        }
+        "recvmsg" => {
+            outs.push((1, msg_bytes(mem, a[1], v)));
+            int(v)
+        }
+        "pipe" | "pipe2" | "socketpair" => {
+            let at = if name == "socketpair" { a[3] } else { a[0] };
+            let idx = if name == "socketpair" { 3 } else { 0 };
+            if let (Some(r), Some(w)) = (mem.read_i32(at), mem.read_i32(at + 4)) {
+                outs.push((idx, Arg::FdPair(r, w)));
+            }
+            int(v)
+        }
+        "fcntl" => match a[1] {
+            3 => open_flags(v),
+            0 | 1030 => Arg::Fd(value as i32),
+            _ => int(v),
+        },
+        "poll" | "ppoll" => {
+            outs.push((0, pollfds(mem, a[0], a[1], true)));
+            int(v)
+        }
+        "clone" | "clone3" | "fork" | "vfork" => Arg::Tid(value as i32),
+        "wait4" => {
+            if a[1] != 0
+                && value > 0
+                && let Some(s) = mem.read_i32(a[1])
+            {
+                outs.push((1, Arg::Text(wait_status(s))));
+            }
+            if value > 0 {
+                Arg::Tid(value as i32)
+            } else {
+                int(v)
+            }
+        }
+        "getpid" | "getppid" | "gettid" => Arg::Tid(value as i32),
+        "mmap" | "mremap" | "brk" => Arg::Ptr(v),
+        _ => {
+            if v > u64::from(u32::MAX) {
+                Arg::Ptr(v)
+            } else {
+                int(v)
+            }
+        }
+    };
+    Return {
+        nr,
+        ret: Ret::Ok(ret),
+        outs,
+    }
+}

@@ -1,0 +1,634 @@
+//! The native tracer: runs a program under ptrace and streams [`Event`]s.
+//!
+//! One dedicated thread spawns the program (with `PTRACE_TRACEME`), becomes
+//! the tracer of it and of every thread and process it creates, and sends
+//! each syscall entry and exit, signal, spawn, exec and exit over a channel as
+//! it happens, so that a scenario can wait on the live trace.
+//!
+//! The pitfalls listed in `PTRACE-NOTES.md` and how they are met here:
+//! - statuses are reaped with `waitpid(-1, __WALL | __WNOTHREAD)` from the
+//!   tracer thread, which sees only this thread's tracees: several traces in
+//!   one process (parallel tests) never steal each other's statuses;
+//! - entry and exit are told apart by `PTRACE_GET_SYSCALL_INFO`, not by a
+//!   toggled flag, and each task has its own pending-syscall slot;
+//! - a new task's initial `SIGSTOP` is suppressed whether it arrives before or
+//!   after its parent's clone event; every other signal is passed on;
+//! - vfork parents and children are handled independently (nothing waits for
+//!   a particular task);
+//! - an exec from a non-leader thread moves that thread's state to the leader tid;
+//! - `PTRACE_O_EXITKILL` kills every tracee if the tracer thread dies, and
+//!   `ESRCH` from any request (a tracee killed meanwhile) is tolerated.
+
+mod decode;
+
+use std::collections::{HashMap, HashSet};
+use std::ffi::OsString;
+use std::os::unix::process::CommandExt;
+use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::mpsc::{self, Receiver, Sender};
+use std::sync::{Arc, Mutex};
+use std::thread::JoinHandle;
+use std::time::Instant;
+
+use nix::errno::Errno;
+use nix::sys::ptrace::{self, Options};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::trace::{Call, Event, EventKind, SpawnKind, Termination, Tid};
+pub use decode::BUFFER_HEAD;
+use decode::Memory;
+
+/// Why tracing could not start or go on.
+#[derive(Debug, thiserror::Error)]
+pub enum TraceError {
+    #[error("cannot run `{program}`: {source}")]
+    Spawn {
+        program: String,
+        #[source]
+        source: std::io::Error,
+    },
+    #[error(
+        "ptrace failed on {what}: {errno} (is ptrace allowed here? see /proc/sys/kernel/yama/ptrace_scope)"
+    )]
+    Ptrace { what: &'static str, errno: Errno },
+    #[error("the tracer thread died: {0}")]
+    Thread(String),
+}
+
+/// What to run and how to connect its standard streams.
+#[derive(Clone, Debug)]
+pub struct Spec {
+    pub program: OsString,
+    pub args: Vec<OsString>,
+    /// Pipe stdout and stderr back to the harness (else inherit them).
+    pub capture_output: bool,
+    /// Give the program `/dev/null` as stdin (else inherit it).
+    pub null_stdin: bool,
+    /// Start the program in a process group of its own.
+    pub own_process_group: bool,
+}
+
+impl Spec {
+    pub fn new(
+        program: impl Into<OsString>,
+        args: impl IntoIterator<Item = impl Into<OsString>>,
+    ) -> Spec {
+        Spec {
+            program: program.into(),
+            args: args.into_iter().map(Into::into).collect(),
+            capture_output: true,
+            null_stdin: true,
+            own_process_group: true,
+        }
+    }
+}
+
+/// What the harness shares with the tracer thread.
+#[derive(Debug, Default)]
+struct Shared {
+    /// Set once everything traced must die.
+    kill: AtomicBool,
+    /// Thread groups (pids) still alive, for killing them from outside.
+    alive: Mutex<HashSet<Tid>>,
+    /// Every pid ever traced, for the caller's accounting.
+    seen: Mutex<Vec<Tid>>,
+}
+
+/// A running trace. Dropping it kills everything it traced.
+pub struct Tracer {
+    /// Events as they happen, in the tracer's order.
+    pub events: Receiver<Event>,
+    /// The traced program's stdout and stderr, when captured.
+    pub stdout: Option<ChildStdout>,
+    pub stderr: Option<ChildStderr>,
+    /// The pid of the program the harness started.
+    pub root: Tid,
+    shared: Arc<Shared>,
+    thread: Option<JoinHandle<Result<(), TraceError>>>,
+    own_group: bool,
+}
+
+impl Tracer {
+    /// Starts `spec` under the tracer. Fails if the program cannot be run.
+    pub fn spawn(spec: &Spec) -> Result<Tracer, TraceError> {
+        let (events_tx, events) = mpsc::channel();
+        let (started_tx, started) = mpsc::sync_channel(1);
+        let shared = Arc::new(Shared::default());
+        let spec = spec.clone();
+        let own_group = spec.own_process_group;
+        let thread_shared = Arc::clone(&shared);
+        let thread = std::thread::Builder::new()
+            .name("iolab-tracer".into())
+            .spawn(move || trace_thread(spec, thread_shared, events_tx, started_tx))
+            .map_err(|e| TraceError::Thread(e.to_string()))?;
+        match started.recv() {
+            Ok(Ok((root, stdout, stderr))) => Ok(Tracer {
+                events,
+                stdout,
+                stderr,
+                root,
+                shared,
+                thread: Some(thread),
+                own_group,
+            }),
+            Ok(Err(e)) => {
+                let _ = thread.join();
+                Err(e)
+            }
+            Err(_) => match thread.join() {
+                Ok(Err(e)) => Err(e),
+                _ => Err(TraceError::Thread(
+                    "tracer thread ended before starting".into(),
+                )),
+            },
+        }
+    }
+
+    /// Sends `signal` to every traced process (and the program's own process
+    /// group, which catches children not yet reported).
+    pub fn signal_all(&self, signal: Signal) {
+        if self.own_group {
+            let _ = kill(Pid::from_raw(-self.root), signal);
+        }
+        let alive: Vec<Tid> = self.alive();
+        for pid in alive {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+
+    /// Kills everything traced, now and anything it spawns from here on.
+    pub fn kill_all(&self) {
+        self.shared.kill.store(true, Ordering::SeqCst);
+        self.signal_all(Signal::SIGKILL);
+    }
+
+    /// Thread groups still alive.
+    pub fn alive(&self) -> Vec<Tid> {
+        let alive = self.shared.alive.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<Tid> = alive.iter().copied().collect();
+        v.sort_unstable();
+        v
+    }
+
+    /// Every process (thread group) that was traced.
+    pub fn seen_processes(&self) -> Vec<Tid> {
+        self.shared
+            .seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clone()
+    }
+
+    /// Kills everything and waits for the tracer thread to finish.
+    pub fn finish(mut self) -> Result<(), TraceError> {
+        self.kill_all();
+        self.join_thread()
+    }
+
+    /// Waits for the tracer thread, which ends when every tracee is gone.
+    pub fn wait(mut self) -> Result<(), TraceError> {
+        self.join_thread()
+    }
+
+    fn join_thread(&mut self) -> Result<(), TraceError> {
+        match self.thread.take() {
+            Some(t) => t
+                .join()
+                .map_err(|_| TraceError::Thread("tracer thread panicked".into()))?,
+            None => Ok(()),
+        }
+    }
+}
+
+impl Drop for Tracer {
+    fn drop(&mut self) {
+        if self.thread.is_some() {
+            self.kill_all();
+            let _ = self.join_thread();
+        }
+    }
+}
+
+type Started = Result<(Tid, Option<ChildStdout>, Option<ChildStderr>), TraceError>;
+
+/// A task (thread) the tracer follows.
+#[derive(Debug)]
+struct Task {
+    pid: Tid,
+    /// The syscall it is inside: number and raw arguments.
+    pending: Option<(u64, [u64; 6])>,
+    /// A new task whose initial SIGSTOP has not been seen yet.
+    expect_initial_stop: bool,
+}
+
+fn ptrace_options() -> Options {
+    Options::PTRACE_O_TRACESYSGOOD
+        | Options::PTRACE_O_TRACECLONE
+        | Options::PTRACE_O_TRACEFORK
+        | Options::PTRACE_O_TRACEVFORK
+        | Options::PTRACE_O_TRACEEXEC
+        | Options::PTRACE_O_EXITKILL
+}
+
+fn trace_thread(
+    spec: Spec,
+    shared: Arc<Shared>,
+    tx: Sender<Event>,
+    started: mpsc::SyncSender<Started>,
+) -> Result<(), TraceError> {
+    let mut command = Command::new(&spec.program);
+    command.args(&spec.args);
+    if spec.null_stdin {
+        command.stdin(Stdio::null());
+    }
+    if spec.capture_output {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    if spec.own_process_group {
+        command.process_group(0);
+    }
+    // SAFETY: the closure runs in the forked child before exec and only calls
+    // ptrace(PTRACE_TRACEME), which is async-signal-safe and allocates nothing.
+    unsafe {
+        command.pre_exec(|| ptrace::traceme().map_err(std::io::Error::from));
+    }
+    let mut child: Child = match command.spawn() {
+        Ok(c) => c,
+        Err(source) => {
+            let _ = started.send(Err(TraceError::Spawn {
+                program: spec.program.to_string_lossy().into_owned(),
+                source,
+            }));
+            return Ok(());
+        }
+    };
+    let root = child.id() as Tid;
+    let start = Instant::now();
+    let mut tracer = Loop {
+        tasks: HashMap::new(),
+        shared,
+        tx,
+        start,
+        killing: false,
+    };
+    tracer
+        .shared
+        .alive
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .insert(root);
+    tracer
+        .shared
+        .seen
+        .lock()
+        .unwrap_or_else(|e| e.into_inner())
+        .push(root);
+
+    // The child stops with SIGTRAP right after its execve succeeds.
+    match waitpid(Pid::from_raw(root), Some(WaitPidFlag::__WALL)) {
+        Ok(WaitStatus::Stopped(_, Signal::SIGTRAP)) => {}
+        Ok(other) => {
+            let _ = started.send(Err(TraceError::Thread(format!(
+                "unexpected first stop of the traced program: {other:?}"
+            ))));
+            let _ = child.kill();
+            return Ok(());
+        }
+        Err(errno) => {
+            let _ = started.send(Err(TraceError::Ptrace {
+                what: "first wait",
+                errno,
+            }));
+            return Ok(());
+        }
+    }
+    if let Err(errno) = ptrace::setoptions(Pid::from_raw(root), ptrace_options()) {
+        let _ = child.kill();
+        let _ = started.send(Err(TraceError::Ptrace {
+            what: "PTRACE_SETOPTIONS",
+            errno,
+        }));
+        return Ok(());
+    }
+    let _ = started.send(Ok((root, child.stdout.take(), child.stderr.take())));
+    tracer.tasks.insert(
+        root,
+        Task {
+            pid: root,
+            pending: None,
+            expect_initial_stop: false,
+        },
+    );
+    tracer.emit(
+        root,
+        root,
+        EventKind::Exec {
+            former: root,
+            program: spec.program.to_string_lossy().into_owned(),
+        },
+    );
+    tracer.resume(root, None);
+    tracer.run();
+    Ok(())
+}
+
+/// The tracer's state while it runs.
+struct Loop {
+    tasks: HashMap<Tid, Task>,
+    shared: Arc<Shared>,
+    tx: Sender<Event>,
+    start: Instant,
+    /// SIGKILL has been sent to everything known.
+    killing: bool,
+}
+
+impl Loop {
+    fn emit(&self, tid: Tid, pid: Tid, kind: EventKind) {
+        // A consumer that hung up no longer wants events; the harness kills
+        // the tracees through `Tracer::drop` in that case.
+        let _ = self.tx.send(Event {
+            tid,
+            pid,
+            at: self.start.elapsed(),
+            kind,
+        });
+    }
+
+    /// Restarts a stopped task until its next syscall stop, delivering
+    /// `signal`. ESRCH means it was killed meanwhile; its exit comes later.
+    fn resume(&self, tid: Tid, signal: Option<Signal>) {
+        let _ = ptrace::syscall(Pid::from_raw(tid), signal);
+    }
+
+    fn pid_of(&self, tid: Tid) -> Tid {
+        match self.tasks.get(&tid) {
+            Some(t) => t.pid,
+            None => tgid_from_proc(tid).unwrap_or(tid),
+        }
+    }
+
+    fn run(&mut self) {
+        let flags = WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD;
+        while !self.tasks.is_empty() {
+            if self.shared.kill.load(Ordering::SeqCst) && !self.killing {
+                self.killing = true;
+                for pid in self.tasks.values().map(|t| t.pid).collect::<HashSet<_>>() {
+                    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                }
+            }
+            let status = match waitpid(None, Some(flags)) {
+                Ok(s) => s,
+                Err(Errno::EINTR) => continue,
+                Err(_) => break, // ECHILD: nothing left to wait for.
+            };
+            match status {
+                WaitStatus::Exited(pid, code) => self.gone(pid.as_raw(), Termination::Exited(code)),
+                WaitStatus::Signaled(pid, sig, core) => self.gone(
+                    pid.as_raw(),
+                    Termination::Killed {
+                        signal: sig as i32,
+                        core,
+                    },
+                ),
+                WaitStatus::PtraceSyscall(pid) => self.syscall_stop(pid.as_raw()),
+                WaitStatus::PtraceEvent(pid, _, event) => self.event_stop(pid.as_raw(), event),
+                WaitStatus::Stopped(pid, sig) => self.signal_stop(pid.as_raw(), sig),
+                WaitStatus::Continued(_) | WaitStatus::StillAlive => {}
+            }
+        }
+        self.shared
+            .alive
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .clear();
+    }
+
+    /// Registers a task first seen now; returns whether it was new.
+    fn adopt(&mut self, tid: Tid, pid: Tid, expect_initial_stop: bool) -> bool {
+        if self.tasks.contains_key(&tid) {
+            return false;
+        }
+        self.tasks.insert(
+            tid,
+            Task {
+                pid,
+                pending: None,
+                expect_initial_stop,
+            },
+        );
+        if self.killing {
+            let _ = kill(Pid::from_raw(tid), Signal::SIGKILL);
+        }
+        if tid == pid {
+            self.shared
+                .alive
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .insert(pid);
+            self.shared
+                .seen
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .push(pid);
+        }
+        true
+    }
+
+    fn gone(&mut self, tid: Tid, how: Termination) {
+        let Some(task) = self.tasks.remove(&tid) else {
+            return;
+        };
+        self.emit(tid, task.pid, EventKind::Gone(how));
+        if tid == task.pid {
+            self.shared
+                .alive
+                .lock()
+                .unwrap_or_else(|e| e.into_inner())
+                .remove(&tid);
+        }
+    }
+
+    fn syscall_stop(&mut self, tid: Tid) {
+        let Some(info) = syscall_info(tid) else {
+            self.resume(tid, None);
+            return;
+        };
+        let pid = self.pid_of(tid);
+        let mem = Memory::new(tid);
+        match info {
+            SyscallInfo::Entry { nr, args } => {
+                let call: Call = decode::decode_entry(&mem, nr, &args);
+                if let Some(task) = self.tasks.get_mut(&tid) {
+                    task.pending = Some((nr, args));
+                }
+                self.emit(tid, pid, EventKind::Enter(call));
+            }
+            SyscallInfo::Exit { value, is_error } => {
+                let pending = self.tasks.get_mut(&tid).and_then(|t| t.pending.take());
+                let (nr, args) = match pending {
+                    Some(p) => p,
+                    None => (orig_syscall_nr(tid).unwrap_or(u64::MAX), [0; 6]),
+                };
+                let ret = decode::decode_exit(&mem, nr, &args, value, is_error);
+                self.emit(tid, pid, EventKind::Exit(ret));
+            }
+        }
+        self.resume(tid, None);
+    }
+
+    fn event_stop(&mut self, tid: Tid, event: i32) {
+        let pid = self.pid_of(tid);
+        match event {
+            libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
+                if let Ok(msg) = ptrace::getevent(Pid::from_raw(tid)) {
+                    let child = msg as Tid;
+                    let thread = event == libc::PTRACE_EVENT_CLONE && self.clone_makes_thread(tid);
+                    let child_pid = if thread { pid } else { child };
+                    if !self.adopt(child, child_pid, true)
+                        && let Some(t) = self.tasks.get_mut(&child)
+                    {
+                        // Its initial stop came first, before this event.
+                        t.pid = child_pid;
+                    }
+                    let kind = if thread {
+                        SpawnKind::Thread
+                    } else {
+                        SpawnKind::Process
+                    };
+                    self.emit(tid, pid, EventKind::Spawn { child, kind });
+                }
+            }
+            libc::PTRACE_EVENT_EXEC => {
+                let former = ptrace::getevent(Pid::from_raw(tid)).map_or(tid, |m| m as Tid);
+                if former != tid
+                    && let Some(mut task) = self.tasks.remove(&former)
+                {
+                    task.pid = pid;
+                    self.tasks.insert(tid, task);
+                }
+                let program = std::fs::read_link(format!("/proc/{tid}/exe"))
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .unwrap_or_default();
+                self.emit(tid, pid, EventKind::Exec { former, program });
+            }
+            _ => {}
+        }
+        self.resume(tid, None);
+    }
+
+    /// Whether the clone the task is inside creates a thread (CLONE_THREAD).
+    fn clone_makes_thread(&self, tid: Tid) -> bool {
+        let Some((nr, args)) = self.tasks.get(&tid).and_then(|t| t.pending) else {
+            return false;
+        };
+        let flags = match crate::trace::syscall_name(nr) {
+            "clone" => args[0],
+            "clone3" => Memory::new(tid).read_u64(args[0]).unwrap_or(0),
+            _ => 0,
+        };
+        flags & libc::CLONE_THREAD as u64 != 0
+    }
+
+    fn signal_stop(&mut self, tid: Tid, sig: Signal) {
+        if !self.tasks.contains_key(&tid) {
+            // A new task whose initial stop beat its parent's clone event.
+            let pid = tgid_from_proc(tid).unwrap_or(tid);
+            self.adopt(tid, pid, false);
+            if sig == Signal::SIGSTOP {
+                self.resume(tid, None);
+                return;
+            }
+        }
+        if let Some(task) = self.tasks.get_mut(&tid)
+            && task.expect_initial_stop
+            && sig == Signal::SIGSTOP
+        {
+            task.expect_initial_stop = false;
+            self.resume(tid, None);
+            return;
+        }
+        match ptrace::getsiginfo(Pid::from_raw(tid)) {
+            // EINVAL: a group-stop, not a signal to deliver. Without
+            // PTRACE_SEIZE there is no PTRACE_LISTEN, so the task is resumed
+            // (job control of traced programs is not kept, as in strace -f
+            // without --seccomp).
+            Err(Errno::EINVAL) => self.resume(tid, None),
+            Err(_) => {}
+            Ok(_) => {
+                let pid = self.pid_of(tid);
+                self.emit(tid, pid, EventKind::Signal(sig as i32));
+                self.resume(tid, Some(sig));
+            }
+        }
+    }
+}
+
+/// A syscall stop, as `PTRACE_GET_SYSCALL_INFO` describes it.
+enum SyscallInfo {
+    Entry { nr: u64, args: [u64; 6] },
+    Exit { value: i64, is_error: bool },
+}
+
+fn syscall_info(tid: Tid) -> Option<SyscallInfo> {
+    // SAFETY: an all-zero ptrace_syscall_info is a valid value (plain integers
+    // and a union of integer arrays).
+    let mut info: libc::ptrace_syscall_info = unsafe { std::mem::zeroed() };
+    let size = std::mem::size_of::<libc::ptrace_syscall_info>();
+    // SAFETY: PTRACE_GET_SYSCALL_INFO writes at most `size` bytes into `info`,
+    // which is a live, properly aligned local of exactly that size.
+    let r = unsafe {
+        libc::ptrace(
+            libc::PTRACE_GET_SYSCALL_INFO,
+            tid,
+            size,
+            &mut info as *mut libc::ptrace_syscall_info,
+        )
+    };
+    if r < 0 {
+        return None;
+    }
+    match info.op {
+        libc::PTRACE_SYSCALL_INFO_ENTRY => {
+            // SAFETY: op ENTRY means the kernel filled the `entry` member.
+            let entry = unsafe { info.u.entry };
+            Some(SyscallInfo::Entry {
+                nr: entry.nr,
+                args: entry.args,
+            })
+        }
+        libc::PTRACE_SYSCALL_INFO_SECCOMP => {
+            // SAFETY: op SECCOMP means the kernel filled the `seccomp` member.
+            let sc = unsafe { info.u.seccomp };
+            Some(SyscallInfo::Entry {
+                nr: sc.nr,
+                args: sc.args,
+            })
+        }
+        libc::PTRACE_SYSCALL_INFO_EXIT => {
+            // SAFETY: op EXIT means the kernel filled the `exit` member.
+            let exit = unsafe { info.u.exit };
+            Some(SyscallInfo::Exit {
+                value: exit.sval,
+                is_error: exit.is_error != 0,
+            })
+        }
+        _ => None,
+    }
+}
+
+/// The syscall number a stopped task is in, from its registers.
+fn orig_syscall_nr(tid: Tid) -> Option<u64> {
+    ptrace::getregs(Pid::from_raw(tid)).ok().map(|r| r.orig_rax)
+}
+
+/// The thread group of `tid`, from `/proc`.
+fn tgid_from_proc(tid: Tid) -> Option<Tid> {
+    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("Tgid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
