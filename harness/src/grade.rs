@@ -5,7 +5,6 @@
 //! prove it.
 
 use std::fmt::Write as _;
-use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
 use crate::normalize::{Transcript, normalize};
@@ -113,12 +112,6 @@ pub struct Report {
 pub enum GradeError {
     #[error(transparent)]
     Trace(#[from] TraceError),
-    #[error("cannot write {path}: {source}")]
-    Write {
-        path: PathBuf,
-        #[source]
-        source: std::io::Error,
-    },
 }
 
 impl Report {
@@ -226,7 +219,10 @@ pub fn grade(
             hint: c.hint,
             verdict: match (&runs, &failure) {
                 (Some(runs), _) => (c.judge)(runs),
-                (None, Some(f)) => Verdict::fail(format!("not checked: {f}"), Vec::new()),
+                (None, Some(_)) => Verdict::fail(
+                    "not checked: the scenarios could not run (see the error above)",
+                    Vec::new(),
+                ),
                 (None, None) => Verdict::fail("not checked", Vec::new()),
             },
         })

@@ -56,6 +56,9 @@ enum Command {
         /// The solution to grade, as one shell-quoted string (default: the lab's own binary).
         #[arg(long, value_name = "'CMD ARGS...'")]
         solution: Option<String>,
+        /// Seconds the solution may take to start listening.
+        #[arg(long, value_name = "SECS", default_value_t = 10)]
+        listen_timeout: u64,
     },
     /// Run a lab's standard scenario and print the normalized transcript
     /// (what `snapshots/` holds for the reference solution).
@@ -92,10 +95,18 @@ fn run(cli: Cli) -> Result<ExitCode> {
             output,
             command,
         } => trace(raw, output, command),
-        Command::Grade { lab, solution } => {
+        Command::Grade {
+            lab,
+            solution,
+            listen_timeout,
+        } => {
             let lab = find_lab(&lab)?;
             let (spec, shown) = solution_spec(&lab, solution.as_deref())?;
-            let report = grade::grade(&lab, &spec, &shown, &Limits::default())?;
+            let limits = Limits {
+                listen: Duration::from_secs(listen_timeout),
+                ..Limits::default()
+            };
+            let report = grade::grade(&lab, &spec, &shown, &limits)?;
             let saved = save_runs(&lab, &report);
             let mut text = report.render();
             if let Some(dir) = saved {

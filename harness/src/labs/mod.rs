@@ -4,7 +4,7 @@ mod lab1;
 
 use crate::grade::{Lab, Run};
 use crate::scenario::{Observed, Settled};
-use crate::trace::{Arg, EventKind};
+use crate::trace::{Arg, EventKind, Termination};
 
 /// Every lab, in order.
 pub fn all() -> Vec<Lab> {
@@ -69,8 +69,9 @@ fn describe_settle(run: &Run, label: &str) -> (String, Vec<String>) {
 /// How the server ended on its own, for messages.
 fn ended(run: &Run) -> String {
     match run.outcome.ended_by_itself {
-        Some(t) => format!("it {t}"),
-        None => "it was still running".to_string(),
+        Some(t @ Termination::Exited(_)) => format!("the server {t}"),
+        Some(t) => format!("the server was {t}"),
+        None => "the server was still running".to_string(),
     }
 }
 

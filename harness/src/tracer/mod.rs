@@ -44,11 +44,10 @@ use decode::Memory;
 /// Why tracing could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
-    #[error("cannot run `{program}`: {source}")]
+    #[error("cannot run `{program}`: {error}")]
     Spawn {
         program: String,
-        #[source]
-        source: std::io::Error,
+        error: std::io::Error,
     },
     #[error(
         "ptrace failed on {what}: {errno} (is ptrace allowed here? see /proc/sys/kernel/yama/ptrace_scope)"
@@ -260,7 +259,7 @@ fn trace_thread(
         Err(source) => {
             let _ = started.send(Err(TraceError::Spawn {
                 program: spec.program.to_string_lossy().into_owned(),
-                source,
+                error: source,
             }));
             return Ok(());
         }
