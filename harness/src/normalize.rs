@@ -444,14 +444,54 @@ impl Renderer<'_> {
         }
     }
 
+    /// Whether a buffer holds the server's port (which is then redacted, so
+    /// lengths that count its digits must be too).
+    fn holds_port(&self, head: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(head);
+        self.names
+            .server_ports
+            .iter()
+            .any(|p| text.contains(&format!(":{p}")))
+    }
+
+    /// The length of a buffer whose text was redacted, if the record has one.
+    fn redacted_len(&self, rec: &Record) -> Option<u64> {
+        rec.args.iter().find_map(|a| match a {
+            Arg::Bytes { head, len } if self.holds_port(head) => Some(*len),
+            _ => None,
+        })
+    }
+
+    fn arg_of(&self, r: usize, a: &Arg, redacted: Option<u64>) -> String {
+        match (a, redacted) {
+            (Arg::Int(v), Some(len)) if *v >= 0 && *v as u64 == len => "LEN".to_string(),
+            _ => self.arg(r, a),
+        }
+    }
+
+    fn args(&self, r: usize, rec: &Record, range: std::ops::Range<usize>) -> Vec<String> {
+        let redacted = self.redacted_len(rec);
+        rec.args[range]
+            .iter()
+            .map(|a| self.arg_of(r, a, redacted))
+            .collect()
+    }
+
+    fn ret_of(&self, r: usize, rec: &Record) -> String {
+        match &rec.ret {
+            Some(Ret::Ok(a)) => self.arg_of(r, a, self.redacted_len(rec)),
+            other => self.ret(r, other),
+        }
+    }
+
     /// `name(args) = ret`.
     fn record(&self, r: usize, rec: &Record) -> String {
-        let args: Vec<String> = rec.args.iter().map(|a| self.arg(r, a)).collect();
+        let args = self.args(r, rec, 0..rec.args.len());
         format!(
             "{}({}) = {}",
             rec.name(),
             args.join(", "),
-            self.ret(r, &rec.ret)
+            self.ret_of(r, rec)
         )
     }
 }
@@ -523,10 +563,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
                         .iter()
                         .take_while(|a| !matches!(a, Arg::Out(_)))
                         .count();
-                    let mut head: Vec<String> = rec.args[..known]
-                        .iter()
-                        .map(|a| renderer.arg(r, a))
-                        .collect();
+                    let mut head = renderer.args(r, rec, 0..known);
                     head.push("<blocked ...>".to_string());
                     raw.push((
                         format!("{}{}({}", prefix(e.tid), rec.name(), head.join(", ")),
@@ -563,17 +600,14 @@ pub fn normalize(trace: &Trace) -> Transcript {
                             .count(),
                         _ => 0,
                     };
-                    let tail: Vec<String> = rec.args[known..]
-                        .iter()
-                        .map(|a| renderer.arg(r, a))
-                        .collect();
+                    let tail = renderer.args(r, rec, known..rec.args.len());
                     raw.push((
                         format!(
                             "{}<... {} resumed>{}) = {}",
                             prefix(e.tid),
                             rec.name(),
                             tail.join(", "),
-                            renderer.ret(r, &rec.ret)
+                            renderer.ret_of(r, rec)
                         ),
                         vec![r],
                     ));

@@ -1,1 +1,258 @@
+//! Properties of the normalizer: transcripts do not depend on fd numbers,
+//! pids, ports, or on how many times a repeated call ran; names are given
+//! consistently (in accept order, used only after they are created).
 
+use std::net::Ipv4Addr;
+use std::time::Duration;
+
+use iolab::normalize::normalize;
+use iolab::trace::{Arg, Call, Event, EventKind, Ret, Return, SockAddr, Trace, syscall_nr};
+use proptest::prelude::*;
+
+/// What a synthetic server does: per connection, the chunk it reads, and how
+/// many times the same `read` that returned EAGAIN ran before it.
+#[derive(Clone, Debug)]
+struct Shape {
+    conns: Vec<(Vec<u8>, usize)>,
+}
+
+/// The numbers that vary run to run.
+#[derive(Clone, Debug)]
+struct Numbering {
+    pid: i32,
+    port: u16,
+    listen_fd: i32,
+    conn_fds: Vec<i32>,
+}
+
+struct Builder {
+    pid: i32,
+    events: Vec<Event>,
+}
+
+impl Builder {
+    fn call(&mut self, name: &str, args: Vec<Arg>, ret: Ret, outs: Vec<(usize, Arg)>) {
+        let nr = syscall_nr(name).expect("known syscall");
+        let (tid, pid) = (self.pid, self.pid);
+        let at = Duration::from_micros(self.events.len() as u64);
+        self.events.push(Event {
+            tid,
+            pid,
+            at,
+            kind: EventKind::Enter(Call { nr, args }),
+        });
+        self.events.push(Event {
+            tid,
+            pid,
+            at,
+            kind: EventKind::Exit(Return { nr, ret, outs }),
+        });
+    }
+}
+
+fn build(shape: &Shape, n: &Numbering, repeats: &[usize]) -> Trace {
+    let mut b = Builder {
+        pid: n.pid,
+        events: Vec::new(),
+    };
+    let l = n.listen_fd;
+    b.call(
+        "brk",
+        vec![Arg::Ptr(0)],
+        Ret::Ok(Arg::Ptr(0x5555_0000 + n.pid as u64)),
+        vec![],
+    );
+    b.call(
+        "socket",
+        vec![
+            Arg::Sym("AF_INET"),
+            Arg::Flags {
+                names: vec!["SOCK_STREAM"],
+                rest: 0,
+            },
+            Arg::Sym("IPPROTO_IP"),
+        ],
+        Ret::Ok(Arg::Fd(l)),
+        vec![],
+    );
+    let addr = Arg::Addr(SockAddr::Inet(Ipv4Addr::LOCALHOST, n.port));
+    b.call(
+        "bind",
+        vec![Arg::Fd(l), addr, Arg::Int(16)],
+        Ret::Ok(Arg::Int(0)),
+        vec![],
+    );
+    b.call(
+        "listen",
+        vec![Arg::Fd(l), Arg::Int(128)],
+        Ret::Ok(Arg::Int(0)),
+        vec![],
+    );
+    let banner = format!("listening on 127.0.0.1:{}\n", n.port).into_bytes();
+    let len = banner.len() as i64;
+    b.call(
+        "write",
+        vec![
+            Arg::Fd(1),
+            Arg::Bytes {
+                head: banner,
+                len: len as u64,
+            },
+            Arg::Int(len),
+        ],
+        Ret::Ok(Arg::Int(len)),
+        vec![],
+    );
+    for (i, (chunk, _)) in shape.conns.iter().enumerate() {
+        let c = n.conn_fds[i];
+        let peer = Arg::Addr(SockAddr::Inet(
+            Ipv4Addr::LOCALHOST,
+            40000 + n.pid as u16 % 1000 + i as u16,
+        ));
+        b.call(
+            "accept",
+            vec![Arg::Fd(l), Arg::Out(0x7ffd_0000), Arg::Out(0x7ffd_0100)],
+            Ret::Ok(Arg::Fd(c)),
+            vec![(1, peer), (2, Arg::IntRef(16))],
+        );
+        for _ in 0..repeats[i] {
+            b.call(
+                "read",
+                vec![Arg::Fd(c), Arg::Out(0x7ffd_1000), Arg::Int(4096)],
+                Ret::Err(libc::EAGAIN),
+                vec![],
+            );
+        }
+        let len = chunk.len() as u64;
+        let bytes = Arg::Bytes {
+            head: chunk.clone(),
+            len,
+        };
+        b.call(
+            "read",
+            vec![Arg::Fd(c), Arg::Out(0x7ffd_1000), Arg::Int(4096)],
+            Ret::Ok(Arg::Int(len as i64)),
+            vec![(1, bytes.clone())],
+        );
+        b.call(
+            "write",
+            vec![Arg::Fd(c), bytes, Arg::Int(len as i64)],
+            Ret::Ok(Arg::Int(len as i64)),
+            vec![],
+        );
+        b.call("close", vec![Arg::Fd(c)], Ret::Ok(Arg::Int(0)), vec![]);
+    }
+    Trace::from_events(b.events)
+}
+
+fn shape() -> impl Strategy<Value = Shape> {
+    prop::collection::vec(
+        (prop::collection::vec(b'a'..=b'z', 1..12), 2usize..40),
+        1..5,
+    )
+    .prop_map(|conns| Shape { conns })
+}
+
+/// Fd numbers for a shape: the listening fd stays open, connection fds are
+/// any free numbers (closed ones may be reused).
+fn numbering(conns: usize) -> impl Strategy<Value = Numbering> {
+    (
+        100i32..60000,
+        1024u16..65535,
+        3i32..50,
+        prop::collection::vec(3i32..60, conns),
+    )
+        .prop_map(|(pid, port, listen_fd, mut conn_fds)| {
+            for fd in &mut conn_fds {
+                if *fd == listen_fd {
+                    *fd += 60;
+                }
+            }
+            Numbering {
+                pid,
+                port,
+                listen_fd,
+                conn_fds,
+            }
+        })
+}
+
+fn case() -> impl Strategy<Value = (Shape, Numbering, Numbering, Vec<usize>)> {
+    shape().prop_flat_map(|s| {
+        let k = s.conns.len();
+        (
+            Just(s),
+            numbering(k),
+            numbering(k),
+            prop::collection::vec(2usize..40, k),
+        )
+    })
+}
+
+proptest! {
+    #[test]
+    fn transcript_ignores_numbers_and_repeat_counts((shape, n1, n2, repeats2) in case()) {
+        let repeats1: Vec<usize> = shape.conns.iter().map(|(_, r)| *r).collect();
+        let a = normalize(&build(&shape, &n1, &repeats1)).render();
+        let b = normalize(&build(&shape, &n2, &repeats2)).render();
+        prop_assert_eq!(&a, &b);
+        // Nothing that varied leaks into the text.
+        prop_assert!(!a.contains(&n1.port.to_string()), "port leaked:\n{}", a);
+        prop_assert!(!a.contains("0x5555"), "pointer leaked:\n{}", a);
+    }
+
+    #[test]
+    fn names_follow_accept_order_and_are_used_after_creation((shape, n1, _, _) in case()) {
+        let repeats: Vec<usize> = shape.conns.iter().map(|(_, r)| *r).collect();
+        let text = normalize(&build(&shape, &n1, &repeats)).render();
+        let lines: Vec<&str> = text.lines().collect();
+        prop_assert_eq!(lines[0], "socket(AF_INET, SOCK_STREAM, IPPROTO_IP) = L");
+        prop_assert_eq!(lines[1], "bind(L, {AF_INET, 127.0.0.1:PORT}, 16) = 0");
+        prop_assert!(lines.iter().any(|l| l.starts_with("write(stdout, \"listening on 127.0.0.1:PORT\\n\"")));
+        for i in 1..=shape.conns.len() {
+            let name = format!("C{i}");
+            let created = lines.iter().position(|l| l.starts_with("accept(L") && l.ends_with(&format!("= {name}")));
+            prop_assert!(created.is_some(), "no accept = {} in:\n{}", name, text);
+            let created = created.unwrap();
+            let first_use = lines.iter().position(|l| l.contains(&format!("({name},"))).unwrap();
+            prop_assert!(first_use > created);
+            let close = format!("close({name}) = 0");
+            prop_assert!(lines.contains(&close.as_str()), "no {} in:\n{}", close, text);
+        }
+        // Each EAGAIN storm is one line, marked, with no count in it.
+        let storms = lines.iter().filter(|l| l.ends_with("= -1 EAGAIN  (repeated)")).count();
+        prop_assert_eq!(storms, shape.conns.len());
+    }
+}
+
+#[test]
+fn startup_noise_before_the_first_socket_call_is_dropped() {
+    let shape = Shape {
+        conns: vec![(b"hi".to_vec(), 2)],
+    };
+    let n = Numbering {
+        pid: 42,
+        port: 5000,
+        listen_fd: 3,
+        conn_fds: vec![4],
+    };
+    let text = normalize(&build(&shape, &n, &[2])).render();
+    assert!(!text.contains("brk"), "{text}");
+    assert!(text.starts_with("socket("), "{text}");
+}
+
+#[test]
+fn counts_show_in_the_report_form_only() {
+    let shape = Shape {
+        conns: vec![(b"hi".to_vec(), 7)],
+    };
+    let n = Numbering {
+        pid: 42,
+        port: 5000,
+        listen_fd: 3,
+        conn_fds: vec![4],
+    };
+    let t = normalize(&build(&shape, &n, &[7]));
+    assert!(t.render_with_counts().contains("(repeated ×7)"));
+    assert!(!t.render().contains('×'));
+}
