@@ -727,3 +727,35 @@ fn collect(server: &mut Server, stream: &mut TcpStream, want: usize) -> Vec<u8> 
     let _ = stream.set_nonblocking(false);
     got
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn port_is_found_in_the_listening_line() {
+        assert_eq!(
+            port_from_output("hello\nlistening on 127.0.0.1:4242\n"),
+            Some(4242)
+        );
+        assert_eq!(port_from_output("listening on [::1]:80\n"), Some(80));
+        assert_eq!(port_from_output("ready\n"), None);
+    }
+
+    #[test]
+    fn burst_data_is_deterministic_lower_case_text() {
+        let a = burst_data(4096);
+        assert_eq!(a, burst_data(4096));
+        assert!(a.iter().all(|b| !b.is_ascii_uppercase()));
+        assert_ne!(upper(&a), a);
+    }
+
+    #[test]
+    fn stderr_tail_keeps_the_last_lines() {
+        assert_eq!(stderr_tail(""), "");
+        assert_eq!(
+            stderr_tail("a\nb\nc\nd\n"),
+            "; its stderr ends with: b / c / d"
+        );
+    }
+}

@@ -756,3 +756,54 @@ pub(crate) fn decode_exit(
         outs,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn socket_type_splits_base_type_and_flags() {
+        assert_eq!(
+            socket_type(1 | 0o4000 | 0o2000000),
+            Arg::Flags {
+                names: vec!["SOCK_STREAM", "SOCK_NONBLOCK", "SOCK_CLOEXEC"],
+                rest: 0
+            }
+        );
+    }
+
+    #[test]
+    fn open_flags_put_the_access_mode_first_and_keep_unknown_bits() {
+        assert_eq!(
+            open_flags(0o2 | 0o4000 | 0o40000000000),
+            Arg::Flags {
+                names: vec!["O_RDWR", "O_NONBLOCK"],
+                rest: 0o40000000000
+            }
+        );
+    }
+
+    #[test]
+    fn clone_flags_name_the_exit_signal() {
+        let f = (libc::CLONE_VM | libc::CLONE_THREAD) as u64 | libc::SIGCHLD as u64;
+        assert_eq!(
+            clone_flags(f),
+            Arg::Flags {
+                names: vec!["CLONE_VM", "CLONE_THREAD", "SIGCHLD"],
+                rest: 0
+            }
+        );
+    }
+
+    #[test]
+    fn wait_status_is_shown_like_strace() {
+        assert_eq!(
+            wait_status(3 << 8),
+            "[{WIFEXITED(s) && WEXITSTATUS(s) == 3}]"
+        );
+        assert_eq!(
+            wait_status(libc::SIGSEGV),
+            "[{WIFSIGNALED(s) && WTERMSIG(s) == SIGSEGV}]"
+        );
+    }
+}
