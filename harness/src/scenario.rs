@@ -209,6 +209,8 @@ pub struct Server {
     ended: Option<Termination>,
     /// A settle step already found the server busy.
     busy: bool,
+    /// The server was settled since the last client action.
+    settled: bool,
     /// Where clients connect.
     pub addr: SocketAddr,
 }
@@ -249,6 +251,7 @@ impl Server {
             readers,
             ended: None,
             busy: false,
+            settled: false,
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
         };
         let root = server.tracer.root;
@@ -366,15 +369,21 @@ impl Server {
         self.trace.push(Event { tid, pid, at, kind });
     }
 
-    /// Records a client action in the trace.
+    /// Records a client action in the trace. Every action is taken while
+    /// the server is settled: if nothing was observed since the previous
+    /// action, this settles first, so no action races the server.
     pub fn step(&mut self, text: String) {
-        // Take in whatever the server did before the action.
+        if !self.settled {
+            self.settle();
+        }
         while self.pump(Duration::ZERO) {}
         self.mark(EventKind::Step(text), 0);
+        self.settled = false;
     }
 
     /// Waits until the server is blocked, busy, or gone.
     pub fn settle(&mut self) -> Settled {
+        self.settled = true;
         let start = Instant::now();
         let calls_before = self.trace.records.len();
         loop {
