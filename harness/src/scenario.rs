@@ -454,15 +454,18 @@ impl Server {
     }
 }
 
+/// A task's scheduler state letter from `/proc/PID/task/TID/stat` (`R`,
+/// `S`, `D`, `t`, `Z`, ...), or `None` once it is gone.
+pub fn task_state(pid: Tid, tid: Tid) -> Option<char> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
+    stat.rfind(')')
+        .and_then(|i| stat[i + 1..].split_whitespace().next())
+        .and_then(|s| s.chars().next())
+}
+
 /// Whether a task is asleep in the kernel (state `S` or `D`).
 fn asleep(pid: Tid, tid: Tid) -> bool {
-    let Ok(stat) = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")) else {
-        return false;
-    };
-    let state = stat
-        .rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next());
-    matches!(state, Some("S" | "D"))
+    matches!(task_state(pid, tid), Some('S' | 'D'))
 }
 
 /// The local port of socket `fd` of process `pid`, from `/proc`.

@@ -207,17 +207,6 @@ impl Record {
         }
     }
 
-    /// The successful result as an integer (fds and tids included).
-    pub fn ret_value(&self) -> Option<i64> {
-        match &self.ret {
-            Some(Ret::Ok(Arg::Int(v))) => Some(*v),
-            Some(Ret::Ok(Arg::Fd(v))) | Some(Ret::Ok(Arg::Tid(v))) => Some(i64::from(*v)),
-            Some(Ret::Ok(Arg::Hex(v))) => i64::try_from(*v).ok(),
-            Some(Ret::Ok(Arg::Flags { .. })) => Some(0),
-            _ => None,
-        }
-    }
-
     /// The errno, if the call failed.
     pub fn errno(&self) -> Option<i32> {
         match self.ret {
@@ -347,22 +336,6 @@ impl Trace {
         self.events
             .iter()
             .position(|e| matches!(&e.kind, EventKind::Step(s) if s.starts_with(prefix)))
-    }
-
-    /// Every task id that appeared, in order of first appearance.
-    pub fn tasks(&self) -> Vec<Tid> {
-        let mut seen = Vec::new();
-        for e in &self.events {
-            if e.tid != 0 && !seen.contains(&e.tid) {
-                seen.push(e.tid);
-            }
-            if let EventKind::Spawn { child, .. } = e.kind
-                && !seen.contains(&child)
-            {
-                seen.push(child);
-            }
-        }
-        seen
     }
 
     /// How the first traced process (the one the harness started) ended.

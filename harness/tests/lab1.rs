@@ -175,11 +175,8 @@ fn a_crash_mid_scenario_is_reported_with_its_signal() {
 /// Whether `pid` is a live process (a zombie waiting for its parent to reap
 /// it no longer runs).
 fn running(pid: i32) -> bool {
-    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
-        Ok(stat) => stat
-            .rfind(')')
-            .and_then(|i| stat[i + 1..].split_whitespace().next())
-            .is_some_and(|state| state != "Z" && state != "X"),
-        Err(_) => false,
-    }
+    !matches!(
+        iolab::scenario::task_state(pid, pid),
+        None | Some('Z' | 'X')
+    )
 }
