@@ -78,6 +78,9 @@ pub struct Lab {
     /// The scenario whose transcript is snapshotted.
     pub standard: &'static str,
     pub checks: Vec<Check>,
+    /// Figures measured from the runs that the report states without
+    /// judging them (say, how fast an idle server spins).
+    pub facts: Option<fn(&Runs) -> Vec<String>>,
 }
 
 /// A check's result in a report.
@@ -104,6 +107,8 @@ pub struct Report {
     /// Set when the solution could not be run through the scenarios at all.
     pub failure: Option<String>,
     pub runs: Option<Runs>,
+    /// The lab's measured figures, when the scenarios ran.
+    pub facts: Vec<String>,
     pub elapsed: Duration,
 }
 
@@ -168,6 +173,12 @@ impl Report {
                 let _ = writeln!(out, "         hint: {}", r.hint);
             }
         }
+        if !self.facts.is_empty() {
+            let _ = writeln!(out, "\nmeasured:");
+            for f in &self.facts {
+                let _ = writeln!(out, "  {f}");
+            }
+        }
         out.push('\n');
         let _ = writeln!(out, "Score: {}/{}", self.score(), self.max());
         out
@@ -227,7 +238,12 @@ pub fn grade(
             },
         })
         .collect();
+    let facts = match (&runs, lab.facts) {
+        (Some(runs), Some(facts)) => facts(runs),
+        _ => Vec::new(),
+    };
     Ok(Report {
+        facts,
         lab: lab.id,
         title: lab.title,
         solution: solution.to_string(),

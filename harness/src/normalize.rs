@@ -12,7 +12,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::trace::{
-    Arg, EventKind, Record, Ret, SockAddr, SpawnKind, Tid, Trace, errno_name, signal_name,
+    Arg, EpollEvent, EventKind, Record, Ret, SockAddr, SpawnKind, Tid, Trace, WAITS, errno_name,
+    signal_name,
 };
 
 /// How many bytes of a buffer a transcript shows.
@@ -30,6 +31,8 @@ pub struct Line {
     pub block: usize,
     /// The syscall records this line shows.
     pub records: Vec<usize>,
+    /// The line stands for a storm of `count` calls that achieved nothing.
+    pub storm: bool,
 }
 
 /// A normalized transcript, and the names it gave.
@@ -41,6 +44,45 @@ pub struct Transcript {
     record_texts: Vec<String>,
     /// The name each fd had in each record.
     fd_names: HashMap<(usize, i32), String>,
+    /// For each readiness wait that returned, what it reported ready.
+    ready: HashMap<usize, Vec<Ready>>,
+}
+
+/// One fd a readiness wait (`select`, `poll`, `epoll_wait`) reported ready.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Ready {
+    /// The fd's transcript name (`L`, `C1`, ...), or `data=N` for an epoll
+    /// event whose data matches no registered fd.
+    pub name: String,
+    /// How: `in`/`out`/`except` for select, the event flags for poll and epoll.
+    pub how: Vec<&'static str>,
+}
+
+impl Ready {
+    /// Whether this reports the fd readable (or hung up / in error, which a
+    /// read also notices).
+    pub fn readable(&self) -> bool {
+        self.how.iter().any(|h| {
+            matches!(
+                *h,
+                "in" | "POLLIN"
+                    | "POLLHUP"
+                    | "POLLERR"
+                    | "POLLRDHUP"
+                    | "EPOLLIN"
+                    | "EPOLLHUP"
+                    | "EPOLLERR"
+                    | "EPOLLRDHUP"
+            )
+        })
+    }
+
+    /// Whether this reports the fd writable.
+    pub fn writable(&self) -> bool {
+        self.how
+            .iter()
+            .any(|h| matches!(*h, "out" | "POLLOUT" | "EPOLLOUT"))
+    }
 }
 
 impl Transcript {
@@ -58,7 +100,13 @@ impl Transcript {
         let mut out = String::new();
         for line in &self.lines {
             out.push_str(&line.text);
-            if line.count > 1 {
+            if line.storm {
+                if counts {
+                    let _ = write!(out, "  (storm of {} calls)", line.count);
+                } else {
+                    out.push_str("  (storm)");
+                }
+            } else if line.count > 1 {
                 let times = if counts {
                     format!(" ×{}", line.count)
                 } else {
@@ -84,6 +132,12 @@ impl Transcript {
     pub fn record_text(&self, r: usize) -> &str {
         self.record_texts.get(r).map_or("?", String::as_str)
     }
+
+    /// What readiness wait `r` reported ready (`None` if `r` is not a
+    /// readiness wait that returned successfully).
+    pub fn ready(&self, r: usize) -> Option<&[Ready]> {
+        self.ready.get(&r).map(Vec::as_slice)
+    }
 }
 
 /// What an fd refers to, as far as the trace shows.
@@ -94,6 +148,7 @@ enum Obj {
     Accepted(usize),
     File,
     Pipe { n: usize, write: bool },
+    Epoll,
     Inherited(i32),
 }
 
@@ -105,6 +160,10 @@ struct Names {
     fd_at: HashMap<(usize, i32), usize>,
     tasks: HashMap<Tid, String>,
     server_ports: Vec<u16>,
+    /// What each (epoll object, event data) was registered for.
+    epoll_data: HashMap<(usize, u64), usize>,
+    /// The objects each `epoll_wait` record's events refer to (by event).
+    epoll_ready: HashMap<usize, Vec<Option<usize>>>,
 }
 
 impl Names {
@@ -235,6 +294,36 @@ impl Names {
             return;
         };
         match (rec.name(), ret) {
+            ("epoll_create" | "epoll_create1", Arg::Fd(fd)) => {
+                let id = self.new_object(table, *fd, Obj::Epoll);
+                self.fd_at.insert((r, *fd), id);
+            }
+            ("epoll_ctl", _) => {
+                let ep = rec
+                    .fd_arg(0)
+                    .and_then(|fd| self.fd_at.get(&(r, fd)).copied());
+                let target = rec
+                    .fd_arg(2)
+                    .and_then(|fd| self.fd_at.get(&(r, fd)).copied());
+                if let (Some(ep), Some(target), Some(Arg::Epoll(ev)), Some(Arg::Sym(op))) =
+                    (ep, target, rec.args.get(3), rec.args.get(1))
+                    && matches!(*op, "EPOLL_CTL_ADD" | "EPOLL_CTL_MOD")
+                {
+                    self.epoll_data.insert((ep, ev.data), target);
+                }
+            }
+            ("epoll_wait" | "epoll_pwait" | "epoll_pwait2", _) => {
+                let ep = rec
+                    .fd_arg(0)
+                    .and_then(|fd| self.fd_at.get(&(r, fd)).copied());
+                if let (Some(ep), Some(Arg::EpollEvents(events))) = (ep, rec.args.get(1)) {
+                    let objs = events
+                        .iter()
+                        .map(|e| self.epoll_data.get(&(ep, e.data)).copied())
+                        .collect();
+                    self.epoll_ready.insert(r, objs);
+                }
+            }
             ("socket", Arg::Fd(fd)) => {
                 let id = self.new_object(table, *fd, Obj::Socket { listening: false });
                 self.fd_at.insert((r, *fd), id);
@@ -282,7 +371,7 @@ impl Names {
 
     /// Final names of objects: roles first, then order of creation.
     fn object_names(&self) -> Vec<String> {
-        let (mut listening, mut sockets, mut files) = (0, 0, 0);
+        let (mut listening, mut sockets, mut files, mut epolls) = (0, 0, 0, 0);
         self.objs
             .iter()
             .map(|o| match o {
@@ -307,6 +396,14 @@ impl Names {
                     format!("F{files}")
                 }
                 Obj::Pipe { n, write } => format!("P{n}{}", if *write { "w" } else { "r" }),
+                Obj::Epoll => {
+                    epolls += 1;
+                    if epolls == 1 {
+                        "EP".to_string()
+                    } else {
+                        format!("EP{epolls}")
+                    }
+                }
                 Obj::Inherited(fd) => format!("fd{fd}"),
             })
             .collect()
@@ -318,6 +415,7 @@ fn arg_fds(arg: &Arg) -> Vec<i32> {
     match arg {
         Arg::Fd(fd) => vec![*fd],
         Arg::PollFds(list) => list.iter().map(|p| p.fd).filter(|fd| *fd >= 0).collect(),
+        Arg::FdSet { given, .. } => given.clone(),
         _ => Vec::new(),
     }
 }
@@ -381,22 +479,155 @@ impl Renderer<'_> {
                 let items: Vec<String> = list
                     .iter()
                     .map(|p| {
-                        let mut s = format!(
-                            "{{fd={}, events={}",
+                        format!(
+                            "{{fd={}, events={}}}",
                             self.fd(r, p.fd),
                             flags_text(&p.events, 0)
-                        );
-                        if let Some(rev) = &p.revents {
-                            let _ = write!(s, ", revents={}", flags_text(rev, 0));
-                        }
-                        s.push('}');
-                        s
+                        )
+                    })
+                    .collect();
+                format!("[{}]", items.join(", "))
+            }
+            Arg::FdSet { given, .. } => self.fd_set(r, given),
+            Arg::Epoll(ev) => {
+                let data = match self.names.fd_at.get(&(r, ev.data as i32)) {
+                    Some(&id) if ev.data <= i32::MAX as u64 => self.obj_names[id].clone(),
+                    _ => self.epoll_data(ev.data),
+                };
+                format!("{{{}, data={data}}}", flags_text(&ev.events, ev.rest))
+            }
+            Arg::EpollEvents(list) => {
+                let objs = self.names.epoll_ready.get(&r);
+                let items: Vec<String> = list
+                    .iter()
+                    .enumerate()
+                    .map(|(i, ev)| {
+                        let who = match objs.and_then(|o| o.get(i).copied().flatten()) {
+                            Some(id) => self.obj_names[id].clone(),
+                            None => format!("data={}", self.epoll_data(ev.data)),
+                        };
+                        format!("{{{}, {who}}}", flags_text(&ev.events, ev.rest))
                     })
                     .collect();
                 format!("[{}]", items.join(", "))
             }
             Arg::Text(t) => t.clone(),
             Arg::Unknown => "?".to_string(),
+        }
+    }
+
+    /// Epoll data that names no fd: small tokens as numbers, pointers hidden.
+    fn epoll_data(&self, data: u64) -> String {
+        if data <= u64::from(u32::MAX) {
+            data.to_string()
+        } else {
+            "0x…".to_string()
+        }
+    }
+
+    fn fd_set(&self, r: usize, fds: &[i32]) -> String {
+        let names: Vec<String> = fds.iter().map(|&fd| self.fd(r, fd)).collect();
+        format!("{{{}}}", names.join(", "))
+    }
+
+    /// What a readiness wait reported, after its return value, like strace:
+    /// `= 1 (in {L})` for select, `= 1 ([{fd=L, revents=POLLIN}])` for poll.
+    fn ready_suffix(&self, r: usize, rec: &Record) -> String {
+        if !matches!(&rec.ret, Some(Ret::Ok(Arg::Int(n))) if *n > 0) {
+            return String::new();
+        }
+        match rec.name() {
+            "select" | "pselect6" => {
+                let parts: Vec<String> = ["in", "out", "except"]
+                    .iter()
+                    .zip(rec.args.iter().skip(1))
+                    .filter_map(|(how, a)| match a {
+                        Arg::FdSet {
+                            ready: Some(ready), ..
+                        } if !ready.is_empty() => Some(format!("{how} {}", self.fd_set(r, ready))),
+                        _ => None,
+                    })
+                    .collect();
+                format!(" ({})", parts.join(", "))
+            }
+            "poll" | "ppoll" => match rec.args.first() {
+                Some(Arg::PollFds(list)) => {
+                    let items: Vec<String> = list
+                        .iter()
+                        .filter_map(|p| match &p.revents {
+                            Some(rev) if !rev.is_empty() => Some(format!(
+                                "{{fd={}, revents={}}}",
+                                self.fd(r, p.fd),
+                                flags_text(rev, 0)
+                            )),
+                            _ => None,
+                        })
+                        .collect();
+                    format!(" ([{}])", items.join(", "))
+                }
+                _ => String::new(),
+            },
+            _ => String::new(),
+        }
+    }
+
+    /// What readiness wait `r` reported ready, with transcript names.
+    fn ready(&self, r: usize, rec: &Record) -> Option<Vec<Ready>> {
+        if !matches!(rec.ret, Some(Ret::Ok(_))) {
+            return None;
+        }
+        let named = |fd: i32, how: Vec<&'static str>| Ready {
+            name: self.fd(r, fd),
+            how,
+        };
+        match rec.name() {
+            "select" | "pselect6" => {
+                let mut out: Vec<Ready> = Vec::new();
+                for (how, a) in ["in", "out", "except"].iter().zip(rec.args.iter().skip(1)) {
+                    if let Arg::FdSet {
+                        ready: Some(ready), ..
+                    } = a
+                    {
+                        for &fd in ready {
+                            match out.iter_mut().find(|x| x.name == self.fd(r, fd)) {
+                                Some(x) => x.how.push(how),
+                                None => out.push(named(fd, vec![how])),
+                            }
+                        }
+                    }
+                }
+                Some(out)
+            }
+            "poll" | "ppoll" => match rec.args.first() {
+                Some(Arg::PollFds(list)) => Some(
+                    list.iter()
+                        .filter_map(|p| match &p.revents {
+                            Some(rev) if !rev.is_empty() => Some(named(p.fd, rev.clone())),
+                            _ => None,
+                        })
+                        .collect(),
+                ),
+                _ => None,
+            },
+            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => match rec.args.get(1) {
+                Some(Arg::EpollEvents(list)) => {
+                    let objs = self.names.epoll_ready.get(&r);
+                    Some(
+                        list.iter()
+                            .enumerate()
+                            .map(|(i, ev): (usize, &EpollEvent)| Ready {
+                                name: match objs.and_then(|o| o.get(i).copied().flatten()) {
+                                    Some(id) => self.obj_names[id].clone(),
+                                    None => format!("data={}", self.epoll_data(ev.data)),
+                                },
+                                how: ev.events.clone(),
+                            })
+                            .collect(),
+                    )
+                }
+                _ => None,
+            },
+            _ => None,
         }
     }
 
@@ -479,7 +710,9 @@ impl Renderer<'_> {
 
     fn ret_of(&self, r: usize, rec: &Record) -> String {
         match &rec.ret {
-            Some(Ret::Ok(a)) => self.arg_of(r, a, self.redacted_len(rec)),
+            Some(Ret::Ok(a)) => {
+                self.arg_of(r, a, self.redacted_len(rec)) + &self.ready_suffix(r, rec)
+            }
             other => self.ret(r, other),
         }
     }
@@ -636,16 +869,96 @@ pub fn normalize(trace: &Trace) -> Transcript {
         .iter()
         .map(|(&k, &obj)| (k, renderer.obj_names[obj].clone()))
         .collect();
+    let ready = trace
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, rec)| rec.is(WAITS))
+        .filter_map(|(r, rec)| Some((r, renderer.ready(r, rec)?)))
+        .collect();
     Transcript {
-        lines: collapse(raw),
+        lines: collapse(storms(raw, trace)),
         record_texts,
         fd_names,
+        ready,
     }
+}
+
+/// A transcript line before repeats are collapsed.
+struct RawLine {
+    text: String,
+    records: Vec<usize>,
+    storm: bool,
+}
+
+/// Folds each storm into one line: a run of at least two calls that achieved
+/// nothing ([`Record::is_idle`]: `EAGAIN`, an empty wait, a sleep). Scenario
+/// steps that fall inside a storm, or right after it, are moved in front of
+/// it: where a step lands in a spinning loop is a matter of timing, and the
+/// transcript must not depend on timing. The storm line lists its distinct
+/// calls in the order they first came.
+fn storms(raw: Vec<(String, Vec<usize>)>, trace: &Trace) -> Vec<RawLine> {
+    let idle = |line: &(String, Vec<usize>)| match line.1.as_slice() {
+        [r] => {
+            let rec = &trace.records[*r];
+            rec.is_idle() && !rec.blocked
+        }
+        _ => false,
+    };
+    let step = |line: &(String, Vec<usize>)| line.1.is_empty() && line.0.starts_with("-- ");
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < raw.len() {
+        if !idle(&raw[i]) {
+            out.push(RawLine {
+                text: raw[i].0.clone(),
+                records: raw[i].1.clone(),
+                storm: false,
+            });
+            i += 1;
+            continue;
+        }
+        let mut end = i;
+        while end < raw.len() && (idle(&raw[end]) || step(&raw[end])) {
+            end += 1;
+        }
+        let group = &raw[i..end];
+        let calls: Vec<&(String, Vec<usize>)> = group.iter().filter(|l| idle(l)).collect();
+        if calls.len() < 2 {
+            out.extend(group.iter().map(|l| RawLine {
+                text: l.0.clone(),
+                records: l.1.clone(),
+                storm: false,
+            }));
+            i = end;
+            continue;
+        }
+        for l in group.iter().filter(|l| step(l)) {
+            out.push(RawLine {
+                text: l.0.clone(),
+                records: Vec::new(),
+                storm: false,
+            });
+        }
+        let mut distinct: Vec<&str> = Vec::new();
+        for l in &calls {
+            if !distinct.contains(&l.0.as_str()) {
+                distinct.push(&l.0);
+            }
+        }
+        out.push(RawLine {
+            text: distinct.join(" | "),
+            records: calls.iter().flat_map(|l| l.1.iter().copied()).collect(),
+            storm: true,
+        });
+        i = end;
+    }
+    out
 }
 
 /// Collapses runs of identical lines, or of identical blocks of up to
 /// [`MAX_REPEAT_BLOCK`] lines, into one occurrence with a count.
-fn collapse(raw: Vec<(String, Vec<usize>)>) -> Vec<Line> {
+fn collapse(raw: Vec<RawLine>) -> Vec<Line> {
     let mut out: Vec<Line> = Vec::new();
     let mut i = 0;
     while i < raw.len() {
@@ -656,7 +969,7 @@ fn collapse(raw: Vec<(String, Vec<usize>)>) -> Vec<Line> {
             }
             let mut repeats = 1;
             while i + (repeats + 1) * block <= raw.len()
-                && (0..block).all(|k| raw[i + k].0 == raw[i + repeats * block + k].0)
+                && (0..block).all(|k| raw[i + k].text == raw[i + repeats * block + k].text)
             {
                 repeats += 1;
             }
@@ -668,24 +981,27 @@ fn collapse(raw: Vec<(String, Vec<usize>)>) -> Vec<Line> {
             Some((block, repeats)) => {
                 for k in 0..block {
                     let records: Vec<usize> = (0..repeats)
-                        .flat_map(|n| raw[i + n * block + k].1.iter().copied())
+                        .flat_map(|n| raw[i + n * block + k].records.iter().copied())
                         .collect();
                     let last = k == block - 1;
                     out.push(Line {
-                        text: raw[i + k].0.clone(),
+                        text: raw[i + k].text.clone(),
                         count: if last { repeats } else { 1 },
                         block: if last { block } else { 1 },
                         records,
+                        storm: false,
                     });
                 }
                 i += block * repeats;
             }
             None => {
+                let line = &raw[i];
                 out.push(Line {
-                    text: raw[i].0.clone(),
-                    count: 1,
+                    text: line.text.clone(),
+                    count: if line.storm { line.records.len() } else { 1 },
                     block: 1,
-                    records: raw[i].1.clone(),
+                    records: line.records.clone(),
+                    storm: line.storm,
                 });
                 i += 1;
             }

@@ -7,7 +7,7 @@
 //! the clients hold still. Every client action is taken only after such an
 //! observation, so the same server yields the same transcript every run.
 
-use std::collections::HashSet;
+use std::collections::{HashMap, HashSet};
 use std::io::{ErrorKind, Read, Write};
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, TcpStream};
 use std::sync::mpsc::RecvTimeoutError;
@@ -87,12 +87,22 @@ pub enum Step {
     /// Send this many bytes while reading the reply at the same time, and
     /// expect them back upper-cased (label, client, size).
     Burst(&'static str, &'static str, usize),
+    /// Like `Burst`, but the client reads slowly: only each time the server
+    /// has settled, so the server's writes fill the socket buffers and must
+    /// wait for room (label, client, size).
+    SlowBurst(&'static str, &'static str, usize),
+    /// With the clients holding still, measure what the server does for
+    /// this long: syscalls, `EAGAIN`s, CPU time (label, duration).
+    Measure(&'static str, Duration),
 }
 
 /// A named list of steps.
 #[derive(Clone, Debug)]
 pub struct Scenario {
     pub name: &'static str,
+    /// Arguments added to the server's command line for this scenario
+    /// (lab 4 runs the same server in two modes).
+    pub args: &'static [&'static str],
     pub steps: Vec<Step>,
 }
 
@@ -104,6 +114,11 @@ pub enum Settled {
     /// The server kept running syscalls (or computing) for `settle_max`:
     /// how many syscalls it made meanwhile, and the last few records.
     Busy { calls: usize, recent: Vec<usize> },
+    /// The server spins: every task that is not blocked keeps making calls
+    /// that achieve nothing (`EAGAIN`, empty waits, sleeps), each of them
+    /// seen at least twice and nothing else for a settle period. How many
+    /// syscalls it made meanwhile, and the last few records.
+    Spinning { calls: usize, recent: Vec<usize> },
     /// The server is gone.
     Gone,
 }
@@ -121,6 +136,18 @@ pub enum Observed {
         got: Vec<u8>,
         expected: Vec<u8>,
     },
+    /// What a `Measure` step saw.
+    Measured(Usage),
+}
+
+/// What the server did during a `Measure` step.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Usage {
+    pub wall: Duration,
+    /// CPU time of all its tasks (from the scheduler's own accounting).
+    pub cpu: Duration,
+    /// The records it entered during the measurement.
+    pub records: std::ops::Range<usize>,
 }
 
 /// The result of running a scenario.
@@ -146,7 +173,9 @@ impl Outcome {
                 Step::Settle(l)
                 | Step::Expect(l, ..)
                 | Step::ExpectNothing(l, ..)
-                | Step::Burst(l, ..) => *l,
+                | Step::Burst(l, ..)
+                | Step::SlowBurst(l, ..)
+                | Step::Measure(l, ..) => *l,
                 _ => return None,
             };
             (l == label).then_some(o)
@@ -211,6 +240,11 @@ pub struct Server {
     busy: bool,
     /// The server was settled since the last client action.
     settled: bool,
+    /// Per task, the calls that achieved nothing since its last call that
+    /// did something (counted from the start of the current settle).
+    spins: HashMap<Tid, Spin>,
+    /// When the current settle started, in trace time.
+    spin_from: Duration,
     /// Where clients connect.
     pub addr: SocketAddr,
 }
@@ -252,6 +286,8 @@ impl Server {
             ended: None,
             busy: false,
             settled: false,
+            spins: HashMap::new(),
+            spin_from: Duration::MAX,
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
         };
         let root = server.tracer.root;
@@ -321,7 +357,77 @@ impl Server {
                 self.live.insert(e.tid);
             }
         }
+        let exit = matches!(e.kind, EventKind::Exit(_));
+        let tid = e.tid;
         self.trace.push(e);
+        if exit {
+            self.count_spin(tid);
+        }
+    }
+
+    /// Updates `tid`'s spin count with the call that just returned.
+    fn count_spin(&mut self, tid: Tid) {
+        let Some(r) = self.trace.record_of_event(self.trace.events.len() - 1) else {
+            return;
+        };
+        let rec = &self.trace.records[r];
+        if !rec.is_idle() {
+            self.spins.remove(&tid);
+            return;
+        }
+        let Some(entered) = rec.entered_at.filter(|&t| t >= self.spin_from) else {
+            return;
+        };
+        let key = (rec.nr, rec.fd_arg(0).unwrap_or(-1));
+        let spin = self.spins.entry(tid).or_insert_with(|| Spin {
+            since: entered,
+            counts: HashMap::new(),
+        });
+        *spin.counts.entry(key).or_default() += 1;
+    }
+
+    /// Whether every live task is spinning or blocked, and one is spinning.
+    fn spinning(&self) -> bool {
+        let now = self.tracer.start.elapsed();
+        let quiet = |t: Duration| now.saturating_sub(t) >= self.limits.settle;
+        let mut any = false;
+        for &t in &self.live {
+            if let Some(spin) = self.spins.get(&t)
+                && quiet(spin.since)
+                && spin.counts.values().all(|&n| n >= 2)
+            {
+                any = true;
+                continue;
+            }
+            let blocked = self.trace.pending(t).is_some_and(|r| {
+                let rec = &self.trace.records[r];
+                rec.entered_at.is_some_and(quiet) && asleep(rec.pid, t)
+            });
+            if !blocked {
+                return false;
+            }
+        }
+        any
+    }
+
+    /// CPU time used so far by the server's live tasks.
+    fn cpu_time(&self) -> Duration {
+        self.live
+            .iter()
+            .filter_map(|&t| {
+                let pid = self
+                    .trace
+                    .records
+                    .iter()
+                    .rev()
+                    .find(|r| r.tid == t)
+                    .map_or(t, |r| r.pid);
+                let text =
+                    std::fs::read_to_string(format!("/proc/{pid}/task/{t}/schedstat")).ok()?;
+                text.split_whitespace().next()?.parse::<u64>().ok()
+            })
+            .map(Duration::from_nanos)
+            .sum()
     }
 
     /// The address a client should connect to, once the server has listened.
@@ -381,15 +487,27 @@ impl Server {
         self.settled = false;
     }
 
-    /// Waits until the server is blocked, busy, or gone.
+    /// Waits until the server is blocked, spinning, busy, or gone.
     pub fn settle(&mut self) -> Settled {
         self.settled = true;
         let start = Instant::now();
         let calls_before = self.trace.records.len();
+        let recent = |trace: &Trace| {
+            let from = trace.records.len().saturating_sub(4).max(calls_before);
+            (from..trace.records.len()).collect()
+        };
+        self.spins.clear();
+        self.spin_from = self.tracer.start.elapsed();
         loop {
             self.pump(Duration::from_millis(5));
             if self.live.is_empty() {
                 return Settled::Gone;
+            }
+            if self.spinning() {
+                return Settled::Spinning {
+                    calls: self.trace.records.len() - calls_before,
+                    recent: recent(&self.trace),
+                };
             }
             if self.last_event.elapsed() >= self.limits.settle {
                 let mut tids: Vec<Tid> = self.live.iter().copied().collect();
@@ -418,11 +536,9 @@ impl Server {
             };
             if start.elapsed() >= max {
                 self.busy = true;
-                let calls = self.trace.records.len() - calls_before;
-                let from = self.trace.records.len().saturating_sub(4).max(calls_before);
                 return Settled::Busy {
-                    calls,
-                    recent: (from..self.trace.records.len()).collect(),
+                    calls: self.trace.records.len() - calls_before,
+                    recent: recent(&self.trace),
                 };
             }
         }
@@ -452,6 +568,14 @@ impl Server {
         }
         alive
     }
+}
+
+/// The calls a task made that achieved nothing, since its last one that did.
+struct Spin {
+    /// When the first of them entered.
+    since: Duration,
+    /// How often each (syscall, first fd) came.
+    counts: HashMap<(u64, i32), usize>,
 }
 
 /// A task's scheduler state letter from `/proc/PID/task/TID/stat` (`R`,
@@ -534,7 +658,9 @@ pub fn burst_data(n: usize) -> Vec<u8> {
 
 /// Runs a scenario against `spec`.
 pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome, ScenarioError> {
-    let mut server = Server::start(spec, limits)?;
+    let mut spec = spec.clone();
+    spec.args.extend(scenario.args.iter().map(Into::into));
+    let mut server = Server::start(&spec, limits)?;
     let mut clients: Vec<Client> = Vec::new();
     let mut steps = Vec::new();
     for step in &scenario.steps {
@@ -627,6 +753,37 @@ fn perform(
                 expected: Vec::new(),
             }
         }
+        Step::Measure(_, wall) => {
+            server.settle();
+            let records = server.trace.records.len();
+            let cpu = server.cpu_time();
+            let start = Instant::now();
+            while start.elapsed() < *wall {
+                server.pump(Duration::from_millis(5));
+            }
+            Observed::Measured(Usage {
+                wall: start.elapsed(),
+                cpu: server.cpu_time().saturating_sub(cpu),
+                records: records..server.trace.records.len(),
+            })
+        }
+        Step::SlowBurst(_, name, size) => {
+            let data = burst_data(*size);
+            server.step(format!(
+                "{name}: send {size} bytes, reading the reply only when the server settles"
+            ));
+            let Some(stream) = client(clients, name) else {
+                return Observed::Failed(format!("{name} is not connected"));
+            };
+            let got = match stream.try_clone() {
+                Ok(writer) => slow_burst(server, stream, writer, data.clone(), limits),
+                Err(e) => return Observed::Failed(format!("{name}: {e}")),
+            };
+            Observed::Received {
+                got,
+                expected: upper(&data),
+            }
+        }
         Step::Burst(_, name, size) => {
             let data = burst_data(*size);
             server.step(format!("{name}: send {size} bytes while reading the reply"));
@@ -695,6 +852,75 @@ fn burst(
         }
     }
     if !done.load(std::sync::atomic::Ordering::SeqCst) {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    let _ = handle.join();
+    got
+}
+
+/// Sends `data` from a writer thread, and reads the reply only each time the
+/// server has settled: the server's replies pile up in the socket buffers
+/// until its writes must wait, whatever their sizes. Reading stops when the
+/// whole reply arrived, the server is gone, or nothing moved either way over
+/// a few settles and the reply timeout (a stuck server).
+fn slow_burst(
+    server: &mut Server,
+    stream: &mut TcpStream,
+    mut writer: TcpStream,
+    data: Vec<u8>,
+    limits: &Limits,
+) -> Vec<u8> {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let want = data.len();
+    let sent = Arc::new(AtomicUsize::new(0));
+    let writer_sent = Arc::clone(&sent);
+    let handle = std::thread::spawn(move || {
+        for chunk in data.chunks(64 * 1024) {
+            if writer.write_all(chunk).is_err() {
+                break;
+            }
+            writer_sent.fetch_add(chunk.len(), Ordering::SeqCst);
+        }
+    });
+    let mut got = Vec::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let _ = stream.set_nonblocking(true);
+    let mut last_progress = Instant::now();
+    let mut stalls = 0;
+    while got.len() < want {
+        let before = (got.len(), sent.load(Ordering::SeqCst));
+        let settled = server.settle();
+        let mut closed = false;
+        while got.len() < want {
+            match stream.read(&mut buf) {
+                Ok(0) => {
+                    closed = true;
+                    break;
+                }
+                Ok(n) => got.extend_from_slice(&buf[..n]),
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(_) => {
+                    closed = true;
+                    break;
+                }
+            }
+        }
+        if closed || settled == Settled::Gone {
+            break;
+        }
+        if (got.len(), sent.load(Ordering::SeqCst)) == before {
+            stalls += 1;
+            if stalls >= 3 && last_progress.elapsed() > limits.reply.min(Duration::from_secs(1)) {
+                break;
+            }
+        } else {
+            stalls = 0;
+            last_progress = Instant::now();
+        }
+    }
+    let _ = stream.set_nonblocking(false);
+    if sent.load(Ordering::SeqCst) < want {
         let _ = stream.shutdown(std::net::Shutdown::Both);
     }
     let _ = handle.join();

@@ -44,6 +44,16 @@ pub enum Arg {
     FdPair(i32, i32),
     /// An array of `pollfd`s: (fd, events, revents).
     PollFds(Vec<PollFd>),
+    /// A `select` fd set: the members given, and once the call returned
+    /// successfully, the members the kernel left in it (the ready ones).
+    FdSet {
+        given: Vec<i32>,
+        ready: Option<Vec<i32>>,
+    },
+    /// One `struct epoll_event` (the interest given to `epoll_ctl`).
+    Epoll(EpollEvent),
+    /// The events `epoll_wait` returned.
+    EpollEvents(Vec<EpollEvent>),
     /// Text the decoder composed (a wait status, say) that holds no fd or tid.
     Text(String),
     /// An output pointer at entry: filled in at exit if the call succeeds.
@@ -59,6 +69,15 @@ pub struct PollFd {
     pub events: Vec<&'static str>,
     /// `None` until the syscall returned.
     pub revents: Option<Vec<&'static str>>,
+}
+
+/// One `struct epoll_event`: event flags and the caller's 64-bit data.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct EpollEvent {
+    pub events: Vec<&'static str>,
+    /// Unknown leftover event bits.
+    pub rest: u64,
+    pub data: u64,
 }
 
 /// A socket address.
@@ -219,7 +238,34 @@ impl Record {
     pub fn is(&self, names: &[&str]) -> bool {
         names.contains(&self.name())
     }
+
+    /// Whether the call returned and achieved nothing: it failed with
+    /// `EAGAIN`, a readiness wait timed out with nothing ready, or it was a
+    /// sleep or a yield. A server that makes only such calls is spinning
+    /// idle, and a run of them is a storm.
+    pub fn is_idle(&self) -> bool {
+        match &self.ret {
+            Some(Ret::Err(e)) => *e == libc::EAGAIN,
+            Some(Ret::Ok(v)) => match self.name() {
+                "nanosleep" | "clock_nanosleep" | "sched_yield" => true,
+                name if WAITS.contains(&name) => *v == Arg::Int(0),
+                _ => false,
+            },
+            None => false,
+        }
+    }
 }
+
+/// Syscalls that wait for fds to become ready.
+pub const WAITS: &[&str] = &[
+    "select",
+    "pselect6",
+    "poll",
+    "ppoll",
+    "epoll_wait",
+    "epoll_pwait",
+    "epoll_pwait2",
+];
 
 /// A whole trace: the events, and the syscall records paired from them.
 #[derive(Clone, Debug, Default)]
@@ -298,7 +344,13 @@ impl Trace {
                     if rec.args.len() <= *i {
                         rec.args.resize(*i + 1, Arg::Unknown);
                     }
-                    rec.args[*i] = arg.clone();
+                    match (&mut rec.args[*i], arg) {
+                        // An fd set is both input and output: keep both.
+                        (Arg::FdSet { ready, .. }, Arg::FdSet { ready: out, .. }) => {
+                            ready.clone_from(out);
+                        }
+                        (slot, _) => *slot = arg.clone(),
+                    }
                 }
                 self.record_of_event.insert(index, r);
             }

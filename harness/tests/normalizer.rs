@@ -220,7 +220,7 @@ proptest! {
             prop_assert!(lines.contains(&close.as_str()), "no {} in:\n{}", close, text);
         }
         // Each EAGAIN storm is one line, marked, with no count in it.
-        let storms = lines.iter().filter(|l| l.ends_with("= -1 EAGAIN  (repeated)")).count();
+        let storms = lines.iter().filter(|l| l.ends_with("= -1 EAGAIN  (storm)")).count();
         prop_assert_eq!(storms, shape.conns.len());
     }
 }
@@ -253,6 +253,6 @@ fn counts_show_in_the_report_form_only() {
         conn_fds: vec![4],
     };
     let t = normalize(&build(&shape, &n, &[7]));
-    assert!(t.render_with_counts().contains("(repeated ×7)"));
+    assert!(t.render_with_counts().contains("(storm of 7 calls)"));
     assert!(!t.render().contains('×'));
 }

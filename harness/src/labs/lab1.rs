@@ -13,6 +13,7 @@ pub const BURST: usize = 256 * 1024;
 fn standard() -> Scenario {
     Scenario {
         name: "standard",
+        args: &[],
         steps: vec![
             Step::Settle("idle"),
             Step::Connect("A"),
@@ -34,6 +35,7 @@ fn standard() -> Scenario {
 fn burst() -> Scenario {
     Scenario {
         name: "burst",
+        args: &[],
         steps: vec![
             Step::Settle("idle"),
             Step::Connect("A"),
@@ -52,6 +54,7 @@ pub(super) fn lab() -> Lab {
         binary: "lab1",
         scenarios: vec![standard(), burst()],
         standard: "standard",
+        facts: None,
         checks: vec![
             Check {
                 id: "blocking-sockets",

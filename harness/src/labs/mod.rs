@@ -59,6 +59,12 @@ fn describe_settle(run: &Run, label: &str) -> (String, Vec<String>) {
             ),
             evidence(run, recent.iter().copied()),
         ),
+        Some(Observed::Settled(Settled::Spinning { calls, recent })) => (
+            format!(
+                "it never blocked: it kept polling, {calls} syscalls that found nothing to do while the clients held still; the last ones:"
+            ),
+            evidence(run, recent.iter().copied()),
+        ),
         Some(Observed::Settled(Settled::Gone)) => {
             (format!("the server was gone ({}).", ended(run)), Vec::new())
         }

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
-use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr, syscall_name};
+use crate::trace::{Arg, Call, EpollEvent, PollFd, Ret, Return, SockAddr, syscall_name};
 
 /// How many bytes of a read or written buffer the trace keeps.
 pub const BUFFER_HEAD: usize = 64;
@@ -18,6 +18,10 @@ pub const BUFFER_HEAD: usize = 64;
 const ARGV_MAX: usize = 8;
 /// How many pollfds of a `poll` the trace keeps.
 const POLLFD_MAX: usize = 64;
+/// How many events of an `epoll_wait` the trace keeps.
+const EPOLL_EVENTS_MAX: usize = 64;
+/// The size of a kernel `fd_set`, in bits.
+const FD_SETSIZE: u64 = 1024;
 
 /// Reads memory of a stopped tracee.
 pub(crate) struct Memory {
@@ -157,6 +161,23 @@ const POLL_EVENTS: &[(u64, &str)] = &[
     (0x100, "POLLWRNORM"),
     (0x200, "POLLWRBAND"),
     (0x2000, "POLLRDHUP"),
+];
+const EPOLL_EVENTS: &[(u64, &str)] = &[
+    (0x1, "EPOLLIN"),
+    (0x2, "EPOLLPRI"),
+    (0x4, "EPOLLOUT"),
+    (0x8, "EPOLLERR"),
+    (0x10, "EPOLLHUP"),
+    (0x40, "EPOLLRDNORM"),
+    (0x80, "EPOLLRDBAND"),
+    (0x100, "EPOLLWRNORM"),
+    (0x200, "EPOLLWRBAND"),
+    (0x400, "EPOLLMSG"),
+    (0x2000, "EPOLLRDHUP"),
+    (1 << 28, "EPOLLEXCLUSIVE"),
+    (1 << 29, "EPOLLWAKEUP"),
+    (1 << 30, "EPOLLONESHOT"),
+    (1 << 31, "EPOLLET"),
 ];
 const WAIT_OPTIONS: &[(u64, &str)] = &[
     (0x1, "WNOHANG"),
@@ -372,6 +393,90 @@ fn pollfds(mem: &Memory, addr: u64, n: u64, with_revents: bool) -> Arg {
     Arg::PollFds(list)
 }
 
+/// The members of the `fd_set` at `addr` among fds below `nfds`; `None`
+/// for a NULL set or unreadable memory.
+fn fd_set_members(mem: &Memory, addr: u64, nfds: u64) -> Option<Vec<i32>> {
+    if addr == 0 {
+        return None;
+    }
+    let bits = nfds.min(FD_SETSIZE);
+    let words = bits.div_ceil(64) as usize;
+    let raw = mem.read_exact(addr, 8 * words)?;
+    let mut members = Vec::new();
+    for (w, chunk) in raw.chunks_exact(8).enumerate() {
+        let word = u64::from_ne_bytes(chunk.try_into().expect("chunks of 8"));
+        for bit in 0..64 {
+            let fd = (w * 64 + bit) as u64;
+            if fd < bits && word & (1 << bit) != 0 {
+                members.push(fd as i32);
+            }
+        }
+    }
+    Some(members)
+}
+
+/// A `select` fd set argument at entry.
+fn fd_set(mem: &Memory, addr: u64, nfds: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Ptr(0);
+    }
+    match fd_set_members(mem, addr, nfds) {
+        Some(given) => Arg::FdSet { given, ready: None },
+        None => Arg::Unknown,
+    }
+}
+
+fn timeval(mem: &Memory, addr: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Ptr(0);
+    }
+    match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
+        (Some(s), Some(us)) => Arg::Text(format!("{{tv_sec={s}, tv_usec={us}}}")),
+        _ => Arg::Unknown,
+    }
+}
+
+fn epoll_flags(value: u64) -> (Vec<&'static str>, u64) {
+    match flags(value, EPOLL_EVENTS) {
+        Arg::Flags { names, rest } => (names, rest),
+        _ => (Vec::new(), value),
+    }
+}
+
+/// One packed `struct epoll_event` (x86_64: u32 events, u64 data; 12 bytes).
+fn epoll_event_at(raw: &[u8]) -> EpollEvent {
+    let events = u32::from_ne_bytes(raw[0..4].try_into().expect("4 bytes"));
+    let data = u64::from_ne_bytes(raw[4..12].try_into().expect("8 bytes"));
+    let (events, rest) = epoll_flags(u64::from(events));
+    EpollEvent { events, rest, data }
+}
+
+fn epoll_event(mem: &Memory, addr: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Ptr(0);
+    }
+    mem.read_exact(addr, 12)
+        .map_or(Arg::Unknown, |raw| Arg::Epoll(epoll_event_at(&raw)))
+}
+
+fn epoll_events(mem: &Memory, addr: u64, n: u64) -> Arg {
+    let n = (n as usize).min(EPOLL_EVENTS_MAX);
+    mem.read_exact(addr, 12 * n).map_or(Arg::Unknown, |raw| {
+        Arg::EpollEvents(raw.chunks_exact(12).map(epoll_event_at).collect())
+    })
+}
+
+fn epoll_op(value: u64) -> Arg {
+    sym_or_int(
+        value,
+        &[
+            (1, "EPOLL_CTL_ADD"),
+            (2, "EPOLL_CTL_DEL"),
+            (3, "EPOLL_CTL_MOD"),
+        ],
+    )
+}
+
 fn sockopt_level(value: u64) -> Arg {
     sym_or_int(
         value,
@@ -552,6 +657,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
                 FIONBIO => mem
                     .read_i32(a[2])
                     .map_or(Arg::Unknown, |v| Arg::IntRef(i64::from(v))),
+                FIONREAD => Arg::Out(a[2]),
                 _ => Arg::Ptr(a[2]),
             };
             vec![fd(a[0]), ioctl_request(a[1]), arg]
@@ -576,6 +682,39 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
             pollfds(mem, a[0], a[1], false),
             int(a[1]),
             timespec(mem, a[2]),
+        ],
+        "select" => vec![
+            int(a[0]),
+            fd_set(mem, a[1], a[0]),
+            fd_set(mem, a[2], a[0]),
+            fd_set(mem, a[3], a[0]),
+            timeval(mem, a[4]),
+        ],
+        "pselect6" => vec![
+            int(a[0]),
+            fd_set(mem, a[1], a[0]),
+            fd_set(mem, a[2], a[0]),
+            fd_set(mem, a[3], a[0]),
+            timespec(mem, a[4]),
+            Arg::Ptr(a[5]),
+        ],
+        "epoll_create" => vec![int32(a[0])],
+        "epoll_create1" => vec![flags(a[0], &[(0o2000000, "EPOLL_CLOEXEC")])],
+        "epoll_ctl" => vec![fd(a[0]), epoll_op(a[1]), fd(a[2]), epoll_event(mem, a[3])],
+        "epoll_wait" => vec![fd(a[0]), Arg::Out(a[1]), int32(a[2]), int32(a[3])],
+        "epoll_pwait" => vec![
+            fd(a[0]),
+            Arg::Out(a[1]),
+            int32(a[2]),
+            int32(a[3]),
+            Arg::Ptr(a[4]),
+        ],
+        "epoll_pwait2" => vec![
+            fd(a[0]),
+            Arg::Out(a[1]),
+            int32(a[2]),
+            timespec(mem, a[3]),
+            Arg::Ptr(a[4]),
         ],
         "nanosleep" => vec![timespec(mem, a[0]), Arg::Ptr(a[1])],
         "clock_nanosleep" => vec![
@@ -724,6 +863,30 @@ pub(crate) fn decode_exit(
         },
         "poll" | "ppoll" => {
             outs.push((0, pollfds(mem, a[0], a[1], true)));
+            int(v)
+        }
+        "select" | "pselect6" => {
+            for i in 1..=3 {
+                if let Some(ready) = fd_set_members(mem, a[i], a[0]) {
+                    outs.push((
+                        i,
+                        Arg::FdSet {
+                            given: Vec::new(),
+                            ready: Some(ready),
+                        },
+                    ));
+                }
+            }
+            int(v)
+        }
+        "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => {
+            outs.push((1, epoll_events(mem, a[1], v)));
+            int(v)
+        }
+        "ioctl" if a[1] == FIONREAD => {
+            if let Some(n) = mem.read_i32(a[2]) {
+                outs.push((2, Arg::IntRef(i64::from(n))));
+            }
             int(v)
         }
         "clone" | "clone3" | "fork" | "vfork" => Arg::Tid(value as i32),

@@ -105,6 +105,8 @@ pub struct Tracer {
     pub stderr: Option<ChildStderr>,
     /// The pid of the program the harness started.
     pub root: Tid,
+    /// The instant event times ([`Event::at`]) count from.
+    pub start: Instant,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), TraceError>>>,
     own_group: bool,
@@ -124,7 +126,8 @@ impl Tracer {
             .spawn(move || trace_thread(spec, thread_shared, events_tx, started_tx))
             .map_err(|e| TraceError::Thread(e.to_string()))?;
         match started.recv() {
-            Ok(Ok((root, stdout, stderr))) => Ok(Tracer {
+            Ok(Ok((root, stdout, stderr, start))) => Ok(Tracer {
+                start,
                 events,
                 stdout,
                 stderr,
@@ -211,7 +214,9 @@ impl Drop for Tracer {
     }
 }
 
-type Started = Result<(Tid, Option<ChildStdout>, Option<ChildStderr>), TraceError>;
+/// What the tracer thread reports once the program runs: its pid, its
+/// output pipes, and the instant event times count from.
+type Started = Result<(Tid, Option<ChildStdout>, Option<ChildStderr>, Instant), TraceError>;
 
 /// A task (thread) the tracer follows.
 #[derive(Debug)]
@@ -312,7 +317,7 @@ fn trace_thread(
         }));
         return Ok(());
     }
-    let _ = started.send(Ok((root, child.stdout.take(), child.stderr.take())));
+    let _ = started.send(Ok((root, child.stdout.take(), child.stderr.take(), start)));
     tracer.tasks.insert(
         root,
         Task {
