@@ -786,11 +786,16 @@ pub fn normalize(trace: &Trace) -> Transcript {
             EventKind::Enter(call) => {
                 let r = trace.record_of_event(i).expect("entry has a record");
                 let rec = &trace.records[r];
-                let split = rec.blocked
-                    && trace.events[i..rec.exit.unwrap_or(trace.events.len())]
-                        .iter()
-                        .any(|e| matches!(e.kind, EventKind::Step(_)));
-                if split {
+                let crosses = trace.events[i..rec.exit.unwrap_or(trace.events.len())]
+                    .iter()
+                    .any(|e| matches!(e.kind, EventKind::Step(_)));
+                if crosses && !rec.blocked && rec.exit.is_some() {
+                    // A call in flight when a client acted: whether it
+                    // entered just before or just after the action is
+                    // timing, so it is shown where it returned.
+                    continue;
+                }
+                if crosses && rec.blocked {
                     let known = call
                         .args
                         .iter()
@@ -820,11 +825,15 @@ pub fn normalize(trace: &Trace) -> Transcript {
                     ));
                     continue;
                 };
-                let was_split = rec.blocked
-                    && trace.events[enter..i]
-                        .iter()
-                        .any(|e| matches!(e.kind, EventKind::Step(_)));
-                if was_split {
+                let crossed = trace.events[enter..i]
+                    .iter()
+                    .any(|e| matches!(e.kind, EventKind::Step(_)));
+                if crossed && !rec.blocked {
+                    raw.push((
+                        format!("{}{}", prefix(e.tid), renderer.record(r, rec)),
+                        vec![r],
+                    ));
+                } else if crossed {
                     let known = match &trace.events[enter].kind {
                         EventKind::Enter(c) => c
                             .args

@@ -78,6 +78,10 @@ pub enum Step {
     /// Wait until the server is blocked (or busy for `settle_max`, or gone).
     Settle(&'static str),
     Connect(&'static str),
+    /// Connect like a client across a real network: a 1400-byte segment
+    /// size and a 64 KiB receive buffer, so a large reply cannot all sit in
+    /// the kernel's buffers and the server's writes must wait for room.
+    ConnectNarrow(&'static str),
     Send(&'static str, Vec<u8>),
     /// Expect exactly these bytes on a client (label, client, bytes).
     Expect(&'static str, &'static str, Vec<u8>),
@@ -684,6 +688,27 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
     })
 }
 
+/// Connects with a small segment size and receive buffer, set before the
+/// handshake so that they shape the connection.
+fn connect_narrow(addr: SocketAddr) -> std::io::Result<TcpStream> {
+    use nix::sys::socket::{
+        AddressFamily, SockFlag, SockType, SockaddrStorage, connect, setsockopt, socket, sockopt,
+    };
+    let family = if addr.is_ipv4() {
+        AddressFamily::Inet
+    } else {
+        AddressFamily::Inet6
+    };
+    let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
+    setsockopt(&fd, sockopt::RcvBuf, &(64 * 1024))?;
+    setsockopt(&fd, sockopt::TcpMaxSeg, &1400)?;
+    connect(
+        std::os::fd::AsRawFd::as_raw_fd(&fd),
+        &SockaddrStorage::from(addr),
+    )?;
+    Ok(TcpStream::from(fd))
+}
+
 fn client<'a>(clients: &'a mut [Client], name: &str) -> Option<&'a mut TcpStream> {
     clients
         .iter_mut()
@@ -699,9 +724,18 @@ fn perform(
 ) -> Observed {
     match step {
         Step::Settle(_) => Observed::Settled(server.settle()),
-        Step::Connect(name) => {
-            server.step(format!("{name}: connect"));
-            match TcpStream::connect_timeout(&server.addr, limits.reply) {
+        Step::Connect(name) | Step::ConnectNarrow(name) => {
+            let narrow = matches!(step, Step::ConnectNarrow(_));
+            server.step(format!(
+                "{name}: connect{}",
+                if narrow { " (narrow window)" } else { "" }
+            ));
+            let connected = if narrow {
+                connect_narrow(server.addr)
+            } else {
+                TcpStream::connect_timeout(&server.addr, limits.reply)
+            };
+            match connected {
                 Ok(s) => {
                     let _ = s.set_nodelay(true);
                     clients.push(Client {
@@ -884,22 +918,24 @@ fn slow_burst(
     });
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
-    let _ = stream.set_nonblocking(true);
     let mut last_progress = Instant::now();
     let mut stalls = 0;
+    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
     while got.len() < want {
         let before = (got.len(), sent.load(Ordering::SeqCst));
         let settled = server.settle();
         let mut closed = false;
+        // MSG_DONTWAIT rather than O_NONBLOCK: the writer thread shares the
+        // socket's file description and must keep blocking writes.
         while got.len() < want {
-            match stream.read(&mut buf) {
+            match nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::MSG_DONTWAIT) {
                 Ok(0) => {
                     closed = true;
                     break;
                 }
                 Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(nix::errno::Errno::EINTR) => {}
+                Err(nix::errno::Errno::EAGAIN) => break,
                 Err(_) => {
                     closed = true;
                     break;
@@ -919,7 +955,6 @@ fn slow_burst(
             last_progress = Instant::now();
         }
     }
-    let _ = stream.set_nonblocking(false);
     if sent.load(Ordering::SeqCst) < want {
         let _ = stream.shutdown(std::net::Shutdown::Both);
     }

@@ -3,9 +3,9 @@
 
 use crate::grade::{Check, Lab, Runs, Verdict};
 use crate::scenario::{Observed, Scenario, Step};
-use crate::trace::Arg;
-
-use super::{READS, blocked_in, describe_settle, diff, ended, evidence, spawned_anything, spawns};
+use super::{
+    READS, blocked_in, describe_settle, diff, ended, evidence, nonblocking_switches, single_task,
+};
 
 /// The size of the burst a correct server echoes whole.
 pub const BURST: usize = 256 * 1024;
@@ -105,29 +105,11 @@ pub(super) fn lab() -> Lab {
 fn blocking_sockets(runs: &Runs) -> Verdict {
     let mut lines = Vec::new();
     for run in &runs.0 {
-        let t = &run.transcript;
-        let offending = run.outcome.trace.records.iter().enumerate().filter(|(r, rec)| {
-            let socket_fd = |i: usize| {
-                rec.fd_arg(i)
-                    .and_then(|fd| t.fd_name(*r, fd))
-                    .is_some_and(|n| n.starts_with(['L', 'C', 'S']))
-            };
-            let has = |i: usize, flag: &str| {
-                matches!(rec.args.get(i), Some(Arg::Flags { names, .. }) if names.contains(&flag))
-            };
-            match rec.name() {
-                "socket" => has(1, "SOCK_NONBLOCK"),
-                "accept4" => has(3, "SOCK_NONBLOCK"),
-                "fcntl" => socket_fd(0) && has(2, "O_NONBLOCK"),
-                "ioctl" => {
-                    socket_fd(0)
-                        && rec.args.get(1) == Some(&Arg::Sym("FIONBIO"))
-                        && !matches!(rec.args.get(2), Some(Arg::IntRef(0)))
-                }
-                _ => false,
-            }
-        });
-        lines.extend(evidence(run, offending.map(|(r, _)| r)));
+        let offending = nonblocking_switches(run)
+            .into_iter()
+            .filter(|s| s.on)
+            .map(|s| s.record);
+        lines.extend(evidence(run, offending));
     }
     lines.dedup();
     if lines.is_empty() {
@@ -259,20 +241,5 @@ fn echo(runs: &Runs) -> Verdict {
             format!("the burst could not run: {other:?} ({})", ended(run)),
             Vec::new(),
         ),
-    }
-}
-
-fn single_task(runs: &Runs) -> Verdict {
-    let mut lines = Vec::new();
-    for run in &runs.0 {
-        if spawned_anything(run) {
-            lines.extend(evidence(run, spawns(run)));
-        }
-    }
-    lines.dedup();
-    if lines.is_empty() && !runs.0.iter().any(spawned_anything) {
-        Verdict::pass("one task did everything")
-    } else {
-        Verdict::fail("the server created threads or processes:", lines)
     }
 }

@@ -1,14 +1,19 @@
 //! The labs: each one's scenarios and rubric, and helpers their checks share.
 
 mod lab1;
+mod lab2;
+mod lab3;
+mod lab4;
 
-use crate::grade::{Lab, Run};
-use crate::scenario::{Observed, Settled};
-use crate::trace::{Arg, EventKind, Termination};
+use std::time::Duration;
+
+use crate::grade::{Lab, Run, Runs, Verdict};
+use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
+use crate::trace::{Arg, EventKind, Record, Ret, Termination, WAITS};
 
 /// Every lab, in order.
 pub fn all() -> Vec<Lab> {
-    vec![lab1::lab()]
+    vec![lab1::lab(), lab2::lab(), lab3::lab(), lab4::lab()]
 }
 
 /// The lab called `id` (`lab1`, or just `1`).
@@ -91,7 +96,7 @@ fn blocked_in(run: &Run, label: &str, names: &[&str], fd: &str) -> bool {
     })
 }
 
-/// Records that created a thread or process, and spawn events.
+/// Records that created a thread or process.
 fn spawns(run: &Run) -> Vec<usize> {
     run.outcome
         .trace
@@ -136,4 +141,337 @@ fn diff(got: &[u8], expected: &[u8]) -> String {
         show(expected),
         show(got)
     )
+}
+
+/// The size of the message that takes several reads (labs 2–4 read 4096
+/// bytes at a time).
+const BIG_MESSAGE: usize = 12 * 1024;
+/// The size of the slow-read burst of labs 2–4.
+const SLOW_BURST: usize = 1024 * 1024;
+/// How long an idle server is watched for the spin figures.
+const IDLE_WINDOW: Duration = Duration::from_millis(300);
+/// More waits per second than this while idle is polling, not sleeping:
+/// a timeout under 50 ms in a loop.
+const MAX_IDLE_WAITS_PER_SEC: f64 = 20.0;
+
+/// The standard scenario of the labs where one thread serves many clients:
+/// an idle period (measured), A served, B served while A is connected and
+/// silent, a message larger than one read, and B served after A left.
+fn many_clients(name: &'static str, args: &'static [&'static str]) -> Scenario {
+    let big = burst_data(BIG_MESSAGE);
+    Scenario {
+        name,
+        args,
+        steps: vec![
+            Step::Settle("idle"),
+            Step::Measure("idle spin", IDLE_WINDOW),
+            Step::Connect("A"),
+            Step::Settle("A connected"),
+            Step::Send("A", b"hello".to_vec()),
+            Step::Expect("A echo", "A", b"HELLO".to_vec()),
+            Step::Settle("A silent"),
+            Step::Connect("B"),
+            Step::Send("B", b"world".to_vec()),
+            Step::Expect("B served while A is silent", "B", b"WORLD".to_vec()),
+            Step::Send("A", big.clone()),
+            Step::Expect("A big message", "A", upper(&big)),
+            Step::Close("A"),
+            Step::Settle("A closed"),
+            Step::Send("B", b"again".to_vec()),
+            Step::Expect("B after A left", "B", b"AGAIN".to_vec()),
+            Step::Close("B"),
+            Step::Settle("all closed"),
+        ],
+    }
+}
+
+/// One client sends 1 MiB and reads the reply only when the server settles.
+fn slow_burst(name: &'static str, args: &'static [&'static str]) -> Scenario {
+    Scenario {
+        name,
+        args,
+        steps: vec![
+            Step::Settle("idle"),
+            Step::ConnectNarrow("A"),
+            Step::Settle("A connected"),
+            Step::SlowBurst("burst", "A", SLOW_BURST),
+            Step::Close("A"),
+            Step::Settle("all closed"),
+        ],
+    }
+}
+
+/// The records from the first `socket` call on: what came before is the
+/// language runtime starting up (Rust's polls its standard fds, say).
+fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Record)> {
+    let records = &run.outcome.trace.records;
+    let start = records
+        .iter()
+        .position(|r| r.is(&["socket", "socketpair"]))
+        .unwrap_or(records.len());
+    records.iter().enumerate().skip(start)
+}
+
+/// The name of the fd in argument `i` of record `r`.
+fn fd_name(run: &Run, r: usize, i: usize) -> Option<&str> {
+    let fd = run.outcome.trace.records[r].fd_arg(i)?;
+    run.transcript.fd_name(r, fd)
+}
+
+/// Whether a name is the listening socket's or a connection's.
+fn is_served(name: &str) -> bool {
+    name.starts_with('L') || is_conn(name)
+}
+
+fn is_conn(name: &str) -> bool {
+    name.starts_with('C') && name[1..].chars().all(|c| c.is_ascii_digit()) && name.len() > 1
+}
+
+/// The fd a successful call returned, by name.
+fn returned_name(run: &Run, r: usize) -> Option<&str> {
+    match run.outcome.trace.records[r].ret {
+        Some(Ret::Ok(Arg::Fd(fd))) => run.transcript.fd_name(r, fd),
+        _ => None,
+    }
+}
+
+fn has_flag(rec: &Record, i: usize, flag: &str) -> bool {
+    matches!(rec.args.get(i), Some(Arg::Flags { names, .. }) if names.contains(&flag))
+}
+
+/// A call that switched a socket between blocking and non-blocking.
+struct Switch {
+    record: usize,
+    /// The socket's name (`L`, `C1`, ...).
+    name: String,
+    /// Whether it became non-blocking.
+    on: bool,
+}
+
+/// Every call that made a socket non-blocking (`SOCK_NONBLOCK` at `socket`
+/// or `accept4`, `O_NONBLOCK` set with `fcntl(F_SETFL)`, `FIONBIO`) or
+/// blocking again (`F_SETFL` without `O_NONBLOCK`, `FIONBIO` 0).
+fn nonblocking_switches(run: &Run) -> Vec<Switch> {
+    let mut out = Vec::new();
+    for (r, rec) in run.outcome.trace.records.iter().enumerate() {
+        if !matches!(rec.ret, Some(Ret::Ok(_))) {
+            continue;
+        }
+        let switch = match rec.name() {
+            "socket" if has_flag(rec, 1, "SOCK_NONBLOCK") => {
+                returned_name(run, r).map(|n| (n, true))
+            }
+            "accept4" if has_flag(rec, 3, "SOCK_NONBLOCK") => {
+                returned_name(run, r).map(|n| (n, true))
+            }
+            "fcntl" if rec.args.get(1) == Some(&Arg::Sym("F_SETFL")) => {
+                fd_name(run, r, 0).map(|n| (n, has_flag(rec, 2, "O_NONBLOCK")))
+            }
+            "ioctl" if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => fd_name(run, r, 0)
+                .map(|n| (n, !matches!(rec.args.get(2), Some(Arg::IntRef(0))))),
+            _ => None,
+        };
+        if let Some((name, on)) = switch
+            && name.starts_with(['L', 'C', 'S'])
+        {
+            out.push(Switch {
+                record: r,
+                name: name.to_string(),
+                on,
+            });
+        }
+    }
+    out
+}
+
+/// Calls that accept or read on `L` or a connection while it was blocking:
+/// the first such call per socket.
+fn blocking_uses(run: &Run) -> Vec<usize> {
+    let switches = nonblocking_switches(run);
+    let mut nonblocking: Vec<&str> = Vec::new();
+    let mut reported: Vec<String> = Vec::new();
+    let mut out = Vec::new();
+    let mut next = switches.iter().peekable();
+    for (r, rec) in run.outcome.trace.records.iter().enumerate() {
+        while let Some(s) = next.next_if(|s| s.record <= r) {
+            nonblocking.retain(|n| *n != s.name);
+            if s.on {
+                nonblocking.push(&s.name);
+            }
+        }
+        if !(rec.is(READS) || rec.is(&["accept", "accept4"])) {
+            continue;
+        }
+        if let Some(name) = fd_name(run, r, 0)
+            && is_served(name)
+            && !nonblocking.contains(&name)
+            && !reported.iter().any(|n| n == name)
+        {
+            reported.push(name.to_string());
+            out.push(r);
+        }
+    }
+    out
+}
+
+/// Records that a settle found blocked, other than sleeps.
+fn blocked_records(run: &Run) -> Vec<usize> {
+    run.outcome
+        .trace
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, rec)| rec.blocked && !rec.is(&["nanosleep", "clock_nanosleep"]))
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// One task did everything, in every run.
+fn single_task(runs: &Runs) -> Verdict {
+    let mut lines = Vec::new();
+    for run in &runs.0 {
+        if spawned_anything(run) {
+            lines.extend(evidence(run, spawns(run)));
+        }
+    }
+    lines.dedup();
+    if lines.is_empty() && !runs.0.iter().any(spawned_anything) {
+        Verdict::pass("one task did everything")
+    } else {
+        Verdict::fail("the server created threads or processes:", lines)
+    }
+}
+
+/// That expectation `label` of `run` got what it expected; else a failure
+/// saying what the client (`what`: "client A sent ...") got instead.
+fn received(run: &Run, label: &str, what: &str) -> Result<(), Verdict> {
+    match run.outcome.observed(label) {
+        Some(Observed::Received { got, expected }) if got == expected => Ok(()),
+        Some(Observed::Received { got, expected }) => Err(Verdict::fail(
+            format!("{what}: {} ({})", diff(got, expected), ended(run)),
+            Vec::new(),
+        )),
+        _ => Err(Verdict::fail(
+            format!(
+                "the scenario did not get as far as \"{label}\" ({})",
+                ended(run)
+            ),
+            Vec::new(),
+        )),
+    }
+}
+
+/// Clients A and B both served, B while A was connected and silent.
+fn concurrent(runs: &Runs, scenarios: &[&str]) -> Verdict {
+    for name in scenarios {
+        let run = runs.get(name);
+        if let Err(v) = received(run, "A echo", "client A sent \"hello\"") {
+            return v;
+        }
+        if let Err(v) = received(
+            run,
+            "B served while A is silent",
+            "client B sent \"world\" while client A stayed connected and silent; B must be answered at once",
+        ) {
+            return v;
+        }
+    }
+    Verdict::pass("B was answered while A was connected and silent")
+}
+
+/// The message larger than one read, and the 1 MiB slow-read burst, came
+/// back whole.
+fn large_replies(runs: &Runs, standard: &[&str], bursts: &[&str]) -> Verdict {
+    for name in standard {
+        let what = format!("client A sent {BIG_MESSAGE} bytes in one go");
+        if let Err(v) = received(runs.get(name), "A big message", &what) {
+            return v;
+        }
+    }
+    for name in bursts {
+        let what = format!(
+            "a client sent {SLOW_BURST} bytes and read the reply slowly (only when the server had settled)"
+        );
+        if let Err(v) = received(runs.get(name), "burst", &what) {
+            return v;
+        }
+    }
+    Verdict::pass("every byte came back upper-cased and in order")
+}
+
+/// The records of a run's `Measure` step and what it saw.
+fn idle_usage(run: &Run) -> Option<&crate::scenario::Usage> {
+    match run.outcome.observed("idle spin") {
+        Some(Observed::Measured(u)) => Some(u),
+        _ => None,
+    }
+}
+
+/// How often calls of `names` (or any call, for an empty list) happened per
+/// second while idle, and the records.
+fn idle_rate(run: &Run, names: &[&str]) -> Option<(f64, Vec<usize>)> {
+    let usage = idle_usage(run)?;
+    let records: Vec<usize> = usage
+        .records
+        .clone()
+        .filter(|&r| names.is_empty() || run.outcome.trace.records[r].is(names))
+        .collect();
+    Some((records.len() as f64 / usage.wall.as_secs_f64(), records))
+}
+
+/// The server waits in a readiness call while idle, and does not wake up
+/// more than a few times per second.
+fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
+    let (rate, records) = idle_rate(run, WAITS).unwrap_or((0.0, Vec::new()));
+    if rate > MAX_IDLE_WAITS_PER_SEC {
+        let sample = records.iter().rev().take(3).rev().copied();
+        return Err(Verdict::fail(
+            format!(
+                "while idle the server woke up {rate:.0} times per second ({} waits in {} ms): a wait with a zero or tiny timeout in a loop is polling, not sleeping",
+                records.len(),
+                IDLE_WINDOW.as_millis()
+            ),
+            evidence(run, sample),
+        ));
+    }
+    let blocked = run.outcome.blocked_at("idle").is_some_and(|rs| {
+        rs.iter()
+            .any(|&r| run.outcome.trace.records[r].is(waits))
+    });
+    if !blocked {
+        let (what, lines) = describe_settle(run, "idle");
+        return Err(Verdict::fail(
+            format!("while no client was connected, the server should sit blocked in {shown}; instead {what}"),
+            lines,
+        ));
+    }
+    Ok(())
+}
+
+/// The idle figures of each run that measured them, for reports.
+fn idle_facts(runs: &Runs) -> Vec<String> {
+    runs.0
+        .iter()
+        .filter_map(|run| {
+            let usage = idle_usage(run)?;
+            let secs = usage.wall.as_secs_f64();
+            let count = |f: &dyn Fn(&Record) -> bool| {
+                usage
+                    .records
+                    .clone()
+                    .filter(|&r| f(&run.outcome.trace.records[r]))
+                    .count() as f64
+                    / secs
+            };
+            Some(format!(
+                "idle ({}, traced, {} ms): {:.0} syscalls/s, {:.0} EAGAIN/s, {:.0} waits/s, CPU {:.0}% of one core",
+                run.outcome.scenario,
+                usage.wall.as_millis(),
+                count(&|_| true),
+                count(&|r| r.errno() == Some(libc::EAGAIN)),
+                count(&|r| r.is(WAITS)),
+                100.0 * usage.cpu.as_secs_f64() / secs
+            ))
+        })
+        .collect()
 }

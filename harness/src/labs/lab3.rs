@@ -1,0 +1,284 @@
+//! Lab 3, `select`: one thread asks the kernel which sockets are ready and
+//! sleeps otherwise.
+
+use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::trace::{Arg, Ret, WAITS};
+
+use super::{
+    from_first_socket,
+    READS, blocked_records, concurrent, evidence, fd_name, idle_facts, idle_sleeps, is_conn,
+    is_served, large_replies, many_clients, received, returned_name, single_task, slow_burst,
+};
+
+const SELECTS: &[&str] = &["select", "pselect6"];
+
+pub(super) fn lab() -> Lab {
+    Lab {
+        id: "lab3",
+        title: "select",
+        binary: "lab3",
+        scenarios: vec![many_clients("standard", &[]), slow_burst("burst", &[])],
+        standard: "standard",
+        facts: Some(idle_facts),
+        checks: vec![
+            Check {
+                id: "single-task",
+                title: "one thread, one process: no clone or fork",
+                points: 10,
+                hint: "one select loop in one thread serves every client",
+                judge: single_task,
+            },
+            Check {
+                id: "waits-in-select",
+                title: "select is the only place the server waits",
+                points: 10,
+                hint: "never call accept, read or write on a socket select did not report ready, and make the sockets non-blocking so a surprise cannot block; use select (or pselect), not poll or epoll",
+                judge: waits_in_select,
+            },
+            Check {
+                id: "idle-sleeps",
+                title: "while idle, the server sleeps in select",
+                points: 10,
+                hint: "pass NULL as select's timeout (or a long one): a zero or tiny timeout in a loop turns select into busy polling",
+                judge: |runs| match idle_sleeps(runs.get("standard"), SELECTS, "select") {
+                    Ok(()) => Verdict::pass("idle in select, with no wake-ups"),
+                    Err(v) => v,
+                },
+            },
+            Check {
+                id: "read-set",
+                title: "the listening socket and every live connection are watched",
+                points: 10,
+                hint: "rebuild the sets before every select: L in the read set, and each open connection in the read set (or in the write set while it has output pending)",
+                judge: read_set,
+            },
+            Check {
+                id: "ready-only",
+                title: "accept and read only what the last select reported ready",
+                points: 15,
+                hint: "after select returns, check FD_ISSET for each fd before accept or read on it; a new connection is read only once select reports it",
+                judge: ready_only,
+            },
+            Check {
+                id: "write-set",
+                title: "a large reply waits for writability in the write set",
+                points: 10,
+                hint: "when a write is partial or fails with EAGAIN, keep the rest, put the fd in the write set, and write more when select reports it writable",
+                judge: write_set,
+            },
+            Check {
+                id: "sets-shrink",
+                title: "closed connections leave the sets",
+                points: 10,
+                hint: "when read returns 0, close the fd and stop putting it in the sets (select fails with EBADF on a closed fd)",
+                judge: sets_shrink,
+            },
+            Check {
+                id: "concurrent",
+                title: "B is answered while A is connected and silent",
+                points: 15,
+                hint: "put every connection in the read set and serve whichever select reports",
+                judge: |runs| concurrent(runs, &["standard"]),
+            },
+            Check {
+                id: "large-reply",
+                title: "a message bigger than one read and a 1 MiB reply arrive whole",
+                points: 10,
+                hint: "keep unsent output per connection and never drop the rest of a partial write",
+                judge: |runs| large_replies(runs, &["standard"], &["burst"]),
+            },
+        ],
+    }
+}
+
+/// Names in a select's fd set argument `i` of record `r`.
+fn set_names(run: &Run, r: usize, i: usize) -> Vec<String> {
+    match run.outcome.trace.records[r].args.get(i) {
+        Some(Arg::FdSet { given, .. }) => given
+            .iter()
+            .map(|&fd| {
+                run.transcript
+                    .fd_name(r, fd)
+                    .map_or_else(|| format!("fd{fd}"), str::to_string)
+            })
+            .collect(),
+        _ => Vec::new(),
+    }
+}
+
+fn selects(run: &Run) -> impl Iterator<Item = usize> + '_ {
+    run.outcome
+        .trace
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, rec)| rec.is(SELECTS))
+        .map(|(r, _)| r)
+}
+
+fn waits_in_select(runs: &Runs) -> Verdict {
+    for run in &runs.0 {
+        let others: Vec<usize> = from_first_socket(run)
+            .filter(|(_, rec)| {
+                (rec.is(WAITS) && !rec.is(SELECTS)) || rec.name().starts_with("epoll_")
+            })
+            .map(|(r, _)| r)
+            .collect();
+        if !others.is_empty() {
+            return Verdict::fail(
+                "the server waits with another readiness API; this lab is about select:",
+                evidence(run, others),
+            );
+        }
+        let blocked: Vec<usize> = blocked_records(run)
+            .into_iter()
+            .filter(|&r| !run.outcome.trace.records[r].is(SELECTS))
+            .collect();
+        if !blocked.is_empty() {
+            return Verdict::fail(
+                "the server was found waiting outside select, so every other client waited too:",
+                evidence(run, blocked),
+            );
+        }
+    }
+    Verdict::pass("every wait was in select")
+}
+
+fn read_set(runs: &Runs) -> Verdict {
+    for run in &runs.0 {
+        let mut live: Vec<String> = Vec::new();
+        for (r, rec) in run.outcome.trace.records.iter().enumerate() {
+            match rec.name() {
+                "accept" | "accept4" => {
+                    if let Some(name) = returned_name(run, r).filter(|n| is_conn(n)) {
+                        live.push(name.to_string());
+                    }
+                }
+                "close" if rec.ret.is_some() => {
+                    if let Some(name) = fd_name(run, r, 0) {
+                        live.retain(|n| n != name);
+                    }
+                }
+                "select" | "pselect6" => {
+                    let read = set_names(run, r, 1);
+                    let write = set_names(run, r, 2);
+                    let mut missing: Vec<&str> = Vec::new();
+                    if !read.iter().any(|n| n == "L") {
+                        missing.push("L");
+                    }
+                    for c in &live {
+                        if !read.contains(c) && !write.contains(c) {
+                            missing.push(c);
+                        }
+                    }
+                    if !missing.is_empty() {
+                        return Verdict::fail(
+                            format!(
+                                "select was called without {} in its sets, though {} still open: whatever arrives there goes unnoticed",
+                                missing.join(", "),
+                                if missing.len() == 1 { "it was" } else { "they were" }
+                            ),
+                            evidence(run, [r]),
+                        );
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
+    Verdict::pass("every select watched L and every open connection")
+}
+
+fn ready_only(runs: &Runs) -> Verdict {
+    for run in &runs.0 {
+        let mut last: Option<usize> = None;
+        for (r, rec) in run.outcome.trace.records.iter().enumerate() {
+            if rec.is(SELECTS) && matches!(rec.ret, Some(Ret::Ok(_))) {
+                last = Some(r);
+                continue;
+            }
+            if !(rec.is(READS) || rec.is(&["accept", "accept4"])) {
+                continue;
+            }
+            let Some(name) = fd_name(run, r, 0).filter(|n| is_served(n)) else {
+                continue;
+            };
+            let reported = last.is_some_and(|s| {
+                run.transcript
+                    .ready(s)
+                    .is_some_and(|ready| ready.iter().any(|x| x.name == name && x.readable()))
+            });
+            if !reported {
+                let message = match last {
+                    Some(_) => format!(
+                        "{}({name}, ...) came after a select that did not report {name} readable: if {name} has nothing, the call blocks the whole server (or is wasted)",
+                        rec.name()
+                    ),
+                    None => format!(
+                        "{}({name}, ...) came before any select reported it ready",
+                        rec.name()
+                    ),
+                };
+                return Verdict::fail(message, evidence(run, last.into_iter().chain([r])));
+            }
+        }
+    }
+    Verdict::pass("every accept and read followed a select that reported its fd")
+}
+
+fn write_set(runs: &Runs) -> Verdict {
+    let run = runs.get("burst");
+    let blocked: Vec<usize> = blocked_records(run)
+        .into_iter()
+        .filter(|&r| run.outcome.trace.records[r].is(&["write", "sendto", "sendmsg", "writev"]))
+        .collect();
+    if !blocked.is_empty() {
+        return Verdict::fail(
+            "while a client read its 1 MiB reply slowly, the server was found blocked in write instead of waiting in select for writability:",
+            evidence(run, blocked),
+        );
+    }
+    let waited = selects(run).find(|&s| {
+        set_names(run, s, 2).iter().any(|n| is_conn(n))
+            && run
+                .transcript
+                .ready(s)
+                .is_some_and(|ready| ready.iter().any(|x| is_conn(&x.name) && x.writable()))
+    });
+    match waited {
+        Some(s) => Verdict::pass(format!(
+            "the reply waited in the write set: {}",
+            run.transcript.record_text(s)
+        )),
+        None => Verdict::fail(
+            "while a client read its 1 MiB reply slowly, no select ever had a connection in its write set reported writable: the reply never waited for room the select way",
+            Vec::new(),
+        ),
+    }
+}
+
+fn sets_shrink(runs: &Runs) -> Verdict {
+    for run in &runs.0 {
+        for s in selects(run) {
+            let rec = &run.outcome.trace.records[s];
+            let stale: Vec<String> = (1..=3)
+                .flat_map(|i| set_names(run, s, i))
+                .filter(|n| !is_served(n))
+                .collect();
+            if rec.errno() == Some(libc::EBADF) || !stale.is_empty() {
+                return Verdict::fail(
+                    "select was given an fd that is no longer open (a connection closed earlier): select fails with EBADF and the loop cannot serve anyone",
+                    evidence(run, [s]),
+                );
+            }
+        }
+    }
+    match received(
+        runs.get("standard"),
+        "B after A left",
+        "after client A closed, client B sent \"again\"",
+    ) {
+        Ok(()) => Verdict::pass("closed connections left the sets"),
+        Err(v) => v,
+    }
+}

@@ -1,0 +1,412 @@
+//! Lab 4, `epoll` level- vs edge-triggered: one server, two modes
+//! (`--trigger level|edge`). Level-triggered re-reports an fd while it stays
+//! readable; edge-triggered reports a change once, so the handler must drain
+//! to `EAGAIN` or data sits unread.
+
+use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::trace::{Arg, Ret};
+
+use super::{
+    READS, blocked_records, blocking_uses, concurrent, evidence, fd_name, idle_facts,
+    idle_sleeps, is_conn, large_replies, many_clients, returned_name, slow_burst,
+};
+
+const EPOLL_WAITS: &[&str] = &["epoll_wait", "epoll_pwait", "epoll_pwait2"];
+const WRITES: &[&str] = &["write", "writev", "sendto", "sendmsg"];
+const STANDARD: &[&str] = &["level", "edge"];
+const ALL: &[&str] = &["level", "edge", "level-burst", "edge-burst"];
+
+pub(super) fn lab() -> Lab {
+    Lab {
+        id: "lab4",
+        title: "epoll, level- vs edge-triggered",
+        binary: "lab4",
+        scenarios: vec![
+            many_clients("level", &["--trigger", "level"]),
+            many_clients("edge", &["--trigger", "edge"]),
+            slow_burst("level-burst", &["--trigger", "level"]),
+            slow_burst("edge-burst", &["--trigger", "edge"]),
+        ],
+        standard: "level",
+        facts: Some(idle_facts),
+        checks: vec![
+            Check {
+                id: "epoll-create",
+                title: "one epoll instance, created once",
+                points: 10,
+                hint: "call epoll_create1 once at start-up and keep that one instance for every socket",
+                judge: epoll_create,
+            },
+            Check {
+                id: "ctl-add",
+                title: "L and every connection are added, with EPOLLET exactly in edge mode",
+                points: 15,
+                hint: "epoll_ctl(EPOLL_CTL_ADD) the listening socket and each accepted connection; add EPOLLET to the events only with --trigger edge",
+                judge: ctl_add,
+            },
+            Check {
+                id: "ctl-del",
+                title: "a closed connection is removed (EPOLL_CTL_DEL or close)",
+                points: 10,
+                hint: "when read returns 0 the client has closed: EPOLL_CTL_DEL the fd (or just close it, which removes it) so epoll stops reporting it",
+                judge: ctl_del,
+            },
+            Check {
+                id: "idle-epoll",
+                title: "while idle, the server sleeps in epoll_wait",
+                points: 10,
+                hint: "pass -1 as epoll_wait's timeout: a zero or tiny timeout in a loop is busy polling",
+                judge: idle_epoll,
+            },
+            Check {
+                id: "edge-drains",
+                title: "edge mode: non-blocking connections, read until EAGAIN after each event",
+                points: 15,
+                hint: "an edge-triggered event comes once per change: read in a loop until read fails with EAGAIN (the sockets must be non-blocking), or the rest of the data waits forever",
+                judge: edge_drains,
+            },
+            Check {
+                id: "level-rereports",
+                title: "level mode: epoll_wait reports an fd again while data is left",
+                points: 10,
+                hint: "in level mode read once per event (as the handout asks) and let epoll_wait report the fd again: that re-report is the level-triggered behaviour to observe",
+                judge: level_rereports,
+            },
+            Check {
+                id: "epollout",
+                title: "a large reply waits for EPOLLOUT",
+                points: 10,
+                hint: "when a write is partial or fails with EAGAIN, keep the rest and EPOLL_CTL_MOD the fd to EPOLLOUT; write more when epoll_wait reports it",
+                judge: epollout,
+            },
+            Check {
+                id: "concurrent",
+                title: "B is answered while A is connected and silent, in both modes",
+                points: 10,
+                hint: "serve whichever fd epoll_wait reports; never wait on one client",
+                judge: |runs| concurrent(runs, STANDARD),
+            },
+            Check {
+                id: "large-reply",
+                title: "a message bigger than one read and a 1 MiB reply arrive whole, in both modes",
+                points: 10,
+                hint: "keep unsent output per connection and never drop the rest of a partial write",
+                judge: |runs| large_replies(runs, STANDARD, &["level-burst", "edge-burst"]),
+            },
+        ],
+    }
+}
+
+/// Whether a scenario runs the server in edge mode.
+fn edge(run: &Run) -> bool {
+    run.outcome.scenario.starts_with("edge")
+}
+
+fn epoll_create(runs: &Runs) -> Verdict {
+    for name in STANDARD {
+        let run = runs.get(name);
+        let creates: Vec<usize> = (0..run.outcome.trace.records.len())
+            .filter(|&r| {
+                let rec = &run.outcome.trace.records[r];
+                rec.is(&["epoll_create", "epoll_create1"]) && matches!(rec.ret, Some(Ret::Ok(_)))
+            })
+            .collect();
+        if creates.len() != 1 {
+            return Verdict::fail(
+                format!(
+                    "in {name} mode the server created {} epoll instances; one serves every socket",
+                    creates.len()
+                ),
+                evidence(run, creates),
+            );
+        }
+    }
+    Verdict::pass("one epoll instance in each mode")
+}
+
+/// The `epoll_ctl` records of a run with their op, target name and event.
+fn ctls(run: &Run) -> Vec<(usize, &'static str, String, Option<&crate::trace::EpollEvent>)> {
+    run.outcome
+        .trace
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, rec)| rec.name() == "epoll_ctl" && matches!(rec.ret, Some(Ret::Ok(_))))
+        .filter_map(|(r, rec)| {
+            let op = match rec.args.get(1) {
+                Some(Arg::Sym(op)) => *op,
+                _ => return None,
+            };
+            let target = fd_name(run, r, 2)?.to_string();
+            let event = match rec.args.get(3) {
+                Some(Arg::Epoll(e)) => Some(e),
+                _ => None,
+            };
+            Some((r, op, target, event))
+        })
+        .collect()
+}
+
+fn ctl_add(runs: &Runs) -> Verdict {
+    for name in STANDARD {
+        let run = runs.get(name);
+        let ctls = ctls(run);
+        let added = |who: &str| ctls.iter().any(|(_, op, t, _)| *op == "EPOLL_CTL_ADD" && t == who);
+        let accepted: Vec<&str> = (0..run.outcome.trace.records.len())
+            .filter(|&r| run.outcome.trace.records[r].is(&["accept", "accept4"]))
+            .filter_map(|r| returned_name(run, r))
+            .filter(|n| is_conn(n))
+            .collect();
+        let missing: Vec<&str> = std::iter::once("L")
+            .chain(accepted.iter().copied())
+            .filter(|n| !added(n))
+            .collect();
+        if !missing.is_empty() {
+            return Verdict::fail(
+                format!(
+                    "in {name} mode {} never added to the epoll instance (EPOLL_CTL_ADD), so epoll_wait cannot report it",
+                    missing.join(", ")
+                ),
+                Vec::new(),
+            );
+        }
+        let want_et = edge(run);
+        let wrong: Vec<usize> = ctls
+            .iter()
+            .filter(|(_, op, t, ev)| {
+                *op != "EPOLL_CTL_DEL"
+                    && is_conn(t)
+                    && ev.is_some_and(|e| e.events.contains(&"EPOLLET") != want_et)
+            })
+            .map(|(r, ..)| *r)
+            .collect();
+        if !wrong.is_empty() {
+            let what = if want_et {
+                "in edge mode every connection must be registered with EPOLLET; these were not:"
+            } else {
+                "in level mode no connection may be registered with EPOLLET; these were:"
+            };
+            return Verdict::fail(what, evidence(run, wrong));
+        }
+    }
+    Verdict::pass("L and every connection were added, EPOLLET exactly in edge mode")
+}
+
+fn ctl_del(runs: &Runs) -> Verdict {
+    for name in ALL {
+        let run = runs.get(name);
+        let records = &run.outcome.trace.records;
+        for (r, rec) in records.iter().enumerate() {
+            if !(rec.is(READS) && rec.ret == Some(Ret::Ok(Arg::Int(0)))) {
+                continue;
+            }
+            let Some(conn) = fd_name(run, r, 0).filter(|n| is_conn(n)) else {
+                continue;
+            };
+            let removed = records.iter().enumerate().skip(r + 1).any(|(x, later)| {
+                (later.name() == "close" && fd_name(run, x, 0) == Some(conn))
+                    || (later.name() == "epoll_ctl"
+                        && later.args.get(1) == Some(&Arg::Sym("EPOLL_CTL_DEL"))
+                        && fd_name(run, x, 2) == Some(conn))
+            });
+            if !removed {
+                let again: Vec<usize> = records
+                    .iter()
+                    .enumerate()
+                    .skip(r + 1)
+                    .filter(|(x, later)| later.is(READS) && fd_name(run, *x, 0) == Some(conn))
+                    .map(|(x, _)| x)
+                    .take(2)
+                    .collect();
+                return Verdict::fail(
+                    format!(
+                        "in {name} mode, read on {conn} returned 0 (the client closed) but {conn} was neither removed nor closed: epoll keeps reporting it"
+                    ),
+                    evidence(run, std::iter::once(r).chain(again)),
+                );
+            }
+        }
+    }
+    Verdict::pass("every connection that ended was removed or closed")
+}
+
+fn idle_epoll(runs: &Runs) -> Verdict {
+    for name in STANDARD {
+        if let Err(v) = idle_sleeps(runs.get(name), EPOLL_WAITS, "epoll_wait") {
+            return v;
+        }
+    }
+    Verdict::pass("idle in epoll_wait, with no wake-ups, in both modes")
+}
+
+/// Per `epoll_wait` that returned events: (wait record, next wait record of
+/// the same task or the end, connections it reported readable).
+fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<String>)> {
+    let records = &run.outcome.trace.records;
+    let waits: Vec<usize> = (0..records.len())
+        .filter(|&r| records[r].is(EPOLL_WAITS))
+        .collect();
+    waits
+        .iter()
+        .enumerate()
+        .filter_map(|(i, &w)| {
+            let ready = run.transcript.ready(w)?;
+            let conns = ready
+                .iter()
+                .filter(|x| is_conn(&x.name) && x.readable())
+                .map(|x| x.name.clone())
+                .collect();
+            let next = waits.get(i + 1).copied().unwrap_or(records.len());
+            Some((w, next, conns))
+        })
+        .collect()
+}
+
+/// The reads of `conn` in records `from..to`.
+fn reads_of(run: &Run, conn: &str, from: usize, to: usize) -> Vec<usize> {
+    (from..to)
+        .filter(|&r| run.outcome.trace.records[r].is(READS) && fd_name(run, r, 0) == Some(conn))
+        .collect()
+}
+
+/// Whether a read got everything it asked for (so more may be waiting).
+fn full_read(run: &Run, r: usize) -> bool {
+    let rec = &run.outcome.trace.records[r];
+    match (&rec.ret, rec.args.get(2)) {
+        (Some(Ret::Ok(Arg::Int(n))), Some(Arg::Int(asked))) => *n > 0 && n == asked,
+        _ => false,
+    }
+}
+
+fn edge_drains(runs: &Runs) -> Verdict {
+    for name in ["edge", "edge-burst"] {
+        let run = runs.get(name);
+        let blocking: Vec<usize> = blocking_uses(run)
+            .into_iter()
+            .filter(|&r| fd_name(run, r, 0).is_some_and(is_conn))
+            .collect();
+        if !blocking.is_empty() {
+            return Verdict::fail(
+                "in edge mode the connections must be non-blocking (reading until EAGAIN needs it); these were read while blocking:",
+                evidence(run, blocking),
+            );
+        }
+        for (w, next, conns) in wait_rounds(run) {
+            for conn in conns {
+                let reads = reads_of(run, &conn, w + 1, next);
+                let Some(&last) = reads.last() else {
+                    continue;
+                };
+                // Stopping because the reply must wait for room is fine:
+                // the fd is then re-armed with EPOLL_CTL_MOD.
+                let backed_off = (w + 1..next).any(|x| {
+                    let rec = &run.outcome.trace.records[x];
+                    fd_name(run, x, 0) == Some(conn.as_str())
+                        && rec.is(WRITES)
+                        && (rec.errno() == Some(libc::EAGAIN) || full_write_missed(run, x))
+                });
+                if full_read(run, last) && !backed_off {
+                    return Verdict::fail(
+                        format!(
+                            "after epoll_wait reported {conn} (edge-triggered), the server read {conn} {} and went back to epoll_wait without reaching EAGAIN: the rest of the data was left unread, and no new edge will come for it",
+                            if reads.len() == 1 { "once".to_string() } else { format!("{} times", reads.len()) }
+                        ),
+                        evidence(run, std::iter::once(w).chain(reads).chain([next])),
+                    );
+                }
+            }
+        }
+    }
+    Verdict::pass("every edge event was drained to EAGAIN")
+}
+
+/// Whether a write sent less than it was given.
+fn full_write_missed(run: &Run, r: usize) -> bool {
+    let rec = &run.outcome.trace.records[r];
+    match (&rec.ret, rec.args.get(2)) {
+        (Some(Ret::Ok(Arg::Int(n))), Some(Arg::Int(given))) => n < given,
+        _ => false,
+    }
+}
+
+fn level_rereports(runs: &Runs) -> Verdict {
+    let run = runs.get("level");
+    let rounds = wait_rounds(run);
+    for pair in rounds.windows(2) {
+        let (w, next, conns) = &pair[0];
+        for conn in conns {
+            let reads = reads_of(run, conn, w + 1, *next);
+            if let [only] = reads[..]
+                && full_read(run, only)
+                && pair[1].0 == *next
+                && pair[1].2.contains(conn)
+            {
+                return Verdict::pass(format!(
+                    "epoll_wait reported {conn} again after one read left data: {}",
+                    run.transcript.record_text(*next)
+                ));
+            }
+        }
+    }
+    let drained: Vec<usize> = rounds
+        .iter()
+        .find_map(|(w, next, conns)| {
+            conns.iter().find_map(|c| {
+                let reads = reads_of(run, c, w + 1, *next);
+                (reads.len() > 1).then(|| std::iter::once(*w).chain(reads).collect())
+            })
+        })
+        .unwrap_or_default();
+    Verdict::fail(
+        format!(
+            "with a {} byte message, epoll_wait never reported the same connection twice in a row: the level-triggered re-report did not show (read once per event in level mode)",
+            super::BIG_MESSAGE
+        ),
+        evidence(run, drained),
+    )
+}
+
+fn epollout(runs: &Runs) -> Verdict {
+    for name in ["level-burst", "edge-burst"] {
+        let run = runs.get(name);
+        let blocked: Vec<usize> = blocked_records(run)
+            .into_iter()
+            .filter(|&r| run.outcome.trace.records[r].is(WRITES))
+            .collect();
+        if !blocked.is_empty() {
+            return Verdict::fail(
+                format!("in {name}, while a client read its 1 MiB reply slowly, the server was found blocked in write:"),
+                evidence(run, blocked),
+            );
+        }
+        let asked = ctls(run).iter().any(|(_, op, t, ev)| {
+            *op != "EPOLL_CTL_DEL" && is_conn(t) && ev.is_some_and(|e| e.events.contains(&"EPOLLOUT"))
+        });
+        let reported = (0..run.outcome.trace.records.len()).any(|w| {
+            run.transcript
+                .ready(w)
+                .is_some_and(|ready| ready.iter().any(|x| is_conn(&x.name) && x.writable()))
+        });
+        if !(asked && reported) {
+            let retries: Vec<usize> = (0..run.outcome.trace.records.len())
+                .filter(|&r| {
+                    let rec = &run.outcome.trace.records[r];
+                    rec.is(WRITES) && rec.errno() == Some(libc::EAGAIN)
+                })
+                .take(3)
+                .collect();
+            return Verdict::fail(
+                format!(
+                    "in {name}, while a client read its 1 MiB reply slowly, {}",
+                    if asked {
+                        "epoll_wait never reported EPOLLOUT for the connection"
+                    } else {
+                        "no connection was registered for EPOLLOUT: the reply never waited for room the epoll way"
+                    }
+                ),
+                evidence(run, retries),
+            );
+        }
+    }
+    Verdict::pass("large replies waited for EPOLLOUT")
+}
