@@ -3,97 +3,30 @@
 //! `fixtures/lab1/` fails exactly the checks it was written to fail, with the
 //! message a student needs.
 
-use iolab::grade::{Report, grade};
-use iolab::normalize::normalize;
-use iolab::scenario::{self, Limits};
-use iolab::tracer::Spec;
+mod common;
 
-fn lab1() -> iolab::grade::Lab {
-    iolab::labs::find("lab1").expect("lab1 exists")
-}
+use common::{assert_fails, assert_full_marks, assert_snapshot, transcript};
+use iolab::grade::Report;
 
-/// Grades a binary and checks that the run left no process behind.
 fn grade_binary(path: &str) -> Report {
-    let spec = Spec::new(path, Vec::<String>::new());
-    let report = grade(&lab1(), &spec, path, &Limits::default()).expect("the harness runs");
-    let runs = report.runs.as_ref().expect("the scenarios ran");
-    for run in &runs.0 {
-        assert!(
-            run.outcome.left_alive.is_empty(),
-            "{path}: processes left alive: {:?}",
-            run.outcome.left_alive
-        );
-        for pid in &run.outcome.processes {
-            assert!(
-                !running(*pid),
-                "{path}: traced process {pid} still runs after the run"
-            );
-        }
-    }
-    report
-}
-
-/// Asserts that exactly `failing` checks fail, each message containing its text.
-fn assert_fails(report: &Report, failing: &[(&str, &str)]) {
-    let text = report.render();
-    let mut expected: Vec<&str> = failing.iter().map(|(id, _)| *id).collect();
-    expected.sort_unstable();
-    let mut failed = report.failed();
-    failed.sort_unstable();
-    assert_eq!(failed, expected, "wrong checks failed; report:\n{text}");
-    for (id, needle) in failing {
-        let result = report.result(id).expect("check exists");
-        let all = format!(
-            "{}\n{}",
-            result.verdict.message,
-            result.verdict.evidence.join("\n")
-        );
-        assert!(
-            all.contains(needle),
-            "check {id}: expected {needle:?} in:\n{all}"
-        );
-    }
-    assert!(text.ends_with(&format!("Score: {}/100\n", report.score())));
+    common::grade_program("lab1", path, &[])
 }
 
 #[test]
 fn reference_solution_gets_full_marks() {
-    let report = grade_binary(env!("CARGO_BIN_EXE_lab1"));
-    assert_eq!(report.score(), 100, "{}", report.render());
-    assert_eq!(report.max(), 100);
+    assert_full_marks(&grade_binary(env!("CARGO_BIN_EXE_lab1")));
 }
 
 #[test]
 fn reference_transcript_matches_snapshot() {
-    let lab = lab1();
-    let standard = lab
-        .scenarios
-        .iter()
-        .find(|s| s.name == lab.standard)
-        .unwrap();
-    let spec = Spec::new(env!("CARGO_BIN_EXE_lab1"), Vec::<String>::new());
-    let outcome = scenario::run(&spec, standard, &Limits::default()).expect("scenario runs");
-    let transcript = normalize(&outcome.trace).render();
-    insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
-        insta::assert_snapshot!("lab1_standard", transcript);
-    });
+    let text = transcript("lab1", "standard", env!("CARGO_BIN_EXE_lab1"));
+    assert_snapshot("lab1_standard", &text);
 }
 
 #[test]
 fn transcript_is_the_same_every_run() {
-    let lab = lab1();
-    let standard = lab
-        .scenarios
-        .iter()
-        .find(|s| s.name == lab.standard)
-        .unwrap();
-    let spec = Spec::new(env!("CARGO_BIN_EXE_lab1"), Vec::<String>::new());
     let runs: Vec<String> = (0..3)
-        .map(|_| {
-            let outcome =
-                scenario::run(&spec, standard, &Limits::default()).expect("scenario runs");
-            normalize(&outcome.trace).render()
-        })
+        .map(|_| transcript("lab1", "standard", env!("CARGO_BIN_EXE_lab1")))
         .collect();
     assert_eq!(runs[0], runs[1]);
     assert_eq!(runs[1], runs[2]);
@@ -170,13 +103,4 @@ fn a_crash_mid_scenario_is_reported_with_its_signal() {
         "{}",
         echo.verdict.message
     );
-}
-
-/// Whether `pid` is a live process (a zombie waiting for its parent to reap
-/// it no longer runs).
-fn running(pid: i32) -> bool {
-    !matches!(
-        iolab::scenario::task_state(pid, pid),
-        None | Some('Z' | 'X')
-    )
 }

@@ -119,7 +119,7 @@ fn never_blocks(runs: &Runs) -> Verdict {
         let blocked = blocked_records(run);
         if !blocked.is_empty() {
             return Verdict::fail(
-                "the server was found waiting inside these calls while the clients held still:",
+                "the server was found waiting inside these calls while the clients held still (shown with what they returned once woken):",
                 evidence(run, blocked),
             );
         }

@@ -1,0 +1,1 @@
+//! Lab 3 graded end to end (in progress).

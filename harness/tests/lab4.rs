@@ -1,0 +1,1 @@
+//! Lab 4 graded end to end (in progress).
