@@ -1,12 +1,12 @@
-# iolab: `make lab1` grades lab 1's solution, `make test` runs the whole suite.
+# iolab: `make lab1` … `make lab4` grade a lab's solution, `make test` runs the whole suite.
 # BUILD picks the cargo profile's output directory (debug by default).
 
 CARGO ?= cargo
 IOLAB := target/debug/iolab
-LABS := 1
+LABS := 1 2 3 4
 LAB ?= 1
 
-.PHONY: build test review grade trace $(addprefix lab,$(LABS))
+.PHONY: build test review grade trace compare $(addprefix lab,$(LABS))
 
 build:
 	$(CARGO) build --bins
@@ -30,3 +30,7 @@ test:
 review:
 	@command -v cargo-insta >/dev/null || $(CARGO) install cargo-insta --locked
 	$(CARGO) insta review
+
+# make compare: lab 4's level- and edge-triggered transcripts side by side.
+compare: build
+	$(IOLAB) transcript lab4 --scenario level --beside edge

@@ -14,7 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
 use iolab::grade::{self, Lab, Report};
-use iolab::normalize::{normalize, raw_lines};
+use iolab::normalize::{normalize, raw_lines, side_by_side};
 use iolab::scenario::{self, Limits};
 use iolab::trace::Trace;
 use iolab::tracer::{Spec, Tracer};
@@ -72,6 +72,10 @@ enum Command {
         /// Print raw events instead.
         #[arg(long)]
         raw: bool,
+        /// Also run this scenario and print the two transcripts side by
+        /// side, step by step (lab 4: `--scenario level --beside edge`).
+        #[arg(long, value_name = "SCENARIO", conflicts_with = "raw")]
+        beside: Option<String>,
     },
     /// List the labs.
     Labs,
@@ -127,15 +131,32 @@ fn run(cli: Cli) -> Result<ExitCode> {
             solution,
             scenario: name,
             raw,
+            beside,
         } => {
             let lab = find_lab(&lab)?;
             let (spec, _) = solution_spec(&lab, solution.as_deref())?;
             let name = name.as_deref().unwrap_or(lab.standard);
-            let s = lab
-                .scenarios
-                .iter()
-                .find(|s| s.name == name)
-                .ok_or_else(|| anyhow!("{} has no scenario {name:?}", lab.id))?;
+            let find = |name: &str| {
+                lab.scenarios
+                    .iter()
+                    .find(|s| s.name == name)
+                    .ok_or_else(|| {
+                        let known: Vec<&str> = lab.scenarios.iter().map(|s| s.name).collect();
+                        anyhow!(
+                            "{} has no scenario {name:?}; it has: {}",
+                            lab.id,
+                            known.join(", ")
+                        )
+                    })
+            };
+            let s = find(name)?;
+            if let Some(other) = beside {
+                let o = find(&other)?;
+                let left = normalize(&scenario::run(&spec, s, &Limits::default())?.trace).render();
+                let right = normalize(&scenario::run(&spec, o, &Limits::default())?.trace).render();
+                print!("{}", side_by_side((name, &left), (&other, &right)));
+                return Ok(ExitCode::SUCCESS);
+            }
             let outcome = scenario::run(&spec, s, &Limits::default())?;
             if raw {
                 for l in raw_lines(&outcome.trace) {

@@ -1019,6 +1019,53 @@ fn collapse(raw: Vec<RawLine>) -> Vec<Line> {
     out
 }
 
+/// Two transcripts of the same steps in two columns, each step's lines side
+/// by side (for lab 4: the level- and edge-triggered runs of one server).
+pub fn side_by_side(left: (&str, &str), right: (&str, &str)) -> String {
+    fn sections(text: &str) -> Vec<Vec<&str>> {
+        let mut out = vec![Vec::new()];
+        for line in text.lines() {
+            if line.starts_with("-- ") {
+                out.push(Vec::new());
+            }
+            out.last_mut().expect("never empty").push(line);
+        }
+        out
+    }
+    let (l, r) = (sections(left.1), sections(right.1));
+    let width = left
+        .1
+        .lines()
+        .chain([left.0])
+        .map(|l| l.chars().count())
+        .max()
+        .unwrap_or(0);
+    let mut out = String::new();
+    let mut row = |a: &str, b: &str| {
+        let pad = width - a.chars().count();
+        let _ = writeln!(out, "{a}{}  | {b}", " ".repeat(pad));
+    };
+    row(left.0, right.0);
+    row(&"=".repeat(width), &"=".repeat(right.0.chars().count()));
+    for i in 0..l.len().max(r.len()) {
+        let (a, b) = (
+            l.get(i).map_or(&[][..], Vec::as_slice),
+            r.get(i).map_or(&[][..], Vec::as_slice),
+        );
+        for k in 0..a.len().max(b.len()) {
+            row(
+                a.get(k).copied().unwrap_or(""),
+                b.get(k).copied().unwrap_or(""),
+            );
+        }
+    }
+    out.lines()
+        .map(str::trim_end)
+        .collect::<Vec<_>>()
+        .join("\n")
+        + "\n"
+}
+
 /// Every event rendered one per line with raw numbers, for `iolab trace --raw`.
 pub fn raw_lines(trace: &Trace) -> Vec<String> {
     trace

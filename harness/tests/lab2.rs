@@ -12,7 +12,11 @@ use iolab::grade::Report;
 const LAB: &str = "lab2";
 
 fn variant(name: &str) -> Report {
-    grade_program(LAB, env!("CARGO_BIN_EXE_lab2-variants"), &["--variant", name])
+    grade_program(
+        LAB,
+        env!("CARGO_BIN_EXE_lab2-variants"),
+        &["--variant", name],
+    )
 }
 
 #[test]

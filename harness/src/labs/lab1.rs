@@ -1,11 +1,11 @@
 //! Lab 1, blocking I/O: `accept` and `read` park the only thread, so client B
 //! waits until client A leaves.
 
-use crate::grade::{Check, Lab, Runs, Verdict};
-use crate::scenario::{Observed, Scenario, Step};
 use super::{
     READS, blocked_in, describe_settle, diff, ended, evidence, nonblocking_switches, single_task,
 };
+use crate::grade::{Check, Lab, Runs, Verdict};
+use crate::scenario::{Observed, Scenario, Step};
 
 /// The size of the burst a correct server echoes whole.
 pub const BURST: usize = 256 * 1024;

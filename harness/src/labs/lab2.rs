@@ -5,9 +5,8 @@ use crate::grade::{Check, Lab, Runs, Verdict};
 use crate::trace::WAITS;
 
 use super::{
-    from_first_socket,
-    READS, blocked_records, blocking_uses, concurrent, evidence, idle_facts, large_replies,
-    many_clients, single_task, slow_burst,
+    READS, blocked_records, blocking_uses, concurrent, evidence, from_first_socket, idle_facts,
+    large_replies, many_clients, single_task, slow_burst,
 };
 
 pub(super) fn lab() -> Lab {

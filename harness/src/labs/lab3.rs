@@ -5,9 +5,9 @@ use crate::grade::{Check, Lab, Run, Runs, Verdict};
 use crate::trace::{Arg, Ret, WAITS};
 
 use super::{
-    from_first_socket,
-    READS, blocked_records, concurrent, evidence, fd_name, idle_facts, idle_sleeps, is_conn,
-    is_served, large_replies, many_clients, received, returned_name, single_task, slow_burst,
+    READS, blocked_records, concurrent, evidence, fd_name, from_first_socket, idle_facts,
+    idle_sleeps, is_conn, is_served, large_replies, many_clients, received, returned_name,
+    single_task, slow_burst,
 };
 
 const SELECTS: &[&str] = &["select", "pselect6"];
@@ -176,7 +176,11 @@ fn read_set(runs: &Runs) -> Verdict {
                             format!(
                                 "select was called without {} in its sets, though {} still open: whatever arrives there goes unnoticed",
                                 missing.join(", "),
-                                if missing.len() == 1 { "it was" } else { "they were" }
+                                if missing.len() == 1 {
+                                    "it was"
+                                } else {
+                                    "they were"
+                                }
                             ),
                             evidence(run, [r]),
                         );

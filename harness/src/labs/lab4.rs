@@ -7,8 +7,8 @@ use crate::grade::{Check, Lab, Run, Runs, Verdict};
 use crate::trace::{Arg, Ret};
 
 use super::{
-    READS, blocked_records, blocking_uses, concurrent, evidence, fd_name, idle_facts,
-    idle_sleeps, is_conn, large_replies, many_clients, returned_name, slow_burst,
+    READS, blocked_records, blocking_uses, concurrent, evidence, fd_name, idle_facts, idle_sleeps,
+    is_conn, large_replies, many_clients, returned_name, slow_burst,
 };
 
 const EPOLL_WAITS: &[&str] = &["epoll_wait", "epoll_pwait", "epoll_pwait2"];
@@ -125,7 +125,14 @@ fn epoll_create(runs: &Runs) -> Verdict {
 }
 
 /// The `epoll_ctl` records of a run with their op, target name and event.
-fn ctls(run: &Run) -> Vec<(usize, &'static str, String, Option<&crate::trace::EpollEvent>)> {
+fn ctls(
+    run: &Run,
+) -> Vec<(
+    usize,
+    &'static str,
+    String,
+    Option<&crate::trace::EpollEvent>,
+)> {
     run.outcome
         .trace
         .records
@@ -151,7 +158,10 @@ fn ctl_add(runs: &Runs) -> Verdict {
     for name in STANDARD {
         let run = runs.get(name);
         let ctls = ctls(run);
-        let added = |who: &str| ctls.iter().any(|(_, op, t, _)| *op == "EPOLL_CTL_ADD" && t == who);
+        let added = |who: &str| {
+            ctls.iter()
+                .any(|(_, op, t, _)| *op == "EPOLL_CTL_ADD" && t == who)
+        };
         let accepted: Vec<&str> = (0..run.outcome.trace.records.len())
             .filter(|&r| run.outcome.trace.records[r].is(&["accept", "accept4"]))
             .filter_map(|r| returned_name(run, r))
@@ -309,7 +319,11 @@ fn edge_drains(runs: &Runs) -> Verdict {
                     return Verdict::fail(
                         format!(
                             "after epoll_wait reported {conn} (edge-triggered), the server read {conn} {} and went back to epoll_wait without reaching EAGAIN: the rest of the data was left unread, and no new edge will come for it",
-                            if reads.len() == 1 { "once".to_string() } else { format!("{} times", reads.len()) }
+                            if reads.len() == 1 {
+                                "once".to_string()
+                            } else {
+                                format!("{} times", reads.len())
+                            }
                         ),
                         evidence(run, std::iter::once(w).chain(reads).chain([next])),
                     );
@@ -375,12 +389,16 @@ fn epollout(runs: &Runs) -> Verdict {
             .collect();
         if !blocked.is_empty() {
             return Verdict::fail(
-                format!("in {name}, while a client read its 1 MiB reply slowly, the server was found blocked in write:"),
+                format!(
+                    "in {name}, while a client read its 1 MiB reply slowly, the server was found blocked in write:"
+                ),
                 evidence(run, blocked),
             );
         }
         let asked = ctls(run).iter().any(|(_, op, t, ev)| {
-            *op != "EPOLL_CTL_DEL" && is_conn(t) && ev.is_some_and(|e| e.events.contains(&"EPOLLOUT"))
+            *op != "EPOLL_CTL_DEL"
+                && is_conn(t)
+                && ev.is_some_and(|e| e.events.contains(&"EPOLLOUT"))
         });
         let reported = (0..run.outcome.trace.records.len()).any(|w| {
             run.transcript

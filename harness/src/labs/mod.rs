@@ -267,8 +267,9 @@ fn nonblocking_switches(run: &Run) -> Vec<Switch> {
             "fcntl" if rec.args.get(1) == Some(&Arg::Sym("F_SETFL")) => {
                 fd_name(run, r, 0).map(|n| (n, has_flag(rec, 2, "O_NONBLOCK")))
             }
-            "ioctl" if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => fd_name(run, r, 0)
-                .map(|n| (n, !matches!(rec.args.get(2), Some(Arg::IntRef(0))))),
+            "ioctl" if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => {
+                fd_name(run, r, 0).map(|n| (n, !matches!(rec.args.get(2), Some(Arg::IntRef(0)))))
+            }
             _ => None,
         };
         if let Some((name, on)) = switch
@@ -434,14 +435,16 @@ fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
             evidence(run, sample),
         ));
     }
-    let blocked = run.outcome.blocked_at("idle").is_some_and(|rs| {
-        rs.iter()
-            .any(|&r| run.outcome.trace.records[r].is(waits))
-    });
+    let blocked = run
+        .outcome
+        .blocked_at("idle")
+        .is_some_and(|rs| rs.iter().any(|&r| run.outcome.trace.records[r].is(waits)));
     if !blocked {
         let (what, lines) = describe_settle(run, "idle");
         return Err(Verdict::fail(
-            format!("while no client was connected, the server should sit blocked in {shown}; instead {what}"),
+            format!(
+                "while no client was connected, the server should sit blocked in {shown}; instead {what}"
+            ),
             lines,
         ));
     }
