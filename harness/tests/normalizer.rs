@@ -256,3 +256,198 @@ fn counts_show_in_the_report_form_only() {
     assert!(t.render_with_counts().contains("(storm of 7 calls)"));
     assert!(!t.render().contains('×'));
 }
+
+fn fd_set(given: &[i32], ready: Option<&[i32]>) -> Arg {
+    Arg::FdSet {
+        given: given.to_vec(),
+        ready: ready.map(<[i32]>::to_vec),
+    }
+}
+
+fn epoll_event(events: &[&'static str], data: u64) -> iolab::trace::EpollEvent {
+    iolab::trace::EpollEvent {
+        events: events.to_vec(),
+        rest: 0,
+        data,
+    }
+}
+
+/// A listening socket on fd 3 and one accepted connection on fd 7.
+fn listening(b: &mut Builder) {
+    let stream = Arg::Flags {
+        names: vec!["SOCK_STREAM"],
+        rest: 0,
+    };
+    b.call(
+        "socket",
+        vec![Arg::Sym("AF_INET"), stream, Arg::Sym("IPPROTO_IP")],
+        Ret::Ok(Arg::Fd(3)),
+        vec![],
+    );
+    b.call(
+        "listen",
+        vec![Arg::Fd(3), Arg::Int(128)],
+        Ret::Ok(Arg::Int(0)),
+        vec![],
+    );
+    b.call(
+        "accept",
+        vec![Arg::Fd(3), Arg::Ptr(0), Arg::Ptr(0)],
+        Ret::Ok(Arg::Fd(7)),
+        vec![],
+    );
+}
+
+#[test]
+fn select_sets_and_what_they_reported_use_fd_names() {
+    let mut b = Builder {
+        pid: 9,
+        events: Vec::new(),
+    };
+    listening(&mut b);
+    b.call(
+        "select",
+        vec![
+            Arg::Int(8),
+            fd_set(&[3, 7], None),
+            fd_set(&[7], None),
+            Arg::Ptr(0),
+            Arg::Ptr(0),
+        ],
+        Ret::Ok(Arg::Int(2)),
+        vec![(1, fd_set(&[], Some(&[7]))), (2, fd_set(&[], Some(&[7])))],
+    );
+    let trace = Trace::from_events(b.events);
+    let t = normalize(&trace);
+    let text = t.render();
+    assert!(
+        text.contains("select(8, {L, C1}, {C1}, NULL, NULL) = 2 (in {C1}, out {C1})"),
+        "{text}"
+    );
+    let ready = t
+        .ready(trace.records.len() - 1)
+        .expect("a wait that returned");
+    assert_eq!(ready.len(), 1);
+    assert!(ready[0].name == "C1" && ready[0].readable() && ready[0].writable());
+}
+
+#[test]
+fn epoll_events_name_the_fd_their_data_was_registered_for() {
+    let mut b = Builder {
+        pid: 9,
+        events: Vec::new(),
+    };
+    listening(&mut b);
+    b.call(
+        "epoll_create1",
+        vec![Arg::Flags {
+            names: vec!["EPOLL_CLOEXEC"],
+            rest: 0,
+        }],
+        Ret::Ok(Arg::Fd(5)),
+        vec![],
+    );
+    // Data as the fd number, and data as a token that is not an fd.
+    b.call(
+        "epoll_ctl",
+        vec![
+            Arg::Fd(5),
+            Arg::Sym("EPOLL_CTL_ADD"),
+            Arg::Fd(3),
+            Arg::Epoll(epoll_event(&["EPOLLIN"], 3)),
+        ],
+        Ret::Ok(Arg::Int(0)),
+        vec![],
+    );
+    b.call(
+        "epoll_ctl",
+        vec![
+            Arg::Fd(5),
+            Arg::Sym("EPOLL_CTL_ADD"),
+            Arg::Fd(7),
+            Arg::Epoll(epoll_event(&["EPOLLIN", "EPOLLET"], 100)),
+        ],
+        Ret::Ok(Arg::Int(0)),
+        vec![],
+    );
+    b.call(
+        "epoll_wait",
+        vec![Arg::Fd(5), Arg::Out(0x7ff0), Arg::Int(64), Arg::Int(-1)],
+        Ret::Ok(Arg::Int(3)),
+        vec![(
+            1,
+            Arg::EpollEvents(vec![
+                epoll_event(&["EPOLLIN"], 100),
+                epoll_event(&["EPOLLIN"], 3),
+                epoll_event(&["EPOLLOUT"], 42),
+            ]),
+        )],
+    );
+    let trace = Trace::from_events(b.events);
+    let text = normalize(&trace).render();
+    assert!(text.contains("epoll_create1(EPOLL_CLOEXEC) = EP"), "{text}");
+    assert!(
+        text.contains("epoll_ctl(EP, EPOLL_CTL_ADD, L, {EPOLLIN, data=L}) = 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains("epoll_ctl(EP, EPOLL_CTL_ADD, C1, {EPOLLIN|EPOLLET, data=100}) = 0"),
+        "{text}"
+    );
+    assert!(
+        text.contains(
+            "epoll_wait(EP, [{EPOLLIN, C1}, {EPOLLIN, L}, {EPOLLOUT, data=42}], 64, -1) = 3"
+        ),
+        "{text}"
+    );
+}
+
+#[test]
+fn a_step_inside_a_storm_is_printed_in_front_of_it() {
+    let build = |before: usize, after: usize| {
+        let mut b = Builder {
+            pid: 9,
+            events: Vec::new(),
+        };
+        listening(&mut b);
+        let eagain = |b: &mut Builder| {
+            b.call(
+                "read",
+                vec![Arg::Fd(7), Arg::Out(0x7ff0), Arg::Int(4096)],
+                Ret::Err(11),
+                vec![],
+            );
+        };
+        for _ in 0..before {
+            eagain(&mut b);
+        }
+        b.events.push(Event {
+            tid: 0,
+            pid: 0,
+            at: Duration::ZERO,
+            kind: EventKind::Step("A: send \"hi\"".into()),
+        });
+        for _ in 0..after {
+            eagain(&mut b);
+        }
+        b.call(
+            "read",
+            vec![Arg::Fd(7), Arg::Out(0x7ff0), Arg::Int(4096)],
+            Ret::Ok(Arg::Int(2)),
+            vec![(
+                1,
+                Arg::Bytes {
+                    head: b"hi".to_vec(),
+                    len: 2,
+                },
+            )],
+        );
+        normalize(&Trace::from_events(b.events)).render()
+    };
+    let expected =
+        "-- A: send \"hi\"\nread(C1, 0x…, 4096) = -1 EAGAIN  (storm)\nread(C1, \"hi\", 4096) = 2\n";
+    for (before, after) in [(5, 3), (9, 0), (2, 40)] {
+        let text = build(before, after);
+        assert!(text.ends_with(expected), "{before}+{after}:\n{text}");
+    }
+}

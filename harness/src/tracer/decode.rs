@@ -400,8 +400,12 @@ fn fd_set_members(mem: &Memory, addr: u64, nfds: u64) -> Option<Vec<i32>> {
         return None;
     }
     let bits = nfds.min(FD_SETSIZE);
-    let words = bits.div_ceil(64) as usize;
-    let raw = mem.read_exact(addr, 8 * words)?;
+    let raw = mem.read_exact(addr, 8 * bits.div_ceil(64) as usize)?;
+    Some(fd_set_bits(&raw, bits))
+}
+
+/// The fds below `bits` whose bit is set in an `fd_set`'s words.
+fn fd_set_bits(raw: &[u8], bits: u64) -> Vec<i32> {
     let mut members = Vec::new();
     for (w, chunk) in raw.chunks_exact(8).enumerate() {
         let word = u64::from_ne_bytes(chunk.try_into().expect("chunks of 8"));
@@ -412,7 +416,7 @@ fn fd_set_members(mem: &Memory, addr: u64, nfds: u64) -> Option<Vec<i32>> {
             }
         }
     }
-    Some(members)
+    members
 }
 
 /// A `select` fd set argument at entry.
@@ -923,6 +927,25 @@ pub(crate) fn decode_exit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn fd_set_bits_are_fds_below_nfds() {
+        let mut raw = [0u8; 16];
+        raw[0] = 0b1001_1000; // fds 3, 4, 7
+        raw[8] = 0b1; // fd 64
+        assert_eq!(fd_set_bits(&raw, 128), vec![3, 4, 7, 64]);
+        assert_eq!(fd_set_bits(&raw, 5), vec![3, 4]);
+    }
+
+    #[test]
+    fn epoll_events_are_packed_and_split_into_flags() {
+        let mut raw = Vec::new();
+        raw.extend_from_slice(&(0x1u32 | 0x2000 | 1 << 31).to_ne_bytes());
+        raw.extend_from_slice(&0x1_0000_0005u64.to_ne_bytes());
+        let e = epoll_event_at(&raw);
+        assert_eq!(e.events, vec!["EPOLLIN", "EPOLLRDHUP", "EPOLLET"]);
+        assert_eq!((e.rest, e.data), (0, 0x1_0000_0005));
+    }
 
     #[test]
     fn socket_type_splits_base_type_and_flags() {
