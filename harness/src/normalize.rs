@@ -164,6 +164,8 @@ struct Names {
     epoll_data: HashMap<(usize, u64), usize>,
     /// The objects each `epoll_wait` record's events refer to (by event).
     epoll_ready: HashMap<usize, Vec<Option<usize>>>,
+    /// The target fd of each `epoll_ctl` record.
+    epoll_targets: HashMap<usize, i32>,
 }
 
 impl Names {
@@ -299,6 +301,9 @@ impl Names {
                 self.fd_at.insert((r, *fd), id);
             }
             ("epoll_ctl", _) => {
+                if let Some(fd) = rec.fd_arg(2) {
+                    self.epoll_targets.insert(r, fd);
+                }
                 let ep = rec
                     .fd_arg(0)
                     .and_then(|fd| self.fd_at.get(&(r, fd)).copied());
@@ -490,8 +495,9 @@ impl Renderer<'_> {
             }
             Arg::FdSet { given, .. } => self.fd_set(r, given),
             Arg::Epoll(ev) => {
-                let data = match self.names.fd_at.get(&(r, ev.data as i32)) {
-                    Some(&id) if ev.data <= i32::MAX as u64 => self.obj_names[id].clone(),
+                // `data.fd = fd` (C) may leave the upper 32 bits unset.
+                let data = match self.names.epoll_targets.get(&r) {
+                    Some(&fd) if ev.data as u32 == fd as u32 => self.fd(r, fd),
                     _ => self.epoll_data(ev.data),
                 };
                 format!("{{{}, data={data}}}", flags_text(&ev.events, ev.rest))
@@ -978,7 +984,10 @@ fn collapse(raw: Vec<RawLine>) -> Vec<Line> {
             }
             let mut repeats = 1;
             while i + (repeats + 1) * block <= raw.len()
-                && (0..block).all(|k| raw[i + k].text == raw[i + repeats * block + k].text)
+                && (0..block).all(|k| {
+                    let (a, b) = (&raw[i + k], &raw[i + repeats * block + k]);
+                    a.text == b.text && a.storm == b.storm
+                })
             {
                 repeats += 1;
             }
@@ -998,7 +1007,7 @@ fn collapse(raw: Vec<RawLine>) -> Vec<Line> {
                         count: if last { repeats } else { 1 },
                         block: if last { block } else { 1 },
                         records,
-                        storm: false,
+                        storm: raw[i + k].storm,
                     });
                 }
                 i += block * repeats;

@@ -79,8 +79,9 @@ pub enum Step {
     Settle(&'static str),
     Connect(&'static str),
     /// Connect like a client across a real network: a 1400-byte segment
-    /// size and a 64 KiB receive buffer, so a large reply cannot all sit in
-    /// the kernel's buffers and the server's writes must wait for room.
+    /// size and a 64 KiB receive buffer (which the kernel doubles), so a
+    /// large reply cannot all sit in the kernel's buffers and the server's
+    /// writes must wait for room.
     ConnectNarrow(&'static str),
     Send(&'static str, Vec<u8>),
     /// Expect exactly these bytes on a client (label, client, bytes).
@@ -235,6 +236,8 @@ pub struct Server {
     pub trace: Trace,
     limits: Limits,
     live: HashSet<Tid>,
+    /// The process of each task seen.
+    pids: HashMap<Tid, Tid>,
     last_event: Instant,
     stdout: Captured,
     stderr: Captured,
@@ -283,6 +286,7 @@ impl Server {
             trace: Trace::new(),
             limits: limits.clone(),
             live: HashSet::new(),
+            pids: HashMap::new(),
             last_event: Instant::now(),
             stdout,
             stderr,
@@ -361,6 +365,9 @@ impl Server {
                 self.live.insert(e.tid);
             }
         }
+        if e.tid != 0 {
+            self.pids.insert(e.tid, e.pid);
+        }
         let exit = matches!(e.kind, EventKind::Exit(_));
         let tid = e.tid;
         self.trace.push(e);
@@ -383,10 +390,13 @@ impl Server {
             return;
         };
         let key = (rec.nr, rec.fd_arg(0).unwrap_or(-1));
+        let returned = rec.exited_at.unwrap_or(entered);
         let spin = self.spins.entry(tid).or_insert_with(|| Spin {
             since: entered,
+            last: returned,
             counts: HashMap::new(),
         });
+        spin.last = returned;
         *spin.counts.entry(key).or_default() += 1;
     }
 
@@ -396,20 +406,22 @@ impl Server {
         let quiet = |t: Duration| now.saturating_sub(t) >= self.limits.settle;
         let mut any = false;
         for &t in &self.live {
-            if let Some(spin) = self.spins.get(&t)
-                && quiet(spin.since)
-                && spin.counts.values().all(|&n| n >= 2)
-            {
-                any = true;
-                continue;
-            }
             let blocked = self.trace.pending(t).is_some_and(|r| {
                 let rec = &self.trace.records[r];
                 rec.entered_at.is_some_and(quiet) && asleep(rec.pid, t)
             });
-            if !blocked {
+            if blocked {
+                continue;
+            }
+            // Spinning: idle calls for a settle period, each seen twice,
+            // and still coming (the last one returned within that period).
+            let spinning = self.spins.get(&t).is_some_and(|spin| {
+                quiet(spin.since) && !quiet(spin.last) && spin.counts.values().all(|&n| n >= 2)
+            });
+            if !spinning {
                 return false;
             }
+            any = true;
         }
         any
     }
@@ -419,13 +431,7 @@ impl Server {
         self.live
             .iter()
             .filter_map(|&t| {
-                let pid = self
-                    .trace
-                    .records
-                    .iter()
-                    .rev()
-                    .find(|r| r.tid == t)
-                    .map_or(t, |r| r.pid);
+                let pid = self.pids.get(&t).copied().unwrap_or(t);
                 let text =
                     std::fs::read_to_string(format!("/proc/{pid}/task/{t}/schedstat")).ok()?;
                 text.split_whitespace().next()?.parse::<u64>().ok()
@@ -469,13 +475,7 @@ impl Server {
 
     fn mark(&mut self, kind: EventKind, tid: Tid) {
         let at = self.trace.events.last().map(|e| e.at).unwrap_or_default();
-        let pid = self
-            .trace
-            .records
-            .iter()
-            .rev()
-            .find(|r| r.tid == tid)
-            .map_or(0, |r| r.pid);
+        let pid = self.pids.get(&tid).copied().unwrap_or(0);
         self.trace.push(Event { tid, pid, at, kind });
     }
 
@@ -576,8 +576,9 @@ impl Server {
 
 /// The calls a task made that achieved nothing, since its last one that did.
 struct Spin {
-    /// When the first of them entered.
+    /// When the first of them entered, and the last one returned.
     since: Duration,
+    last: Duration,
     /// How often each (syscall, first fd) came.
     counts: HashMap<(u64, i32), usize>,
 }
@@ -690,7 +691,7 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
 
 /// Connects with a small segment size and receive buffer, set before the
 /// handshake so that they shape the connection.
-fn connect_narrow(addr: SocketAddr) -> std::io::Result<TcpStream> {
+fn connect_narrow(addr: SocketAddr, timeout: Duration) -> std::io::Result<TcpStream> {
     use nix::sys::socket::{
         AddressFamily, SockFlag, SockType, SockaddrStorage, connect, setsockopt, socket, sockopt,
     };
@@ -702,10 +703,16 @@ fn connect_narrow(addr: SocketAddr) -> std::io::Result<TcpStream> {
     let fd = socket(family, SockType::Stream, SockFlag::SOCK_CLOEXEC, None)?;
     setsockopt(&fd, sockopt::RcvBuf, &(64 * 1024))?;
     setsockopt(&fd, sockopt::TcpMaxSeg, &1400)?;
+    // A blocking connect gives up after SO_SNDTIMEO, like connect_timeout;
+    // the timeout is cleared again for the writes that follow.
+    let timeval =
+        |d: Duration| nix::sys::time::TimeVal::new(d.as_secs() as _, d.subsec_micros() as _);
+    setsockopt(&fd, sockopt::SendTimeout, &timeval(timeout))?;
     connect(
         std::os::fd::AsRawFd::as_raw_fd(&fd),
         &SockaddrStorage::from(addr),
     )?;
+    setsockopt(&fd, sockopt::SendTimeout, &timeval(Duration::ZERO))?;
     Ok(TcpStream::from(fd))
 }
 
@@ -731,7 +738,7 @@ fn perform(
                 if narrow { " (narrow window)" } else { "" }
             ));
             let connected = if narrow {
-                connect_narrow(server.addr)
+                connect_narrow(server.addr, limits.reply)
             } else {
                 TcpStream::connect_timeout(&server.addr, limits.reply)
             };

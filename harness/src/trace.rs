@@ -239,6 +239,24 @@ impl Record {
         names.contains(&self.name())
     }
 
+    /// How many bytes a read or write asked for, where the call says so in
+    /// one number (`read`, `write`, `recvfrom`, `sendto`; not the vectored
+    /// and message forms).
+    pub fn asked_len(&self) -> Option<i64> {
+        match (self.name(), self.args.get(2)) {
+            ("read" | "write" | "recvfrom" | "sendto", Some(Arg::Int(n))) => Some(*n),
+            _ => None,
+        }
+    }
+
+    /// How many bytes it moved, if it succeeded.
+    pub fn done_len(&self) -> Option<i64> {
+        match self.ret {
+            Some(Ret::Ok(Arg::Int(n))) => Some(n),
+            _ => None,
+        }
+    }
+
     /// Whether the call returned and achieved nothing: it failed with
     /// `EAGAIN`, a readiness wait timed out with nothing ready, or it was a
     /// sleep or a yield. A server that makes only such calls is spinning

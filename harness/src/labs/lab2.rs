@@ -2,11 +2,10 @@
 //! waits, so one thread juggles many sockets, at the price of spinning.
 
 use crate::grade::{Check, Lab, Runs, Verdict};
-use crate::trace::WAITS;
 
 use super::{
-    READS, blocked_records, blocking_uses, concurrent, evidence, from_first_socket, idle_facts,
-    large_replies, many_clients, single_task, slow_burst,
+    READS, blocked_records, blocking_uses, concurrent, evidence, idle_facts, large_replies,
+    many_clients, readiness_calls, single_task, slow_burst,
 };
 
 pub(super) fn lab() -> Lab {
@@ -128,10 +127,7 @@ fn never_blocks(runs: &Runs) -> Verdict {
 
 fn no_readiness_api(runs: &Runs) -> Verdict {
     for run in &runs.0 {
-        let used: Vec<usize> = from_first_socket(run)
-            .filter(|(_, r)| r.is(WAITS) || r.name().starts_with("epoll_"))
-            .map(|(i, _)| i)
-            .collect();
+        let used = readiness_calls(run);
         if !used.is_empty() {
             return Verdict::fail(
                 "the server asked the kernel which sockets are ready:",

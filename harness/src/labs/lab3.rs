@@ -2,12 +2,12 @@
 //! sleeps otherwise.
 
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
-use crate::trace::{Arg, Ret, WAITS};
+use crate::trace::{Arg, Ret};
 
 use super::{
-    READS, blocked_records, concurrent, evidence, fd_name, from_first_socket, idle_facts,
-    idle_sleeps, is_conn, is_served, large_replies, many_clients, received, returned_name,
-    single_task, slow_burst,
+    READS, blocked_records, blocked_writes, concurrent, evidence, fd_name, idle_facts, idle_sleeps,
+    is_conn, is_served, large_replies, many_clients, readiness_calls, received, records_where,
+    reported_writable, returned_name, single_task, slow_burst,
 };
 
 const SELECTS: &[&str] = &["select", "pselect6"];
@@ -106,23 +106,15 @@ fn set_names(run: &Run, r: usize, i: usize) -> Vec<String> {
     }
 }
 
-fn selects(run: &Run) -> impl Iterator<Item = usize> + '_ {
-    run.outcome
-        .trace
-        .records
-        .iter()
-        .enumerate()
-        .filter(|(_, rec)| rec.is(SELECTS))
-        .map(|(r, _)| r)
+fn selects(run: &Run) -> Vec<usize> {
+    records_where(run, |rec| rec.is(SELECTS))
 }
 
 fn waits_in_select(runs: &Runs) -> Verdict {
     for run in &runs.0 {
-        let others: Vec<usize> = from_first_socket(run)
-            .filter(|(_, rec)| {
-                (rec.is(WAITS) && !rec.is(SELECTS)) || rec.name().starts_with("epoll_")
-            })
-            .map(|(r, _)| r)
+        let others: Vec<usize> = readiness_calls(run)
+            .into_iter()
+            .filter(|&r| !run.outcome.trace.records[r].is(SELECTS))
             .collect();
         if !others.is_empty() {
             return Verdict::fail(
@@ -232,30 +224,20 @@ fn ready_only(runs: &Runs) -> Verdict {
 
 fn write_set(runs: &Runs) -> Verdict {
     let run = runs.get("burst");
-    let blocked: Vec<usize> = blocked_records(run)
-        .into_iter()
-        .filter(|&r| run.outcome.trace.records[r].is(&["write", "sendto", "sendmsg", "writev"]))
-        .collect();
+    let blocked = blocked_writes(run);
     if !blocked.is_empty() {
         return Verdict::fail(
             "while a client read its 1 MiB reply slowly, the server was found blocked in write instead of waiting in select for writability:",
             evidence(run, blocked),
         );
     }
-    let waited = selects(run).find(|&s| {
-        set_names(run, s, 2).iter().any(|n| is_conn(n))
-            && run
-                .transcript
-                .ready(s)
-                .is_some_and(|ready| ready.iter().any(|x| is_conn(&x.name) && x.writable()))
-    });
-    match waited {
+    match reported_writable(run) {
         Some(s) => Verdict::pass(format!(
             "the reply waited in the write set: {}",
             run.transcript.record_text(s)
         )),
         None => Verdict::fail(
-            "while a client read its 1 MiB reply slowly, no select ever had a connection in its write set reported writable: the reply never waited for room the select way",
+            "while a client read its 1 MiB reply slowly, no select ever reported a connection writable: the reply never waited for room in the write set",
             Vec::new(),
         ),
     }
@@ -265,9 +247,10 @@ fn sets_shrink(runs: &Runs) -> Verdict {
     for run in &runs.0 {
         for s in selects(run) {
             let rec = &run.outcome.trace.records[s];
+            // A closed fd has no name left: it shows as `fdN`.
             let stale: Vec<String> = (1..=3)
                 .flat_map(|i| set_names(run, s, i))
-                .filter(|n| !is_served(n))
+                .filter(|n| n.starts_with("fd"))
                 .collect();
             if rec.errno() == Some(libc::EBADF) || !stale.is_empty() {
                 return Verdict::fail(

@@ -7,12 +7,12 @@ use crate::grade::{Check, Lab, Run, Runs, Verdict};
 use crate::trace::{Arg, Ret};
 
 use super::{
-    READS, blocked_records, blocking_uses, concurrent, evidence, fd_name, idle_facts, idle_sleeps,
-    is_conn, large_replies, many_clients, returned_name, slow_burst,
+    READS, WRITES, blocked_writes, blocking_uses, concurrent, evidence, fd_name, full_read,
+    idle_facts, idle_sleeps, is_conn, large_replies, many_clients, records_where,
+    reported_writable, returned_name, short_write, slow_burst,
 };
 
 const EPOLL_WAITS: &[&str] = &["epoll_wait", "epoll_pwait", "epoll_pwait2"];
-const WRITES: &[&str] = &["write", "writev", "sendto", "sendmsg"];
 const STANDARD: &[&str] = &["level", "edge"];
 const ALL: &[&str] = &["level", "edge", "level-burst", "edge-burst"];
 
@@ -105,12 +105,9 @@ fn edge(run: &Run) -> bool {
 fn epoll_create(runs: &Runs) -> Verdict {
     for name in STANDARD {
         let run = runs.get(name);
-        let creates: Vec<usize> = (0..run.outcome.trace.records.len())
-            .filter(|&r| {
-                let rec = &run.outcome.trace.records[r];
-                rec.is(&["epoll_create", "epoll_create1"]) && matches!(rec.ret, Some(Ret::Ok(_)))
-            })
-            .collect();
+        let creates = records_where(run, |rec| {
+            rec.is(&["epoll_create", "epoll_create1"]) && matches!(rec.ret, Some(Ret::Ok(_)))
+        });
         if creates.len() != 1 {
             return Verdict::fail(
                 format!(
@@ -162,8 +159,8 @@ fn ctl_add(runs: &Runs) -> Verdict {
             ctls.iter()
                 .any(|(_, op, t, _)| *op == "EPOLL_CTL_ADD" && t == who)
         };
-        let accepted: Vec<&str> = (0..run.outcome.trace.records.len())
-            .filter(|&r| run.outcome.trace.records[r].is(&["accept", "accept4"]))
+        let accepted: Vec<&str> = records_where(run, |rec| rec.is(&["accept", "accept4"]))
+            .into_iter()
             .filter_map(|r| returned_name(run, r))
             .filter(|n| is_conn(n))
             .collect();
@@ -249,13 +246,11 @@ fn idle_epoll(runs: &Runs) -> Verdict {
     Verdict::pass("idle in epoll_wait, with no wake-ups, in both modes")
 }
 
-/// Per `epoll_wait` that returned events: (wait record, next wait record of
-/// the same task or the end, connections it reported readable).
+/// Per `epoll_wait` that returned events: (wait record, the next wait
+/// record or the end of the trace, connections it reported readable).
 fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<String>)> {
     let records = &run.outcome.trace.records;
-    let waits: Vec<usize> = (0..records.len())
-        .filter(|&r| records[r].is(EPOLL_WAITS))
-        .collect();
+    let waits = records_where(run, |rec| rec.is(EPOLL_WAITS));
     waits
         .iter()
         .enumerate()
@@ -279,15 +274,6 @@ fn reads_of(run: &Run, conn: &str, from: usize, to: usize) -> Vec<usize> {
         .collect()
 }
 
-/// Whether a read got everything it asked for (so more may be waiting).
-fn full_read(run: &Run, r: usize) -> bool {
-    let rec = &run.outcome.trace.records[r];
-    match (&rec.ret, rec.args.get(2)) {
-        (Some(Ret::Ok(Arg::Int(n))), Some(Arg::Int(asked))) => *n > 0 && n == asked,
-        _ => false,
-    }
-}
-
 fn edge_drains(runs: &Runs) -> Verdict {
     for name in ["edge", "edge-burst"] {
         let run = runs.get(name);
@@ -301,6 +287,7 @@ fn edge_drains(runs: &Runs) -> Verdict {
                 evidence(run, blocking),
             );
         }
+        let len = run.outcome.trace.records.len();
         for (w, next, conns) in wait_rounds(run) {
             for conn in conns {
                 let reads = reads_of(run, &conn, w + 1, next);
@@ -311,11 +298,9 @@ fn edge_drains(runs: &Runs) -> Verdict {
                 // the fd is then re-armed with EPOLL_CTL_MOD.
                 let backed_off = (w + 1..next).any(|x| {
                     let rec = &run.outcome.trace.records[x];
-                    fd_name(run, x, 0) == Some(conn.as_str())
-                        && rec.is(WRITES)
-                        && (rec.errno() == Some(libc::EAGAIN) || full_write_missed(run, x))
+                    fd_name(run, x, 0) == Some(conn.as_str()) && rec.is(WRITES) && short_write(rec)
                 });
-                if full_read(run, last) && !backed_off {
+                if full_read(&run.outcome.trace.records[last]) && !backed_off {
                     return Verdict::fail(
                         format!(
                             "after epoll_wait reported {conn} (edge-triggered), the server read {conn} {} and went back to epoll_wait without reaching EAGAIN: the rest of the data was left unread, and no new edge will come for it",
@@ -325,22 +310,18 @@ fn edge_drains(runs: &Runs) -> Verdict {
                                 format!("{} times", reads.len())
                             }
                         ),
-                        evidence(run, std::iter::once(w).chain(reads).chain([next])),
+                        evidence(
+                            run,
+                            std::iter::once(w)
+                                .chain(reads)
+                                .chain([next].into_iter().filter(|&n| n < len)),
+                        ),
                     );
                 }
             }
         }
     }
     Verdict::pass("every edge event was drained to EAGAIN")
-}
-
-/// Whether a write sent less than it was given.
-fn full_write_missed(run: &Run, r: usize) -> bool {
-    let rec = &run.outcome.trace.records[r];
-    match (&rec.ret, rec.args.get(2)) {
-        (Some(Ret::Ok(Arg::Int(n))), Some(Arg::Int(given))) => n < given,
-        _ => false,
-    }
 }
 
 fn level_rereports(runs: &Runs) -> Verdict {
@@ -351,7 +332,7 @@ fn level_rereports(runs: &Runs) -> Verdict {
         for conn in conns {
             let reads = reads_of(run, conn, w + 1, *next);
             if let [only] = reads[..]
-                && full_read(run, only)
+                && full_read(&run.outcome.trace.records[only])
                 && pair[1].0 == *next
                 && pair[1].2.contains(conn)
             {
@@ -383,10 +364,7 @@ fn level_rereports(runs: &Runs) -> Verdict {
 fn epollout(runs: &Runs) -> Verdict {
     for name in ["level-burst", "edge-burst"] {
         let run = runs.get(name);
-        let blocked: Vec<usize> = blocked_records(run)
-            .into_iter()
-            .filter(|&r| run.outcome.trace.records[r].is(WRITES))
-            .collect();
+        let blocked = blocked_writes(run);
         if !blocked.is_empty() {
             return Verdict::fail(
                 format!(
@@ -400,19 +378,12 @@ fn epollout(runs: &Runs) -> Verdict {
                 && is_conn(t)
                 && ev.is_some_and(|e| e.events.contains(&"EPOLLOUT"))
         });
-        let reported = (0..run.outcome.trace.records.len()).any(|w| {
-            run.transcript
-                .ready(w)
-                .is_some_and(|ready| ready.iter().any(|x| is_conn(&x.name) && x.writable()))
-        });
+        let reported = reported_writable(run).is_some();
         if !(asked && reported) {
-            let retries: Vec<usize> = (0..run.outcome.trace.records.len())
-                .filter(|&r| {
-                    let rec = &run.outcome.trace.records[r];
-                    rec.is(WRITES) && rec.errno() == Some(libc::EAGAIN)
-                })
-                .take(3)
-                .collect();
+            let mut retries = records_where(run, |rec| {
+                rec.is(WRITES) && rec.errno() == Some(libc::EAGAIN)
+            });
+            retries.truncate(3);
             return Verdict::fail(
                 format!(
                     "in {name}, while a client read its 1 MiB reply slowly, {}",

@@ -26,6 +26,39 @@ pub fn find(id: &str) -> Option<Lab> {
 
 /// Syscalls that read from a socket.
 const READS: &[&str] = &["read", "readv", "recvfrom", "recvmsg", "recvmmsg"];
+/// Syscalls that write to a socket.
+const WRITES: &[&str] = &["write", "writev", "sendto", "sendmsg", "sendmmsg"];
+
+/// The indices of the records of `run` that satisfy `pred`.
+fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {
+    run.outcome
+        .trace
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, rec)| pred(rec))
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// Calls to a readiness API (`select`, `poll`, `epoll_*`) after start-up.
+fn readiness_calls(run: &Run) -> Vec<usize> {
+    from_first_socket(run)
+        .filter(|(_, r)| r.is(WAITS) || r.name().starts_with("epoll_"))
+        .map(|(i, _)| i)
+        .collect()
+}
+
+/// Whether a read got everything it asked for (so more may be waiting).
+fn full_read(rec: &Record) -> bool {
+    matches!((rec.done_len(), rec.asked_len()), (Some(n), Some(asked)) if n > 0 && n == asked)
+}
+
+/// Whether a write sent less than it was given (or nothing, with EAGAIN).
+fn short_write(rec: &Record) -> bool {
+    rec.errno() == Some(libc::EAGAIN)
+        || matches!((rec.done_len(), rec.asked_len()), (Some(n), Some(given)) if n < given)
+}
 
 /// At most this many trace lines back a verdict.
 const EVIDENCE_LINES: usize = 6;
@@ -98,17 +131,10 @@ fn blocked_in(run: &Run, label: &str, names: &[&str], fd: &str) -> bool {
 
 /// Records that created a thread or process.
 fn spawns(run: &Run) -> Vec<usize> {
-    run.outcome
-        .trace
-        .records
-        .iter()
-        .enumerate()
-        .filter(|(_, r)| {
-            r.is(&["clone", "clone3", "fork", "vfork"])
-                && matches!(r.ret, Some(crate::trace::Ret::Ok(Arg::Tid(t))) if t > 0)
-        })
-        .map(|(i, _)| i)
-        .collect()
+    records_where(run, |r| {
+        r.is(&["clone", "clone3", "fork", "vfork"])
+            && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
+    })
 }
 
 /// Whether any task was spawned during the run.
@@ -317,14 +343,24 @@ fn blocking_uses(run: &Run) -> Vec<usize> {
 
 /// Records that a settle found blocked, other than sleeps.
 fn blocked_records(run: &Run) -> Vec<usize> {
-    run.outcome
-        .trace
-        .records
-        .iter()
-        .enumerate()
-        .filter(|(_, rec)| rec.blocked && !rec.is(&["nanosleep", "clock_nanosleep"]))
-        .map(|(r, _)| r)
-        .collect()
+    records_where(run, |rec| {
+        rec.blocked && !rec.is(&["nanosleep", "clock_nanosleep"])
+    })
+}
+
+/// Records a settle found blocked in a write: a reply that waited for room
+/// in the kernel instead of in the lab's readiness API.
+fn blocked_writes(run: &Run) -> Vec<usize> {
+    records_where(run, |rec| rec.blocked && rec.is(WRITES))
+}
+
+/// Whether some readiness wait reported a connection writable.
+fn reported_writable(run: &Run) -> Option<usize> {
+    (0..run.outcome.trace.records.len()).find(|&w| {
+        run.transcript
+            .ready(w)
+            .is_some_and(|ready| ready.iter().any(|x| is_conn(&x.name) && x.writable()))
+    })
 }
 
 /// One task did everything, in every run.
@@ -430,7 +466,7 @@ fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
             format!(
                 "while idle the server woke up {rate:.0} times per second ({} waits in {} ms): a wait with a zero or tiny timeout in a loop is polling, not sleeping",
                 records.len(),
-                IDLE_WINDOW.as_millis()
+                idle_usage(run).map_or(0, |u| u.wall.as_millis())
             ),
             evidence(run, sample),
         ));
