@@ -1,1 +1,144 @@
-//! Lab 4 graded end to end (in progress).
+//! Lab 4 graded end to end, in both modes: the reference and an alternative
+//! correct solution (`SOCK_NONBLOCK`, `accept4`, `epoll_pwait`, tokens as
+//! event data, `EPOLLRDHUP`) get full marks, both modes' transcripts match
+//! their snapshots every run, and every known-wrong variant under
+//! `fixtures/lab4/` fails exactly the checks it was written to fail.
+
+mod common;
+
+use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program};
+use iolab::grade::Report;
+use iolab::normalize::{normalize, side_by_side};
+use iolab::scenario::{self, Limits};
+use iolab::tracer::Spec;
+
+const LAB: &str = "lab4";
+
+fn variant(name: &str) -> Report {
+    grade_program(
+        LAB,
+        env!("CARGO_BIN_EXE_lab4-variants"),
+        &["--variant", name],
+    )
+}
+
+/// The reference's transcript of scenario `name` (which adds `--trigger`).
+fn transcript(name: &str) -> String {
+    let lab = common::lab(LAB);
+    let s = lab.scenarios.iter().find(|s| s.name == name).unwrap();
+    let spec = Spec::new(env!("CARGO_BIN_EXE_lab4"), Vec::<String>::new());
+    let outcome = scenario::run(&spec, s, &Limits::default()).expect("scenario runs");
+    normalize(&outcome.trace).render()
+}
+
+#[test]
+fn reference_solution_gets_full_marks() {
+    assert_full_marks(&grade_program(LAB, env!("CARGO_BIN_EXE_lab4"), &[]));
+}
+
+#[test]
+fn alternative_solution_gets_full_marks() {
+    assert_full_marks(&variant("alt"));
+}
+
+#[test]
+fn both_modes_match_their_snapshots_every_run() {
+    for mode in ["level", "edge"] {
+        let runs: Vec<String> = (0..3).map(|_| transcript(mode)).collect();
+        assert_eq!(runs[0], runs[1], "{mode}");
+        assert_eq!(runs[1], runs[2], "{mode}");
+        assert_snapshot(&format!("lab4_{mode}"), &runs[0]);
+    }
+}
+
+#[test]
+fn side_by_side_shows_the_re_report_against_the_drain() {
+    let text = side_by_side(
+        ("level", &transcript("level")),
+        ("edge", &transcript("edge")),
+    );
+    // In the step where A sends 12 KiB: level re-reports C1 while edge
+    // drains it to EAGAIN, on the same rows.
+    let rows: Vec<&str> = text.lines().collect();
+    assert!(
+        rows.iter().any(
+            |r| r.starts_with("epoll_wait(EP, [{EPOLLIN, C1}], 64, -1) = 1")
+                && r.contains("| read(C1, ")
+        ),
+        "{text}"
+    );
+    assert!(
+        rows.iter()
+            .any(|r| r.contains("| read(C1, 0x…, 4096) = -1 EAGAIN")),
+        "{text}"
+    );
+}
+
+#[test]
+fn reading_once_per_edge_event_leaves_data_unread() {
+    assert_fails(
+        &variant("edge-once"),
+        &[
+            (
+                "edge-drains",
+                "the server read C1 once and went back to epoll_wait without reaching EAGAIN",
+            ),
+            ("large-reply", "client A sent 12288 bytes in one go"),
+            ("epollout", "in edge-burst"),
+        ],
+    );
+    let report = variant("edge-once");
+    let evidence = &report.result("edge-drains").unwrap().verdict.evidence;
+    assert!(
+        evidence[0].contains("epoll_wait(EP, [{EPOLLIN, C1}]"),
+        "{evidence:?}"
+    );
+    assert!(evidence[1].contains("read(C1, "), "{evidence:?}");
+}
+
+#[test]
+fn a_zero_timeout_fails_only_idle_epoll() {
+    assert_fails(
+        &variant("zero-timeout"),
+        &[("idle-epoll", "epoll_wait(EP, [], 64, 0) = 0")],
+    );
+}
+
+#[test]
+fn draining_in_level_mode_hides_the_re_report() {
+    assert_fails(
+        &variant("level-drains"),
+        &[(
+            "level-rereports",
+            "never reported the same connection twice in a row",
+        )],
+    );
+}
+
+#[test]
+fn keeping_a_closed_connection_fails_only_ctl_del() {
+    assert_fails(
+        &variant("no-del"),
+        &[("ctl-del", "read on C1 returned 0 (the client closed)")],
+    );
+}
+
+#[test]
+fn retrying_a_full_socket_fails_only_epollout() {
+    assert_fails(
+        &variant("no-epollout"),
+        &[("epollout", "no connection was registered for EPOLLOUT")],
+    );
+}
+
+#[test]
+fn edge_triggered_registration_in_level_mode_fails_ctl_add() {
+    assert_fails(
+        &variant("et-in-level"),
+        &[
+            ("ctl-add", "{EPOLLIN|EPOLLET, data=C1}"),
+            ("large-reply", "client A sent 12288 bytes in one go"),
+            ("epollout", "in level-burst"),
+        ],
+    );
+}
