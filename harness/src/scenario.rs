@@ -808,30 +808,19 @@ fn perform(
                 records: records..server.trace.records.len(),
             })
         }
-        Step::SlowBurst(_, name, size) => {
+        Step::Burst(_, name, size) | Step::SlowBurst(_, name, size) => {
+            let slow = matches!(step, Step::SlowBurst(..));
             let data = burst_data(*size);
-            server.step(format!(
-                "{name}: send {size} bytes, reading the reply only when the server settles"
-            ));
+            server.step(if slow {
+                format!("{name}: send {size} bytes, reading the reply only when the server settles")
+            } else {
+                format!("{name}: send {size} bytes while reading the reply")
+            });
             let Some(stream) = client(clients, name) else {
                 return Observed::Failed(format!("{name} is not connected"));
             };
             let got = match stream.try_clone() {
-                Ok(writer) => slow_burst(server, stream, writer, data.clone(), limits),
-                Err(e) => return Observed::Failed(format!("{name}: {e}")),
-            };
-            Observed::Received {
-                got,
-                expected: upper(&data),
-            }
-        }
-        Step::Burst(_, name, size) => {
-            let data = burst_data(*size);
-            server.step(format!("{name}: send {size} bytes while reading the reply"));
-            let Some(stream) = client(clients, name) else {
-                return Observed::Failed(format!("{name} is not connected"));
-            };
-            let got = match stream.try_clone() {
+                Ok(writer) if slow => slow_burst(server, stream, writer, data.clone(), limits),
                 Ok(writer) => burst(server, stream, writer, data.clone(), limits),
                 Err(e) => return Observed::Failed(format!("{name}: {e}")),
             };
