@@ -12,8 +12,8 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 
 use crate::trace::{
-    Arg, EpollEvent, EventKind, Record, Ret, SockAddr, SpawnKind, Tid, Trace, WAITS, errno_name,
-    signal_name,
+    Arg, EPOLL_WAITS, EpollEvent, EventKind, Record, Ret, SELECTS, SockAddr, SpawnKind, Tid, Trace,
+    WAITS, errno_name, signal_name,
 };
 
 /// How many bytes of a buffer a transcript shows.
@@ -31,7 +31,8 @@ pub struct Line {
     pub block: usize,
     /// The syscall records this line shows.
     pub records: Vec<usize>,
-    /// The line stands for a storm of `count` calls that achieved nothing.
+    /// The line stands for a storm: its `records` are calls that achieved
+    /// nothing.
     pub storm: bool,
 }
 
@@ -101,12 +102,14 @@ impl Transcript {
         for line in &self.lines {
             out.push_str(&line.text);
             if line.storm {
+                // A storm's calls are its records (over all its repeats).
                 if counts {
-                    let _ = write!(out, "  (storm of {} calls)", line.count);
+                    let _ = write!(out, "  (storm of {} calls)", line.records.len());
                 } else {
                     out.push_str("  (storm)");
                 }
-            } else if line.count > 1 {
+            }
+            if line.count > 1 {
                 let times = if counts {
                     format!(" ×{}", line.count)
                 } else {
@@ -317,7 +320,7 @@ impl Names {
                     self.epoll_data.insert((ep, ev.data), target);
                 }
             }
-            ("epoll_wait" | "epoll_pwait" | "epoll_pwait2", _) => {
+            (name, _) if EPOLL_WAITS.contains(&name) => {
                 let ep = rec
                     .fd_arg(0)
                     .and_then(|fd| self.fd_at.get(&(r, fd)).copied());
@@ -503,15 +506,11 @@ impl Renderer<'_> {
                 format!("{{{}, data={data}}}", flags_text(&ev.events, ev.rest))
             }
             Arg::EpollEvents(list) => {
-                let objs = self.names.epoll_ready.get(&r);
                 let items: Vec<String> = list
                     .iter()
                     .enumerate()
                     .map(|(i, ev)| {
-                        let who = match objs.and_then(|o| o.get(i).copied().flatten()) {
-                            Some(id) => self.obj_names[id].clone(),
-                            None => format!("data={}", self.epoll_data(ev.data)),
-                        };
+                        let who = self.epoll_event_name(r, i, ev);
                         format!("{{{}, {who}}}", flags_text(&ev.events, ev.rest))
                     })
                     .collect();
@@ -536,44 +535,48 @@ impl Renderer<'_> {
         format!("{{{}}}", names.join(", "))
     }
 
+    /// The name of the fd the `i`th event of epoll wait `r` was registered
+    /// for, or `data=N` when its data matches no registration.
+    fn epoll_event_name(&self, r: usize, i: usize, ev: &EpollEvent) -> String {
+        match self
+            .names
+            .epoll_ready
+            .get(&r)
+            .and_then(|o| o.get(i).copied().flatten())
+        {
+            Some(id) => self.obj_names[id].clone(),
+            None => format!("data={}", self.epoll_data(ev.data)),
+        }
+    }
+
     /// What a readiness wait reported, after its return value, like strace:
     /// `= 1 (in {L})` for select, `= 1 ([{fd=L, revents=POLLIN}])` for poll.
+    /// (An epoll wait shows its events as an argument.)
     fn ready_suffix(&self, r: usize, rec: &Record) -> String {
-        if !matches!(&rec.ret, Some(Ret::Ok(Arg::Int(n))) if *n > 0) {
+        let Some(ready) = self.ready(r, rec).filter(|x| !x.is_empty()) else {
             return String::new();
-        }
-        match rec.name() {
-            "select" | "pselect6" => {
-                let parts: Vec<String> = ["in", "out", "except"]
-                    .iter()
-                    .zip(rec.args.iter().skip(1))
-                    .filter_map(|(how, a)| match a {
-                        Arg::FdSet {
-                            ready: Some(ready), ..
-                        } if !ready.is_empty() => Some(format!("{how} {}", self.fd_set(r, ready))),
-                        _ => None,
-                    })
-                    .collect();
-                format!(" ({})", parts.join(", "))
-            }
-            "poll" | "ppoll" => match rec.args.first() {
-                Some(Arg::PollFds(list)) => {
-                    let items: Vec<String> = list
+        };
+        if rec.is(SELECTS) {
+            let parts: Vec<String> = ["in", "out", "except"]
+                .iter()
+                .filter_map(|how| {
+                    let names: Vec<&str> = ready
                         .iter()
-                        .filter_map(|p| match &p.revents {
-                            Some(rev) if !rev.is_empty() => Some(format!(
-                                "{{fd={}, revents={}}}",
-                                self.fd(r, p.fd),
-                                flags_text(rev, 0)
-                            )),
-                            _ => None,
-                        })
+                        .filter(|x| x.how.contains(how))
+                        .map(|x| x.name.as_str())
                         .collect();
-                    format!(" ([{}])", items.join(", "))
-                }
-                _ => String::new(),
-            },
-            _ => String::new(),
+                    (!names.is_empty()).then(|| format!("{how} {{{}}}", names.join(", ")))
+                })
+                .collect();
+            format!(" ({})", parts.join(", "))
+        } else if rec.is(&["poll", "ppoll"]) {
+            let items: Vec<String> = ready
+                .iter()
+                .map(|x| format!("{{fd={}, revents={}}}", x.name, flags_text(&x.how, 0)))
+                .collect();
+            format!(" ([{}])", items.join(", "))
+        } else {
+            String::new()
         }
     }
 
@@ -586,53 +589,43 @@ impl Renderer<'_> {
             name: self.fd(r, fd),
             how,
         };
-        match rec.name() {
-            "select" | "pselect6" => {
-                let mut out: Vec<Ready> = Vec::new();
-                for (how, a) in ["in", "out", "except"].iter().zip(rec.args.iter().skip(1)) {
-                    if let Arg::FdSet {
-                        ready: Some(ready), ..
-                    } = a
-                    {
-                        for &fd in ready {
-                            match out.iter_mut().find(|x| x.name == self.fd(r, fd)) {
-                                Some(x) => x.how.push(how),
-                                None => out.push(named(fd, vec![how])),
-                            }
+        if rec.is(SELECTS) {
+            let mut out: Vec<(i32, Ready)> = Vec::new();
+            for (how, a) in ["in", "out", "except"].iter().zip(rec.args.iter().skip(1)) {
+                if let Arg::FdSet {
+                    ready: Some(ready), ..
+                } = a
+                {
+                    for &fd in ready {
+                        match out.iter_mut().find(|(f, _)| *f == fd) {
+                            Some((_, x)) => x.how.push(how),
+                            None => out.push((fd, named(fd, vec![how]))),
                         }
                     }
                 }
-                Some(out)
             }
-            "poll" | "ppoll" => match rec.args.first() {
-                Some(Arg::PollFds(list)) => Some(
-                    list.iter()
-                        .filter_map(|p| match &p.revents {
-                            Some(rev) if !rev.is_empty() => Some(named(p.fd, rev.clone())),
-                            _ => None,
-                        })
-                        .collect(),
-                ),
-                _ => None,
-            },
-            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => match rec.args.get(1) {
-                Some(Arg::EpollEvents(list)) => {
-                    let objs = self.names.epoll_ready.get(&r);
-                    Some(
-                        list.iter()
-                            .enumerate()
-                            .map(|(i, ev): (usize, &EpollEvent)| Ready {
-                                name: match objs.and_then(|o| o.get(i).copied().flatten()) {
-                                    Some(id) => self.obj_names[id].clone(),
-                                    None => format!("data={}", self.epoll_data(ev.data)),
-                                },
-                                how: ev.events.clone(),
-                            })
-                            .collect(),
-                    )
-                }
-                _ => None,
-            },
+            return Some(out.into_iter().map(|(_, x)| x).collect());
+        }
+        if let Some(Arg::PollFds(list)) = rec.args.first() {
+            return Some(
+                list.iter()
+                    .filter_map(|p| match &p.revents {
+                        Some(rev) if !rev.is_empty() => Some(named(p.fd, rev.clone())),
+                        _ => None,
+                    })
+                    .collect(),
+            );
+        }
+        match rec.args.get(1) {
+            Some(Arg::EpollEvents(list)) if rec.is(EPOLL_WAITS) => Some(
+                list.iter()
+                    .enumerate()
+                    .map(|(i, ev)| Ready {
+                        name: self.epoll_event_name(r, i, ev),
+                        how: ev.events.clone(),
+                    })
+                    .collect(),
+            ),
             _ => None,
         }
     }
@@ -1016,7 +1009,7 @@ fn collapse(raw: Vec<RawLine>) -> Vec<Line> {
                 let line = &raw[i];
                 out.push(Line {
                     text: line.text.clone(),
-                    count: if line.storm { line.records.len() } else { 1 },
+                    count: 1,
                     block: 1,
                     records: line.records.clone(),
                     storm: line.storm,

@@ -274,7 +274,12 @@ impl Record {
     }
 }
 
-/// Syscalls that wait for fds to become ready.
+/// The `select` family.
+pub const SELECTS: &[&str] = &["select", "pselect6"];
+/// The `epoll_wait` family.
+pub const EPOLL_WAITS: &[&str] = &["epoll_wait", "epoll_pwait", "epoll_pwait2"];
+/// Syscalls that wait for fds to become ready: the select, poll and
+/// epoll_wait families.
 pub const WAITS: &[&str] = &[
     "select",
     "pselect6",

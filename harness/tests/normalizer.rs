@@ -451,3 +451,35 @@ fn a_step_inside_a_storm_is_printed_in_front_of_it() {
         assert!(text.ends_with(expected), "{before}+{after}:\n{text}");
     }
 }
+
+#[test]
+fn a_storm_inside_a_repeated_block_keeps_its_mark_and_all_its_calls() {
+    let mut b = Builder {
+        pid: 9,
+        events: Vec::new(),
+    };
+    listening(&mut b);
+    let read = |b: &mut Builder, ret: Ret, outs: Vec<(usize, Arg)>| {
+        b.call(
+            "read",
+            vec![Arg::Fd(7), Arg::Out(0x7ff0), Arg::Int(4096)],
+            ret,
+            outs,
+        );
+    };
+    for _ in 0..3 {
+        read(&mut b, Ret::Err(11), vec![]);
+        read(&mut b, Ret::Err(11), vec![]);
+        let hi = Arg::Bytes {
+            head: b"hi".to_vec(),
+            len: 2,
+        };
+        read(&mut b, Ret::Ok(Arg::Int(2)), vec![(1, hi)]);
+    }
+    let t = normalize(&Trace::from_events(b.events));
+    let expected = "read(C1, 0x…, 4096) = -1 EAGAIN  (storm)\nread(C1, \"hi\", 4096) = 2\n  (the 2 lines above repeated)\n";
+    assert!(t.render().ends_with(expected), "{}", t.render());
+    let counted = t.render_with_counts();
+    assert!(counted.contains("(storm of 6 calls)"), "{counted}");
+    assert!(counted.contains("(the 2 lines above repeated ×3)"), "{counted}");
+}

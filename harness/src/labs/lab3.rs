@@ -2,15 +2,13 @@
 //! sleeps otherwise.
 
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
-use crate::trace::{Arg, Ret};
+use crate::trace::{Arg, Ret, SELECTS};
 
 use super::{
     READS, blocked_records, blocked_writes, concurrent, evidence, fd_name, idle_facts, idle_sleeps,
     is_conn, is_served, large_replies, many_clients, readiness_calls, received, records_where,
     reported_writable, returned_name, single_task, slow_burst,
 };
-
-const SELECTS: &[&str] = &["select", "pselect6"];
 
 pub(super) fn lab() -> Lab {
     Lab {

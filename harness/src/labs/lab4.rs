@@ -4,7 +4,7 @@
 //! to `EAGAIN` or data sits unread.
 
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
-use crate::trace::{Arg, Ret};
+use crate::trace::{Arg, EPOLL_WAITS, Ret};
 
 use super::{
     READS, WRITES, blocked_writes, blocking_uses, concurrent, evidence, fd_name, full_read,
@@ -12,7 +12,6 @@ use super::{
     reported_writable, returned_name, short_write, slow_burst,
 };
 
-const EPOLL_WAITS: &[&str] = &["epoll_wait", "epoll_pwait", "epoll_pwait2"];
 const STANDARD: &[&str] = &["level", "edge"];
 const ALL: &[&str] = &["level", "edge", "level-burst", "edge-burst"];
 
