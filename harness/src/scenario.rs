@@ -913,31 +913,12 @@ fn slow_burst(
         }
     });
     let mut got = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
     let mut last_progress = Instant::now();
     let mut stalls = 0;
-    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
     while got.len() < want {
         let before = (got.len(), sent.load(Ordering::SeqCst));
         let settled = server.settle();
-        let mut closed = false;
-        // MSG_DONTWAIT rather than O_NONBLOCK: the writer thread shares the
-        // socket's file description and must keep blocking writes.
-        while got.len() < want {
-            match nix::sys::socket::recv(fd, &mut buf, nix::sys::socket::MsgFlags::MSG_DONTWAIT) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(nix::errno::Errno::EINTR) => {}
-                Err(nix::errno::Errno::EAGAIN) => break,
-                Err(_) => {
-                    closed = true;
-                    break;
-                }
-            }
-        }
+        let closed = drain(stream, &mut got, want);
         if closed || settled == Settled::Gone {
             break;
         }
@@ -961,40 +942,40 @@ fn slow_burst(
 /// Reads up to `want` bytes: whatever has arrived, and then, each time the
 /// server settles (blocked, busy or gone), whatever arrived meanwhile, until a
 /// settle brings nothing new. No clock decides when a reply is complete.
-fn collect(server: &mut Server, stream: &mut TcpStream, want: usize) -> Vec<u8> {
+fn collect(server: &mut Server, stream: &TcpStream, want: usize) -> Vec<u8> {
     let mut got = Vec::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let _ = stream.set_nonblocking(true);
-    let mut drain = |got: &mut Vec<u8>| -> bool {
-        let mut closed = false;
-        while got.len() < want {
-            match stream.read(&mut buf[..(want - got.len()).min(64 * 1024)]) {
-                Ok(0) => {
-                    closed = true;
-                    break;
-                }
-                Ok(n) => got.extend_from_slice(&buf[..n]),
-                Err(e) if e.kind() == ErrorKind::Interrupted => {}
-                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
-                Err(_) => {
-                    closed = true;
-                    break;
-                }
-            }
-        }
-        closed
-    };
-    let mut closed = drain(&mut got);
+    let mut closed = drain(stream, &mut got, want);
     while got.len() < want && !closed {
         let before = got.len();
         let settled = server.settle();
-        closed = drain(&mut got);
+        closed = drain(stream, &mut got, want);
         if got.len() == before || settled == Settled::Gone {
             break;
         }
     }
-    let _ = stream.set_nonblocking(false);
     got
+}
+
+/// Appends to `got` what has arrived on `stream`, up to `want` bytes in
+/// all, without waiting; returns whether the server closed the connection
+/// (or it failed). MSG_DONTWAIT rather than O_NONBLOCK: a writer thread may
+/// share the socket's file description and must keep blocking writes.
+fn drain(stream: &TcpStream, got: &mut Vec<u8>, want: usize) -> bool {
+    use nix::errno::Errno;
+    use nix::sys::socket::{MsgFlags, recv};
+    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
+    let mut buf = [0u8; 64 * 1024];
+    while got.len() < want {
+        let room = (want - got.len()).min(buf.len());
+        match recv(fd, &mut buf[..room], MsgFlags::MSG_DONTWAIT) {
+            Ok(0) => return true,
+            Ok(n) => got.extend_from_slice(&buf[..n]),
+            Err(Errno::EINTR) => {}
+            Err(Errno::EAGAIN) => return false,
+            Err(_) => return true,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
