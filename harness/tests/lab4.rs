@@ -6,11 +6,9 @@
 
 mod common;
 
-use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program};
+use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
 use iolab::grade::Report;
-use iolab::normalize::{normalize, side_by_side};
-use iolab::scenario::{self, Limits};
-use iolab::tracer::Spec;
+use iolab::normalize::side_by_side;
 
 const LAB: &str = "lab4";
 
@@ -24,11 +22,7 @@ fn variant(name: &str) -> Report {
 
 /// The reference's transcript of scenario `name` (which adds `--trigger`).
 fn transcript(name: &str) -> String {
-    let lab = common::lab(LAB);
-    let s = lab.scenarios.iter().find(|s| s.name == name).unwrap();
-    let spec = Spec::new(env!("CARGO_BIN_EXE_lab4"), Vec::<String>::new());
-    let outcome = scenario::run(&spec, s, &Limits::default()).expect("scenario runs");
-    normalize(&outcome.trace).render()
+    common::transcript(LAB, name, env!("CARGO_BIN_EXE_lab4"))
 }
 
 #[test]
@@ -44,10 +38,8 @@ fn alternative_solution_gets_full_marks() {
 #[test]
 fn both_modes_match_their_snapshots_every_run() {
     for mode in ["level", "edge"] {
-        let runs: Vec<String> = (0..3).map(|_| transcript(mode)).collect();
-        assert_eq!(runs[0], runs[1], "{mode}");
-        assert_eq!(runs[1], runs[2], "{mode}");
-        assert_snapshot(&format!("lab4_{mode}"), &runs[0]);
+        let text = stable_transcript(LAB, mode, env!("CARGO_BIN_EXE_lab4"));
+        assert_snapshot(&format!("lab4_{mode}"), &text);
     }
 }
 

@@ -481,5 +481,8 @@ fn a_storm_inside_a_repeated_block_keeps_its_mark_and_all_its_calls() {
     assert!(t.render().ends_with(expected), "{}", t.render());
     let counted = t.render_with_counts();
     assert!(counted.contains("(storm of 6 calls)"), "{counted}");
-    assert!(counted.contains("(the 2 lines above repeated ×3)"), "{counted}");
+    assert!(
+        counted.contains("(the 2 lines above repeated ×3)"),
+        "{counted}"
+    );
 }

@@ -68,7 +68,8 @@ pub fn assert_full_marks(report: &Report) {
     assert_eq!(report.score(), 100, "{}", report.render());
 }
 
-/// The snapshot form of scenario `name` of lab `id` run against `program`.
+/// The snapshot form of scenario `name` of lab `id` run against `program`
+/// (with the scenario's own extra arguments).
 pub fn transcript(id: &str, name: &str, program: &str) -> String {
     let lab = lab(id);
     let scenario = lab
@@ -79,6 +80,15 @@ pub fn transcript(id: &str, name: &str, program: &str) -> String {
     let spec = Spec::new(program, Vec::<String>::new());
     let outcome = scenario::run(&spec, scenario, &Limits::default()).expect("scenario runs");
     normalize(&outcome.trace).render()
+}
+
+/// The transcript of scenario `name` of lab `id` against `program`, after
+/// checking it is the same in three runs.
+pub fn stable_transcript(id: &str, name: &str, program: &str) -> String {
+    let runs: Vec<String> = (0..3).map(|_| transcript(id, name, program)).collect();
+    assert_eq!(runs[0], runs[1], "{id} {name}: runs 1 and 2 differ");
+    assert_eq!(runs[1], runs[2], "{id} {name}: runs 2 and 3 differ");
+    runs.into_iter().next().expect("three runs")
 }
 
 /// Asserts the transcript matches the accepted snapshot `snapshots/<name>.snap`.
