@@ -162,6 +162,12 @@ struct Names {
     /// Which object each fd number means in each record.
     fd_at: HashMap<(usize, i32), usize>,
     tasks: HashMap<Tid, String>,
+    /// Tasks in birth order (the order they were named).
+    order: Vec<Tid>,
+    /// Who created each task, and whether as a thread or a process.
+    parents: HashMap<Tid, (Tid, SpawnKind)>,
+    /// Futex words by (process, address): `W1`, `W2`, ...
+    words: HashMap<(Tid, u64), String>,
     server_ports: Vec<u16>,
     /// What each (epoll object, event data) was registered for.
     epoll_data: HashMap<(usize, u64), usize>,
@@ -188,6 +194,7 @@ impl Names {
                     format!("P{processes}")
                 };
                 names.tasks.insert(e.tid, name);
+                names.order.push(e.tid);
             }
             match &e.kind {
                 EventKind::Enter(_) => {
@@ -217,12 +224,35 @@ impl Names {
                             format!("P{processes}")
                         }
                     };
-                    names.tasks.entry(*child).or_insert(name);
+                    if !names.tasks.contains_key(child) {
+                        names.tasks.insert(*child, name);
+                        names.order.push(*child);
+                        names.parents.insert(*child, (e.tid, *kind));
+                    }
                 }
                 _ => {}
             }
         }
+        names.name_words(trace);
         names
+    }
+
+    /// Names futex words in the order they first appear when the tasks'
+    /// calls are read one task after another in birth order: each task's
+    /// own order is fixed, so the names do not depend on scheduling.
+    fn name_words(&mut self, trace: &Trace) {
+        for &task in &self.order {
+            for rec in trace.records.iter().filter(|r| r.tid == task) {
+                for arg in &rec.args {
+                    if let Arg::Word(w) = arg {
+                        let n = self.words.len() + 1;
+                        self.words
+                            .entry((rec.pid, *w))
+                            .or_insert_with(|| format!("W{n}"));
+                    }
+                }
+            }
+        }
     }
 
     fn object_for(&mut self, table: &mut HashMap<i32, usize>, fd: i32) -> usize {
@@ -432,6 +462,8 @@ fn arg_fds(arg: &Arg) -> Vec<i32> {
 struct Renderer<'a> {
     names: &'a Names,
     obj_names: Vec<String>,
+    /// The process of each record, for futex word names.
+    pids: Vec<Tid>,
 }
 
 impl Renderer<'_> {
@@ -516,6 +548,18 @@ impl Renderer<'_> {
                     .collect();
                 format!("[{}]", items.join(", "))
             }
+            Arg::Word(w) => {
+                let pid = self.pids.get(r).copied().unwrap_or(0);
+                self.names
+                    .words
+                    .get(&(pid, *w))
+                    .cloned()
+                    .unwrap_or_else(|| "0x…".to_string())
+            }
+            Arg::ChildInfo { code, pid, status } => format!(
+                "{{si_signo=SIGCHLD, si_code={code}, si_pid={}, si_status={status}}}",
+                self.task(*pid)
+            ),
             Arg::Text(t) => t.clone(),
             Arg::Unknown => "?".to_string(),
         }
@@ -746,6 +790,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
     let renderer = Renderer {
         obj_names: names.object_names(),
         names: &names,
+        pids: trace.records.iter().map(|r| r.pid).collect(),
     };
     let record_texts: Vec<String> = trace
         .records
@@ -771,16 +816,11 @@ pub fn normalize(trace: &Trace) -> Transcript {
         }
         v
     };
-    let prefix = |tid: Tid| -> String {
-        if shown_tasks.len() > 1 {
-            format!("{:<5} ", renderer.task(tid))
-        } else {
-            String::new()
-        }
-    };
 
-    let mut raw: Vec<(String, Vec<usize>)> = Vec::new();
+    // Every line, tagged with its task (0 for scenario steps).
+    let mut raw: Vec<(Tid, String, Vec<usize>)> = Vec::new();
     for (i, e) in trace.events.iter().enumerate().skip(start) {
+        let mut push = |text: String, records: Vec<usize>| raw.push((e.tid, text, records));
         match &e.kind {
             EventKind::Enter(call) => {
                 let r = trace.record_of_event(i).expect("entry has a record");
@@ -802,36 +842,27 @@ pub fn normalize(trace: &Trace) -> Transcript {
                         .count();
                     let mut head = renderer.args(r, rec, 0..known);
                     head.push("<blocked ...>".to_string());
-                    raw.push((
-                        format!("{}{}({}", prefix(e.tid), rec.name(), head.join(", ")),
-                        vec![r],
-                    ));
+                    push(format!("{}({}", rec.name(), head.join(", ")), vec![r]);
                 } else {
-                    let mut text = format!("{}{}", prefix(e.tid), renderer.record(r, rec));
+                    let mut text = renderer.record(r, rec);
                     if rec.blocked {
                         text.push_str("  <blocked>");
                     }
-                    raw.push((text, vec![r]));
+                    push(text, vec![r]);
                 }
             }
             EventKind::Exit(_) => {
                 let r = trace.record_of_event(i).expect("exit has a record");
                 let rec = &trace.records[r];
                 let Some(enter) = rec.enter else {
-                    raw.push((
-                        format!("{}{}", prefix(e.tid), renderer.record(r, rec)),
-                        vec![r],
-                    ));
+                    push(renderer.record(r, rec), vec![r]);
                     continue;
                 };
                 let crossed = trace.events[enter..i]
                     .iter()
                     .any(|e| matches!(e.kind, EventKind::Step(_)));
                 if crossed && !rec.blocked {
-                    raw.push((
-                        format!("{}{}", prefix(e.tid), renderer.record(r, rec)),
-                        vec![r],
-                    ));
+                    push(renderer.record(r, rec), vec![r]);
                 } else if crossed {
                     let known = match &trace.events[enter].kind {
                         EventKind::Enter(c) => c
@@ -842,35 +873,38 @@ pub fn normalize(trace: &Trace) -> Transcript {
                         _ => 0,
                     };
                     let tail = renderer.args(r, rec, known..rec.args.len());
-                    raw.push((
+                    push(
                         format!(
-                            "{}<... {} resumed>{}) = {}",
-                            prefix(e.tid),
+                            "<... {} resumed>{}) = {}",
                             rec.name(),
                             tail.join(", "),
                             renderer.ret_of(r, rec)
                         ),
                         vec![r],
-                    ));
+                    );
                 }
             }
-            EventKind::Step(text) => raw.push((format!("-- {text}"), Vec::new())),
-            EventKind::Signal(sig) => raw.push((
-                format!("{}--- {} ---", prefix(e.tid), signal_name(*sig)),
-                Vec::new(),
-            )),
+            EventKind::Step(text) => push(format!("-- {text}"), Vec::new()),
+            EventKind::Signal(sig) => push(format!("--- {} ---", signal_name(*sig)), Vec::new()),
             EventKind::Gone(how) => {
                 if e.tid == e.pid || shown_tasks.len() > 1 {
-                    raw.push((format!("{}+++ {how} +++", prefix(e.tid)), Vec::new()));
+                    push(format!("+++ {how} +++"), Vec::new());
                 }
             }
             EventKind::Exec { program, .. } => {
                 let base = program.rsplit('/').next().unwrap_or(program);
-                raw.push((format!("{}--- exec {base} ---", prefix(e.tid)), Vec::new()));
+                push(format!("--- exec {base} ---"), Vec::new());
             }
             EventKind::Spawn { .. } | EventKind::Blocked => {}
         }
     }
+
+    let lines = if shown_tasks.len() > 1 {
+        sections(&raw, &shown_tasks, &names, &renderer, trace)
+    } else {
+        let raw = raw.into_iter().map(|(_, t, r)| (t, r)).collect();
+        collapse(storms(raw, trace))
+    };
 
     let fd_names = names
         .fd_at
@@ -885,11 +919,133 @@ pub fn normalize(trace: &Trace) -> Transcript {
         .filter_map(|(r, rec)| Some((r, renderer.ready(r, rec)?)))
         .collect();
     Transcript {
-        lines: collapse(storms(raw, trace)),
+        lines,
         record_texts,
         fd_names,
         ready,
     }
+}
+
+/// The transcript of a server with several tasks: one section per thread or
+/// process, in birth order, each holding that task's own lines and the
+/// scenario steps it did something after. One task's calls are in program
+/// order, so no scheduling of the others can reorder a section. Storms and
+/// repeats are folded per section. Last, who waited for whom.
+fn sections(
+    raw: &[(Tid, String, Vec<usize>)],
+    shown: &[Tid],
+    names: &Names,
+    renderer: &Renderer<'_>,
+    trace: &Trace,
+) -> Vec<Line> {
+    let mut out: Vec<Line> = Vec::new();
+    let plain = |text: String| Line {
+        text,
+        count: 1,
+        block: 1,
+        records: Vec::new(),
+        storm: false,
+    };
+    for &task in names.order.iter().filter(|t| shown.contains(t)) {
+        let mine: Vec<(String, Vec<usize>)> = raw
+            .iter()
+            .filter(|(tid, ..)| *tid == task || *tid == 0)
+            .map(|(_, text, records)| (text.clone(), records.clone()))
+            .collect();
+        let mut lines = storms(mine, trace);
+        // A step matters to a section only if the task did something
+        // after it and before the next step.
+        let is_step = |l: &RawLine| l.records.is_empty() && l.text.starts_with("-- ");
+        let keep: Vec<bool> = (0..lines.len())
+            .map(|i| !is_step(&lines[i]) || lines.get(i + 1).is_some_and(|n| !is_step(n)))
+            .collect();
+        let mut k = keep.into_iter();
+        lines.retain(|_| k.next().unwrap_or(true));
+        if !out.is_empty() {
+            out.push(plain(String::new()));
+        }
+        let who = renderer.task(task);
+        out.push(plain(match names.parents.get(&task) {
+            Some((parent, SpawnKind::Thread)) => {
+                format!("== {who}: thread of {} ==", renderer.task(*parent))
+            }
+            Some((parent, SpawnKind::Process)) => {
+                format!("== {who}: process forked by {} ==", renderer.task(*parent))
+            }
+            None => format!("== {who} =="),
+        }));
+        out.extend(collapse(lines));
+    }
+    let waits = waited_for(trace, names, renderer);
+    if !waits.is_empty() {
+        out.push(plain(String::new()));
+        out.push(plain("== who waited for whom ==".to_string()));
+        out.extend(waits.into_iter().map(|(text, records)| Line {
+            records,
+            ..plain(text)
+        }));
+    }
+    out
+}
+
+/// Task-to-task waits: a futex wait ended by another task's wake on the
+/// same word, and a child reaped by `wait4`/`waitid`. One line per distinct
+/// wait (the records are every occurrence), ordered by the waiting task's
+/// birth and then by text, so that scheduling cannot reorder them.
+fn waited_for(trace: &Trace, names: &Names, renderer: &Renderer<'_>) -> Vec<(String, Vec<usize>)> {
+    let mut found: Vec<(usize, String, usize)> = Vec::new();
+    let birth = |tid: Tid| names.order.iter().position(|&t| t == tid).unwrap_or(usize::MAX);
+    for (r, rec) in trace.records.iter().enumerate() {
+        if let Some((op, word)) = rec.futex()
+            && op.starts_with("FUTEX_WAIT")
+            && rec.ret == Some(Ret::Ok(Arg::Int(0)))
+            && let (Some(enter), Some(exit)) = (rec.enter, rec.exit)
+        {
+            let waker = trace
+                .records
+                .iter()
+                .filter(|w| w.pid == rec.pid && w.tid != rec.tid)
+                .filter(|w| w.enter.is_some_and(|e| e > enter && e < exit))
+                .filter(|w| matches!(w.ret, Some(Ret::Ok(Arg::Int(n))) if n > 0))
+                .filter(|w| matches!(w.futex(), Some((op, x)) if x == word && op.starts_with("FUTEX_WAKE")))
+                .last();
+            if let Some(w) = waker {
+                let text = format!(
+                    "{} waited on {} for {} (futex)",
+                    renderer.task(rec.tid),
+                    renderer.arg(r, &rec.args[0]),
+                    renderer.task(w.tid)
+                );
+                found.push((birth(rec.tid), text, r));
+            }
+        }
+        if let Some(child) = rec.reaped() {
+            let how = trace
+                .events
+                .iter()
+                .find_map(|e| match e.kind {
+                    EventKind::Gone(how) if e.tid == child => Some(how.to_string()),
+                    _ => None,
+                })
+                .unwrap_or_else(|| "gone".to_string());
+            let text = format!(
+                "{} waited for {} ({}): {how}",
+                renderer.task(rec.tid),
+                renderer.task(child),
+                rec.name()
+            );
+            found.push((birth(rec.tid), text, r));
+        }
+    }
+    found.sort_by(|a, b| (a.0, &a.1).cmp(&(b.0, &b.1)));
+    let mut out: Vec<(String, Vec<usize>)> = Vec::new();
+    for (_, text, r) in found {
+        match out.last_mut() {
+            Some((t, records)) if *t == text => records.push(r),
+            _ => out.push((text, vec![r])),
+        }
+    }
+    out
 }
 
 /// A transcript line before repeats are collapsed.
@@ -1118,6 +1274,10 @@ fn raw_arg(a: &Arg) -> String {
         Arg::Addr(SockAddr::Inet(ip, port)) => format!("{{AF_INET, {ip}:{port}}}"),
         Arg::Addr(SockAddr::Inet6(ip, port)) => format!("{{AF_INET6, [{ip}]:{port}}}"),
         Arg::FdPair(a, b) => format!("[{a}, {b}]"),
+        Arg::Word(w) => format!("{w:#x}"),
+        Arg::ChildInfo { code, pid, status } => {
+            format!("{{si_code={code}, si_pid={pid}, si_status={status}}}")
+        }
         Arg::PollFds(list) => format!(
             "[{}]",
             list.iter()
@@ -1130,6 +1290,7 @@ fn raw_arg(a: &Arg) -> String {
             Renderer {
                 names: &names,
                 obj_names: Vec::new(),
+                pids: Vec::new(),
             }
             .arg(0, other)
         }

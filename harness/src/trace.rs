@@ -54,6 +54,17 @@ pub enum Arg {
     Epoll(EpollEvent),
     /// The events `epoll_wait` returned.
     EpollEvents(Vec<EpollEvent>),
+    /// A futex word's address, renamed `W1`, `W2`, ... in transcripts like
+    /// fds are, since addresses vary run to run.
+    Word(u64),
+    /// What `waitid` said about the child it reaped.
+    ChildInfo {
+        /// `CLD_EXITED`, `CLD_KILLED`, `CLD_DUMPED`, ...
+        code: &'static str,
+        pid: Tid,
+        /// The exit code, or the signal's name.
+        status: String,
+    },
     /// Text the decoder composed (a wait status, say) that holds no fd or tid.
     Text(String),
     /// An output pointer at entry: filled in at exit if the call succeeds.
@@ -260,10 +271,11 @@ impl Record {
     /// Whether the call returned and achieved nothing: it failed with
     /// `EAGAIN`, a readiness wait timed out with nothing ready, or it was a
     /// sleep or a yield. A server that makes only such calls is spinning
-    /// idle, and a run of them is a storm.
+    /// idle, and a run of them is a storm. (A futex wait failing with
+    /// `EAGAIN` is not: the lock word changed under it, which is progress.)
     pub fn is_idle(&self) -> bool {
         match &self.ret {
-            Some(Ret::Err(e)) => *e == libc::EAGAIN,
+            Some(Ret::Err(e)) => *e == libc::EAGAIN && self.name() != "futex",
             Some(Ret::Ok(v)) => match self.name() {
                 "nanosleep" | "clock_nanosleep" | "sched_yield" => true,
                 name if WAITS.contains(&name) => *v == Arg::Int(0),
@@ -271,6 +283,37 @@ impl Record {
             },
             None => false,
         }
+    }
+}
+
+impl Record {
+    /// The child a successful `wait4` or `waitid` reaped.
+    pub fn reaped(&self) -> Option<Tid> {
+        match (self.name(), &self.ret, self.args.get(2)) {
+            ("wait4", Some(Ret::Ok(Arg::Tid(pid))), _) => Some(*pid),
+            ("waitid", Some(Ret::Ok(_)), Some(Arg::ChildInfo { pid, .. })) if *pid > 0 => {
+                Some(*pid)
+            }
+            _ => None,
+        }
+    }
+
+    /// For a `futex` call: its command without the private and clock flags
+    /// (`FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAIT_BITSET`, ...) and its word.
+    pub fn futex(&self) -> Option<(&'static str, u64)> {
+        if self.name() != "futex" {
+            return None;
+        }
+        let word = match self.args.first() {
+            Some(Arg::Word(w)) => *w,
+            _ => return None,
+        };
+        let op = match self.args.get(1) {
+            Some(Arg::Flags { names, .. }) => names.first().copied()?,
+            Some(Arg::Sym(s)) => s,
+            _ => return None,
+        };
+        Some((op.strip_suffix("_PRIVATE").unwrap_or(op), word))
     }
 }
 

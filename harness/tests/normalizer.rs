@@ -158,7 +158,7 @@ fn shape() -> impl Strategy<Value = Shape> {
 fn numbering(conns: usize) -> impl Strategy<Value = Numbering> {
     (
         100i32..60000,
-        1024u16..65535,
+        1024u16..40000, // peers use 40000 and up
         3i32..50,
         prop::collection::vec(3i32..60, conns),
     )

@@ -752,6 +752,17 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
             flags(a[2], WAIT_OPTIONS),
             Arg::Ptr(a[3]),
         ],
+        "waitid" => vec![
+            sym_or_int(
+                a[0],
+                &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
+            ),
+            if a[0] == 1 { wait_pid(a[1]) } else { int32(a[1]) },
+            Arg::Out(a[2]),
+            flags(a[3], WAITID_OPTIONS),
+            Arg::Ptr(a[4]),
+        ],
+        "futex" => futex(mem, a),
         "exit" | "exit_group" => vec![int32(a[0])],
         "kill" => vec![wait_pid(a[0]), signal(a[1])],
         "tgkill" => vec![wait_pid(a[0]), Arg::Tid(a[1] as i32), signal(a[2])],
@@ -760,6 +771,99 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
         _ => vec![Arg::Text("...".into())],
     };
     Call { nr, args }
+}
+
+const WAITID_OPTIONS: &[(u64, &str)] = &[
+    (0x1, "WNOHANG"),
+    (0x2, "WSTOPPED"),
+    (0x4, "WEXITED"),
+    (0x8, "WCONTINUED"),
+    (0x01000000, "WNOWAIT"),
+    (0x40000000, "__WALL"),
+    (0x80000000, "__WCLONE"),
+];
+
+/// `futex` operations by command number, plain and with `FUTEX_PRIVATE_FLAG`.
+const FUTEX_OPS: &[(&str, &str)] = &[
+    ("FUTEX_WAIT", "FUTEX_WAIT_PRIVATE"),
+    ("FUTEX_WAKE", "FUTEX_WAKE_PRIVATE"),
+    ("FUTEX_FD", "FUTEX_FD_PRIVATE"),
+    ("FUTEX_REQUEUE", "FUTEX_REQUEUE_PRIVATE"),
+    ("FUTEX_CMP_REQUEUE", "FUTEX_CMP_REQUEUE_PRIVATE"),
+    ("FUTEX_WAKE_OP", "FUTEX_WAKE_OP_PRIVATE"),
+    ("FUTEX_LOCK_PI", "FUTEX_LOCK_PI_PRIVATE"),
+    ("FUTEX_UNLOCK_PI", "FUTEX_UNLOCK_PI_PRIVATE"),
+    ("FUTEX_TRYLOCK_PI", "FUTEX_TRYLOCK_PI_PRIVATE"),
+    ("FUTEX_WAIT_BITSET", "FUTEX_WAIT_BITSET_PRIVATE"),
+    ("FUTEX_WAKE_BITSET", "FUTEX_WAKE_BITSET_PRIVATE"),
+    ("FUTEX_WAIT_REQUEUE_PI", "FUTEX_WAIT_REQUEUE_PI_PRIVATE"),
+    ("FUTEX_CMP_REQUEUE_PI", "FUTEX_CMP_REQUEUE_PI_PRIVATE"),
+    ("FUTEX_LOCK_PI2", "FUTEX_LOCK_PI2_PRIVATE"),
+];
+const FUTEX_PRIVATE_FLAG: u64 = 128;
+const FUTEX_CLOCK_REALTIME: u64 = 256;
+
+/// A futex operation like strace shows it: `FUTEX_WAIT_PRIVATE`,
+/// `FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`.
+fn futex_op(op: u64) -> Arg {
+    let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let Some(&(plain, private)) = usize::try_from(cmd).ok().and_then(|i| FUTEX_OPS.get(i)) else {
+        return Arg::Hex(op);
+    };
+    let mut names = vec![if op & FUTEX_PRIVATE_FLAG != 0 {
+        private
+    } else {
+        plain
+    }];
+    if op & FUTEX_CLOCK_REALTIME != 0 {
+        names.push("FUTEX_CLOCK_REALTIME");
+    }
+    Arg::Flags { names, rest: 0 }
+}
+
+/// `futex(uaddr, op, val, timeout or val2, uaddr2, val3)`, with as many
+/// arguments as the operation uses. The word is named, not shown; an
+/// absolute timeout (the `_BITSET` waits) is a point in time that differs
+/// every run, so only whether there is one is shown.
+fn futex(mem: &Memory, a: &[u64; 6]) -> Vec<Arg> {
+    let cmd = a[1] & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
+    let mut args = vec![Arg::Word(a[0]), futex_op(a[1]), int32(a[2])];
+    match cmd {
+        0 => args.push(timespec(mem, a[3])),
+        9 => args.extend([Arg::Ptr(a[3]), Arg::Ptr(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
+        10 => args.extend([Arg::Ptr(a[3]), Arg::Ptr(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
+        3 | 4 | 12 => args.extend([int32(a[3]), Arg::Word(a[4]), int32(a[5])]),
+        5 => args.extend([int32(a[3]), Arg::Word(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
+        _ => {}
+    }
+    args
+}
+
+/// `waitid`'s `siginfo_t` for a reaped child: si_signo, si_errno, si_code
+/// (ints at 0, 4, 8), then si_pid (12), si_uid (16), si_status (20).
+fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
+    let raw = mem.read_exact(addr, 24)?;
+    let at = |i: usize| i32::from_ne_bytes(raw[i..i + 4].try_into().expect("4 bytes"));
+    let (code, pid, status) = (at(8), at(12), at(20));
+    let code_name = match code {
+        1 => "CLD_EXITED",
+        2 => "CLD_KILLED",
+        3 => "CLD_DUMPED",
+        4 => "CLD_TRAPPED",
+        5 => "CLD_STOPPED",
+        6 => "CLD_CONTINUED",
+        _ => "0",
+    };
+    let status = if code == 1 {
+        status.to_string()
+    } else {
+        crate::trace::signal_name(status)
+    };
+    Some(Arg::ChildInfo {
+        code: code_name,
+        pid,
+        status,
+    })
 }
 
 fn wait_pid(value: u64) -> Arg {
@@ -910,6 +1014,12 @@ pub(crate) fn decode_exit(
                 int(v)
             }
         }
+        "waitid" => {
+            if let Some(info) = child_info(mem, a[2]) {
+                outs.push((2, info));
+            }
+            int(v)
+        }
         "getpid" | "getppid" | "gettid" => Arg::Tid(value as i32),
         "mmap" | "mremap" | "brk" => Arg::Ptr(v),
         _ => {
@@ -982,6 +1092,26 @@ mod tests {
                 rest: 0
             }
         );
+    }
+
+    #[test]
+    fn futex_ops_name_the_command_and_its_flags() {
+        assert_eq!(
+            futex_op(128),
+            Arg::Flags {
+                names: vec!["FUTEX_WAIT_PRIVATE"],
+                rest: 0
+            }
+        );
+        assert_eq!(
+            futex_op(9 | 128 | 256),
+            Arg::Flags {
+                names: vec!["FUTEX_WAIT_BITSET_PRIVATE", "FUTEX_CLOCK_REALTIME"],
+                rest: 0
+            }
+        );
+        assert_eq!(futex_op(1), Arg::Flags { names: vec!["FUTEX_WAKE"], rest: 0 });
+        assert_eq!(futex_op(99), Arg::Hex(99));
     }
 
     #[test]
