@@ -16,6 +16,25 @@ use crate::trace::{
     WAITS, errno_name, signal_name,
 };
 
+/// Calls a transcript leaves out: memory management and the per-thread
+/// set-up a language runtime does. They say nothing about I/O models, and
+/// some vary run to run (how many `munmap`s align a new malloc arena
+/// depends on where `mmap` put it) or machine to machine (`rseq` support,
+/// the CPU mask size). Reports can still quote them as evidence.
+const HIDDEN: &[&str] = &[
+    "mmap",
+    "munmap",
+    "mprotect",
+    "madvise",
+    "mremap",
+    "brk",
+    "rseq",
+    "set_robust_list",
+    "sigaltstack",
+    "sched_getaffinity",
+    "getrandom",
+];
+
 /// How many bytes of a buffer a transcript shows.
 const SHOWN_BYTES: usize = 32;
 /// The longest block of lines that is collapsed when it repeats.
@@ -47,6 +66,8 @@ pub struct Transcript {
     fd_names: HashMap<(usize, i32), String>,
     /// For each readiness wait that returned, what it reported ready.
     ready: HashMap<usize, Vec<Ready>>,
+    /// Each task's name.
+    tasks: HashMap<Tid, String>,
 }
 
 /// One fd a readiness wait (`select`, `poll`, `epoll_wait`) reported ready.
@@ -129,6 +150,11 @@ impl Transcript {
     /// The name fd `fd` had in record `r` (`L`, `C1`, ...).
     pub fn fd_name(&self, r: usize, fd: i32) -> Option<&str> {
         self.fd_names.get(&(r, fd)).map(String::as_str)
+    }
+
+    /// The name task `tid` has (`main`, `T1`, `P1`).
+    pub fn task_name(&self, tid: Tid) -> Option<&str> {
+        self.tasks.get(&tid).map(String::as_str)
     }
 
     /// Record `r` as evidence: `task  call(...) = ret`.
@@ -821,6 +847,11 @@ pub fn normalize(trace: &Trace) -> Transcript {
     let mut raw: Vec<(Tid, String, Vec<usize>)> = Vec::new();
     for (i, e) in trace.events.iter().enumerate().skip(start) {
         let mut push = |text: String, records: Vec<usize>| raw.push((e.tid, text, records));
+        if let Some(r) = trace.record_of_event(i)
+            && trace.records[r].is(HIDDEN)
+        {
+            continue;
+        }
         match &e.kind {
             EventKind::Enter(call) => {
                 let r = trace.record_of_event(i).expect("entry has a record");
@@ -919,6 +950,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
         .filter_map(|(r, rec)| Some((r, renderer.ready(r, rec)?)))
         .collect();
     Transcript {
+        tasks: names.tasks.clone(),
         lines,
         record_texts,
         fd_names,

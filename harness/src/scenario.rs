@@ -99,6 +99,33 @@ pub enum Step {
     /// With the clients holding still, measure what the server does for
     /// this long: syscalls, `EAGAIN`s, CPU time (label, duration).
     Measure(&'static str, Duration),
+    /// Requests in flight together, timed: each is sent once the server
+    /// has read the one before (so the first is being worked on when the
+    /// next arrives), then every reply is awaited. Observes each reply's
+    /// delay and the wall time of the whole (label, requests).
+    Requests(&'static str, Vec<Request>),
+    /// Send SIGTERM to the server's first process only, as a service
+    /// manager would, and wait for it to exit; observes how it ended and
+    /// which processes outlived it (label).
+    Terminate(&'static str),
+}
+
+/// One request of a [`Step::Requests`].
+#[derive(Clone, Debug)]
+pub struct Request {
+    pub client: &'static str,
+    pub data: Vec<u8>,
+    pub expected: Vec<u8>,
+}
+
+/// One reply of a [`Step::Requests`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Reply {
+    pub client: &'static str,
+    pub got: Vec<u8>,
+    pub expected: Vec<u8>,
+    /// From sending the request to the whole expected reply, if it came.
+    pub after: Option<Duration>,
 }
 
 /// A named list of steps.
@@ -143,6 +170,19 @@ pub enum Observed {
     },
     /// What a `Measure` step saw.
     Measured(Usage),
+    /// What a `Requests` step saw: each reply, and the wall time from the
+    /// first request to the last reply when every reply came whole.
+    Timed {
+        replies: Vec<Reply>,
+        wall: Option<Duration>,
+    },
+    /// What a `Terminate` step saw: how the first process ended (`None`:
+    /// it did not within the grace period), and the processes still
+    /// running once it had (orphans, unless it never ended).
+    Terminated {
+        ended: Option<Termination>,
+        left: Vec<Tid>,
+    },
 }
 
 /// What the server did during a `Measure` step.
@@ -180,7 +220,9 @@ impl Outcome {
                 | Step::ExpectNothing(l, ..)
                 | Step::Burst(l, ..)
                 | Step::SlowBurst(l, ..)
-                | Step::Measure(l, ..) => *l,
+                | Step::Measure(l, ..)
+                | Step::Requests(l, ..)
+                | Step::Terminate(l) => *l,
                 _ => return None,
             };
             (l == label).then_some(o)
@@ -491,6 +533,33 @@ impl Server {
         self.settled = false;
     }
 
+    /// Records a client action without settling first: for actions that
+    /// must happen while the server works (see [`Step::Requests`]), each
+    /// after a trace event that orders it.
+    fn step_now(&mut self, text: String) {
+        while self.pump(Duration::ZERO) {}
+        self.mark(EventKind::Step(text), 0);
+        self.settled = false;
+    }
+
+    /// Whether the server is stuck right now: quiet for a settle period,
+    /// every task asleep in a call that no timer ends (a sleep, or a futex
+    /// wait with a timeout, would end by itself).
+    fn stuck(&self) -> bool {
+        if self.last_event.elapsed() < self.limits.settle || self.live.is_empty() {
+            return false;
+        }
+        self.live.iter().all(|&t| {
+            self.trace.pending(t).is_some_and(|r| {
+                let rec = &self.trace.records[r];
+                let timed = rec.is(&["nanosleep", "clock_nanosleep"])
+                    || (rec.futex().is_some() && !matches!(rec.args.get(3), Some(Arg::Ptr(0))))
+                    || (rec.is(crate::trace::WAITS) && !waits_forever(rec));
+                !timed && asleep(rec.pid, t)
+            })
+        })
+    }
+
     /// Waits until the server is blocked, spinning, busy, or gone.
     pub fn settle(&mut self) -> Settled {
         self.settled = true;
@@ -583,6 +652,17 @@ struct Spin {
     counts: HashMap<(u64, i32), usize>,
 }
 
+/// Whether a readiness wait has no timeout (select/poll/epoll with NULL or -1).
+fn waits_forever(rec: &crate::trace::Record) -> bool {
+    let timeout = match rec.name() {
+        "select" | "pselect6" => rec.args.get(4),
+        "poll" | "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => rec.args.last(),
+        "ppoll" => rec.args.get(2),
+        _ => None,
+    };
+    matches!(timeout, Some(Arg::Ptr(0)) | Some(Arg::Int(-1)))
+}
+
 /// A task's scheduler state letter from `/proc/PID/task/TID/stat` (`R`,
 /// `S`, `D`, `t`, `Z`, ...), or `None` once it is gone.
 pub fn task_state(pid: Tid, tid: Tid) -> Option<char> {
@@ -673,7 +753,9 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
         steps.push((step.clone(), observed));
     }
     let ended_by_itself = server.ended;
-    server.step("stop the server (SIGTERM)".to_string());
+    if !server.live.is_empty() {
+        server.step("stop the server (SIGTERM)".to_string());
+    }
     drop(clients);
     let left_alive = server.stop();
     let processes = server.tracer.seen_processes();
@@ -808,6 +890,28 @@ fn perform(
                 records: records..server.trace.records.len(),
             })
         }
+        Step::Requests(_, requests) => timed_requests(server, clients, requests, limits),
+        Step::Terminate(_) => {
+            server.step("SIGTERM to main".to_string());
+            let root = server.tracer.root;
+            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(root), Signal::SIGTERM);
+            let deadline = Instant::now() + limits.term_grace * 2;
+            while server.ended.is_none() && !server.live.is_empty() && Instant::now() < deadline {
+                server.pump(Duration::from_millis(10));
+            }
+            let ended = server.ended;
+            if ended.is_some() && !server.live.is_empty() {
+                server.settle();
+            }
+            let mut left: Vec<Tid> = server
+                .live
+                .iter()
+                .map(|t| server.pids.get(t).copied().unwrap_or(*t))
+                .collect();
+            left.sort_unstable();
+            left.dedup();
+            Observed::Terminated { ended, left }
+        }
         Step::Burst(_, name, size) | Step::SlowBurst(_, name, size) => {
             let slow = matches!(step, Step::SlowBurst(..));
             let data = burst_data(*size);
@@ -832,6 +936,110 @@ fn perform(
             }
         }
     }
+}
+
+/// Sends each request once the server has read the one before (a read
+/// that returned data after that request was sent), then waits for every
+/// reply, polling the clients every millisecond so that the delays are
+/// measured, not guessed. Gives up at the reply timeout, or as soon as the
+/// server is stuck (every task asleep in a call no timer ends) or a client
+/// was disconnected.
+fn timed_requests(
+    server: &mut Server,
+    clients: &mut [Client],
+    requests: &[Request],
+    limits: &Limits,
+) -> Observed {
+    let mut sent: Vec<Instant> = Vec::new();
+    let mut failed = None;
+    for (i, req) in requests.iter().enumerate() {
+        let text = format!("{}: send {}", req.client, escape(&req.data));
+        if i == 0 {
+            server.step(text);
+        } else {
+            // Wait until the server has read the previous request.
+            let mark = server.trace.events.len();
+            server.step_now(text);
+            let _ = mark;
+        }
+        let mark = server.trace.events.len();
+        match client(clients, req.client) {
+            Some(s) => {
+                if let Err(e) = s.write_all(&req.data) {
+                    failed = Some(format!("{} could not send: {e}", req.client));
+                    break;
+                }
+            }
+            None => {
+                failed = Some(format!("{} is not connected", req.client));
+                break;
+            }
+        }
+        sent.push(Instant::now());
+        if i + 1 < requests.len() {
+            let deadline = Instant::now() + limits.reply;
+            while !read_since(&server.trace, mark) && Instant::now() < deadline && !server.stuck()
+            {
+                server.pump(Duration::from_millis(1));
+            }
+        }
+    }
+    if let Some(f) = failed {
+        return Observed::Failed(f);
+    }
+    let mut got: Vec<Vec<u8>> = vec![Vec::new(); requests.len()];
+    let mut done: Vec<Option<Instant>> = vec![None; requests.len()];
+    let mut closed = vec![false; requests.len()];
+    let deadline = Instant::now() + limits.reply;
+    loop {
+        for (i, req) in requests.iter().enumerate() {
+            if done[i].is_some() || closed[i] {
+                continue;
+            }
+            if let Some(s) = client(clients, req.client) {
+                closed[i] = drain(s, &mut got[i], req.expected.len());
+            }
+            if got[i].len() >= req.expected.len() {
+                done[i] = Some(Instant::now());
+            }
+        }
+        let pending = (0..requests.len()).any(|i| done[i].is_none() && !closed[i]);
+        if !pending || Instant::now() >= deadline || server.stuck() {
+            break;
+        }
+        server.pump(Duration::from_millis(1));
+    }
+    while server.pump(Duration::ZERO) {}
+    let replies: Vec<Reply> = requests
+        .iter()
+        .enumerate()
+        .map(|(i, req)| Reply {
+            client: req.client,
+            after: done[i]
+                .filter(|_| got[i] == req.expected)
+                .map(|d| d.duration_since(sent[i])),
+            got: std::mem::take(&mut got[i]),
+            expected: req.expected.clone(),
+        })
+        .collect();
+    let wall = if replies.iter().all(|r| r.after.is_some()) {
+        done.iter()
+            .flatten()
+            .max()
+            .map(|last| last.duration_since(sent[0]))
+    } else {
+        None
+    };
+    Observed::Timed { replies, wall }
+}
+
+/// Whether a read-family call returned data after event `mark`.
+fn read_since(trace: &Trace, mark: usize) -> bool {
+    trace.records.iter().rev().take(64).any(|r| {
+        r.exit.is_some_and(|x| x > mark)
+            && r.is(&["read", "readv", "recvfrom", "recvmsg"])
+            && r.done_len().is_some_and(|n| n > 0)
+    })
 }
 
 /// Sends `data` from a writer thread while reading the reply. Reading stops

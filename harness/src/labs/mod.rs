@@ -4,16 +4,23 @@ mod lab1;
 mod lab2;
 mod lab3;
 mod lab4;
+mod lab5;
 
 use std::time::Duration;
 
 use crate::grade::{Lab, Run, Runs, Verdict};
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
-use crate::trace::{Arg, EventKind, Record, Ret, Termination, WAITS};
+use crate::trace::{Arg, EventKind, Record, Ret, Termination, Tid, WAITS};
 
 /// Every lab, in order.
 pub fn all() -> Vec<Lab> {
-    vec![lab1::lab(), lab2::lab(), lab3::lab(), lab4::lab()]
+    vec![
+        lab1::lab(),
+        lab2::lab(),
+        lab3::lab(),
+        lab4::lab(),
+        lab5::lab(),
+    ]
 }
 
 /// The lab called `id` (`lab1`, or just `1`).
@@ -135,6 +142,49 @@ fn spawns(run: &Run) -> Vec<usize> {
         r.is(&["clone", "clone3", "fork", "vfork"])
             && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
     })
+}
+
+/// A thread or process a task created, from the call that created it.
+struct Spawned {
+    record: usize,
+    parent: Tid,
+    child: Tid,
+    /// Created with `CLONE_VM|CLONE_THREAD`: a thread sharing memory.
+    thread: bool,
+}
+
+/// Every thread and process created, in trace order.
+fn spawned(run: &Run) -> Vec<Spawned> {
+    spawns(run)
+        .into_iter()
+        .filter_map(|r| {
+            let rec = &run.outcome.trace.records[r];
+            let Some(Ret::Ok(Arg::Tid(child))) = rec.ret else {
+                return None;
+            };
+            Some(Spawned {
+                record: r,
+                parent: rec.tid,
+                child,
+                thread: has_flag(rec, 0, "CLONE_THREAD") && has_flag(rec, 0, "CLONE_VM"),
+            })
+        })
+        .collect()
+}
+
+/// The task the harness started (the first process's first thread).
+fn root_task(run: &Run) -> Tid {
+    run.outcome
+        .trace
+        .events
+        .iter()
+        .find(|e| e.tid != 0)
+        .map_or(0, |e| e.tid)
+}
+
+/// The name a task has in the transcript (`main`, `T1`, `P1`).
+fn task_name(run: &Run, tid: Tid) -> String {
+    run.transcript.task_name(tid).unwrap_or("?").to_string()
 }
 
 /// Whether any task was spawned during the run.

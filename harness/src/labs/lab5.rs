@@ -1,0 +1,306 @@
+//! Lab 5, threads: one OS thread per connection, so plain blocking calls
+//! serve many clients at once; the threads share one address space.
+
+use super::{
+    READS, WRITES, blocked_in, concurrent, describe_settle, evidence, fd_name, from_first_socket,
+    is_conn, large_replies, many_clients, nonblocking_switches, received, returned_name,
+    root_task, slow_burst, spawned, task_name,
+};
+use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::scenario::{Scenario, Step};
+use crate::trace::{EventKind, Tid};
+
+/// The clients of the scenario that opens and closes many connections.
+const MANY: [&str; 20] = [
+    "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14",
+    "c15", "c16", "c17", "c18", "c19", "c20",
+];
+
+/// Twenty clients, one after another: connect, one request, close.
+fn many() -> Scenario {
+    let mut steps = vec![Step::Settle("idle")];
+    for c in MANY {
+        steps.extend([
+            Step::Connect(c),
+            Step::Send(c, b"ping".to_vec()),
+            Step::Expect(c, c, b"PING".to_vec()),
+            Step::Close(c),
+        ]);
+    }
+    steps.push(Step::Settle("all closed"));
+    Scenario {
+        name: "many",
+        args: &[],
+        steps,
+    }
+}
+
+pub(super) fn lab() -> Lab {
+    Lab {
+        id: "lab5",
+        title: "threads: one thread per connection",
+        binary: "lab5",
+        scenarios: vec![many_clients("standard", &[]), slow_burst("burst", &[]), many()],
+        standard: "standard",
+        facts: None,
+        checks: vec![
+            Check {
+                id: "thread-per-connection",
+                title: "the main thread accepts, and creates a thread (CLONE_VM|CLONE_THREAD) for each connection",
+                points: 20,
+                hint: "loop in the main thread: accept, then std::thread::spawn a thread that owns the connection, then accept again",
+                judge: thread_per_connection,
+            },
+            Check {
+                id: "own-thread",
+                title: "each connection is read and written only by its own thread",
+                points: 15,
+                hint: "move the connection into the thread created for it; no other thread (main, a shared writer) touches it",
+                judge: own_thread,
+            },
+            Check {
+                id: "blocking",
+                title: "connection threads use plain blocking calls",
+                points: 15,
+                hint: "no O_NONBLOCK and no polling loop: a thread of its own can simply wait in read",
+                judge: blocking,
+            },
+            Check {
+                id: "concurrent",
+                title: "B is answered while A is connected and silent",
+                points: 15,
+                hint: "the main thread must go back to accept at once, leaving the connection to its thread",
+                judge: |runs| concurrent(runs, &["standard"]),
+            },
+            Check {
+                id: "no-leak",
+                title: "after 20 connections open and close, their 20 threads have exited",
+                points: 15,
+                hint: "when read returns 0, close the connection and return from the thread's function",
+                judge: no_leak,
+            },
+            Check {
+                id: "large-reply",
+                title: "a 12 KiB message and a 1 MiB reply to a slow reader arrive whole",
+                points: 20,
+                hint: "write in a loop until every byte is sent: write may send less than it was given",
+                judge: |runs| large_replies(runs, &["standard"], &["burst"]),
+            },
+        ],
+    }
+}
+
+/// The thread created for each connection: of the threads the main thread
+/// created after accepting it (and before its next accept), the one that
+/// read it first, else the first one. `(accept record, connection name,
+/// thread)`.
+fn connection_threads(run: &Run) -> Vec<(usize, String, Option<Tid>)> {
+    let main = root_task(run);
+    let spawned = spawned(run);
+    let records = &run.outcome.trace.records;
+    let accepts: Vec<usize> = from_first_socket(run)
+        .filter(|(r, rec)| {
+            rec.tid == main && rec.is(&["accept", "accept4"]) && returned_name(run, *r).is_some()
+        })
+        .map(|(r, _)| r)
+        .collect();
+    accepts
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
+            let name = returned_name(run, a).unwrap_or("?").to_string();
+            let created: Vec<Tid> = spawned
+                .iter()
+                .filter(|s| s.parent == main && s.thread && s.record > a && s.record < next)
+                .map(|s| s.child)
+                .collect();
+            let reader = (a..records.len()).find_map(|r| {
+                let rec = &records[r];
+                (created.contains(&rec.tid)
+                    && rec.is(READS)
+                    && fd_name(run, r, 0) == Some(name.as_str()))
+                .then_some(rec.tid)
+            });
+            (a, name, reader.or(created.first().copied()))
+        })
+        .collect()
+}
+
+fn thread_per_connection(runs: &Runs) -> Verdict {
+    for name in ["standard", "many"] {
+        let run = runs.get(name);
+        let main = root_task(run);
+        let others: Vec<usize> = from_first_socket(run)
+            .filter(|(r, rec)| {
+                rec.tid != main
+                    && rec.is(&["accept", "accept4"])
+                    && returned_name(run, *r).is_some()
+            })
+            .map(|(r, _)| r)
+            .collect();
+        if !others.is_empty() {
+            return Verdict::fail(
+                "connections were accepted by other tasks than the main thread:",
+                evidence(run, others),
+            );
+        }
+        let processes: Vec<usize> = spawned(run)
+            .iter()
+            .filter(|s| !s.thread)
+            .map(|s| s.record)
+            .collect();
+        if !processes.is_empty() {
+            return Verdict::fail(
+                "the server created processes (no CLONE_VM|CLONE_THREAD), which share no memory with main; this lab is about threads:",
+                evidence(run, processes),
+            );
+        }
+        let threads = connection_threads(run);
+        if threads.is_empty() {
+            return Verdict::fail(
+                format!("the main thread accepted no connection in the \"{name}\" scenario"),
+                Vec::new(),
+            );
+        }
+        if let Some((a, conn, _)) = threads.iter().find(|(_, _, t)| t.is_none()) {
+            let serving = from_first_socket(run)
+                .filter(|(r, rec)| rec.is(READS) && fd_name(run, *r, 0) == Some(conn.as_str()))
+                .map(|(r, _)| r)
+                .take(1);
+            return Verdict::fail(
+                format!(
+                    "main accepted {conn} but created no thread for it before accepting again (the main thread served it itself):"
+                ),
+                evidence(run, std::iter::once(*a).chain(serving)),
+            );
+        }
+    }
+    Verdict::pass("main accepted every connection and created a thread for each")
+}
+
+fn own_thread(runs: &Runs) -> Verdict {
+    for name in ["standard", "burst"] {
+        let run = runs.get(name);
+        let main = root_task(run);
+        let threads = connection_threads(run);
+        // Every task that read or wrote each connection.
+        for (r, rec) in from_first_socket(run) {
+            if !(rec.is(READS) || rec.is(WRITES)) {
+                continue;
+            }
+            let Some(conn) = fd_name(run, r, 0).filter(|n| is_conn(n)) else {
+                continue;
+            };
+            let own = threads
+                .iter()
+                .find(|(_, c, _)| c == conn)
+                .and_then(|(_, _, t)| *t);
+            if rec.tid == main || own.is_some_and(|t| t != rec.tid) {
+                let owner = match own {
+                    Some(t) => format!("its own thread is {}", task_name(run, t)),
+                    None => "no thread was created for it".to_string(),
+                };
+                return Verdict::fail(
+                    format!(
+                        "{conn} was {} by {} ({owner}):",
+                        if rec.is(READS) { "read" } else { "written" },
+                        task_name(run, rec.tid)
+                    ),
+                    evidence(run, [r]),
+                );
+            }
+        }
+    }
+    Verdict::pass("each connection was read and written by its own thread only")
+}
+
+fn blocking(runs: &Runs) -> Verdict {
+    for name in ["standard", "burst"] {
+        let run = runs.get(name);
+        let switched: Vec<usize> = nonblocking_switches(run)
+            .iter()
+            .filter(|s| s.on && is_conn(&s.name))
+            .map(|s| s.record)
+            .collect();
+        let eagain: Vec<usize> = from_first_socket(run)
+            .filter(|(r, rec)| {
+                rec.is(READS)
+                    && rec.errno() == Some(libc::EAGAIN)
+                    && fd_name(run, *r, 0).is_some_and(is_conn)
+            })
+            .map(|(r, _)| r)
+            .take(3)
+            .collect();
+        if !switched.is_empty() || !eagain.is_empty() {
+            return Verdict::fail(
+                "connections were made non-blocking and polled; with a thread per connection there is nothing else the thread could do meanwhile:",
+                evidence(run, switched.into_iter().chain(eagain)),
+            );
+        }
+    }
+    let run = runs.get("standard");
+    if !blocked_in(run, "A silent", READS, "C1") {
+        let (what, lines) = describe_settle(run, "A silent");
+        return Verdict::fail(
+            format!("while client A was connected and silent, its thread should wait in a read on C1; instead {what}"),
+            lines,
+        );
+    }
+    Verdict::pass("connection threads waited in blocking reads")
+}
+
+fn no_leak(runs: &Runs) -> Verdict {
+    let run = runs.get("many");
+    for c in MANY {
+        if let Err(v) = received(run, c, &format!("client {c} sent \"ping\"")) {
+            return v;
+        }
+    }
+    let threads: Vec<Tid> = connection_threads(run)
+        .into_iter()
+        .filter_map(|(_, _, t)| t)
+        .collect();
+    if threads.len() < MANY.len() {
+        return Verdict::fail(
+            format!(
+                "{} connections were served but only {} threads were created for them",
+                MANY.len(),
+                threads.len()
+            ),
+            Vec::new(),
+        );
+    }
+    let stop = run.outcome.trace.step("stop the server").unwrap_or(usize::MAX);
+    let gone = |tid: Tid| {
+        run.outcome.trace.events[..stop.min(run.outcome.trace.events.len())]
+            .iter()
+            .any(|e| e.tid == tid && matches!(e.kind, EventKind::Gone(_)))
+    };
+    let alive: Vec<Tid> = threads.iter().copied().filter(|&t| !gone(t)).collect();
+    if alive.is_empty() {
+        return Verdict::pass(format!(
+            "all {} threads exited once their clients closed",
+            threads.len()
+        ));
+    }
+    // What they were doing: their last call before the server was stopped.
+    let records = &run.outcome.trace.records;
+    let waiting: Vec<usize> = alive
+        .iter()
+        .filter_map(|&t| {
+            records
+                .iter()
+                .rposition(|r| r.tid == t && r.enter.is_some_and(|e| e < stop))
+        })
+        .collect();
+    Verdict::fail(
+        format!(
+            "after {} connections opened and closed, {} of the {} threads created for them were still alive; they were waiting in:",
+            MANY.len(),
+            alive.len(),
+            threads.len()
+        ),
+        evidence(run, waiting),
+    )
+}
