@@ -2,11 +2,11 @@
 //! serve many clients at once; the threads share one address space.
 
 use super::{
-    READS, WRITES, blocked_in, concurrent, describe_settle, evidence, fd_name, from_first_socket,
-    is_conn, large_replies, many_clients, nonblocking_switches, received, returned_name,
-    root_task, slow_burst, spawned, task_name,
+    READS, WRITES, blocked_in, concurrent, connection_threads, describe_settle, evidence,
+    fd_name, from_first_socket, is_conn, large_replies, many_clients, nonblocking_switches,
+    received, root_task, slow_burst, task_name, thread_per_connection,
 };
-use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::grade::{Check, Lab, Runs, Verdict};
 use crate::scenario::{Scenario, Step};
 use crate::trace::{EventKind, Tid};
 
@@ -49,7 +49,7 @@ pub(super) fn lab() -> Lab {
                 title: "the main thread accepts, and creates a thread (CLONE_VM|CLONE_THREAD) for each connection",
                 points: 20,
                 hint: "loop in the main thread: accept, then std::thread::spawn a thread that owns the connection, then accept again",
-                judge: thread_per_connection,
+                judge: |runs| thread_per_connection(runs, &["standard", "many"]),
             },
             Check {
                 id: "own-thread",
@@ -88,95 +88,6 @@ pub(super) fn lab() -> Lab {
             },
         ],
     }
-}
-
-/// The thread created for each connection: of the threads the main thread
-/// created after accepting it (and before its next accept), the one that
-/// read it first, else the first one. `(accept record, connection name,
-/// thread)`.
-fn connection_threads(run: &Run) -> Vec<(usize, String, Option<Tid>)> {
-    let main = root_task(run);
-    let spawned = spawned(run);
-    let records = &run.outcome.trace.records;
-    let accepts: Vec<usize> = from_first_socket(run)
-        .filter(|(r, rec)| {
-            rec.tid == main && rec.is(&["accept", "accept4"]) && returned_name(run, *r).is_some()
-        })
-        .map(|(r, _)| r)
-        .collect();
-    accepts
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| {
-            let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
-            let name = returned_name(run, a).unwrap_or("?").to_string();
-            let created: Vec<Tid> = spawned
-                .iter()
-                .filter(|s| s.parent == main && s.thread && s.record > a && s.record < next)
-                .map(|s| s.child)
-                .collect();
-            let reader = (a..records.len()).find_map(|r| {
-                let rec = &records[r];
-                (created.contains(&rec.tid)
-                    && rec.is(READS)
-                    && fd_name(run, r, 0) == Some(name.as_str()))
-                .then_some(rec.tid)
-            });
-            (a, name, reader.or(created.first().copied()))
-        })
-        .collect()
-}
-
-fn thread_per_connection(runs: &Runs) -> Verdict {
-    for name in ["standard", "many"] {
-        let run = runs.get(name);
-        let main = root_task(run);
-        let others: Vec<usize> = from_first_socket(run)
-            .filter(|(r, rec)| {
-                rec.tid != main
-                    && rec.is(&["accept", "accept4"])
-                    && returned_name(run, *r).is_some()
-            })
-            .map(|(r, _)| r)
-            .collect();
-        if !others.is_empty() {
-            return Verdict::fail(
-                "connections were accepted by other tasks than the main thread:",
-                evidence(run, others),
-            );
-        }
-        let processes: Vec<usize> = spawned(run)
-            .iter()
-            .filter(|s| !s.thread)
-            .map(|s| s.record)
-            .collect();
-        if !processes.is_empty() {
-            return Verdict::fail(
-                "the server created processes (no CLONE_VM|CLONE_THREAD), which share no memory with main; this lab is about threads:",
-                evidence(run, processes),
-            );
-        }
-        let threads = connection_threads(run);
-        if threads.is_empty() {
-            return Verdict::fail(
-                format!("the main thread accepted no connection in the \"{name}\" scenario"),
-                Vec::new(),
-            );
-        }
-        if let Some((a, conn, _)) = threads.iter().find(|(_, _, t)| t.is_none()) {
-            let serving = from_first_socket(run)
-                .filter(|(r, rec)| rec.is(READS) && fd_name(run, *r, 0) == Some(conn.as_str()))
-                .map(|(r, _)| r)
-                .take(1);
-            return Verdict::fail(
-                format!(
-                    "main accepted {conn} but created no thread for it before accepting again (the main thread served it itself):"
-                ),
-                evidence(run, std::iter::once(*a).chain(serving)),
-            );
-        }
-    }
-    Verdict::pass("main accepted every connection and created a thread for each")
 }
 
 fn own_thread(runs: &Runs) -> Verdict {

@@ -5,6 +5,7 @@ mod lab2;
 mod lab3;
 mod lab4;
 mod lab5;
+mod lab6;
 
 use std::time::Duration;
 
@@ -20,6 +21,7 @@ pub fn all() -> Vec<Lab> {
         lab3::lab(),
         lab4::lab(),
         lab5::lab(),
+        lab6::lab(),
     ]
 }
 
@@ -185,6 +187,97 @@ fn root_task(run: &Run) -> Tid {
 /// The name a task has in the transcript (`main`, `T1`, `P1`).
 fn task_name(run: &Run, tid: Tid) -> String {
     run.transcript.task_name(tid).unwrap_or("?").to_string()
+}
+
+/// The thread created for each connection: of the threads the main thread
+/// created after accepting it (and before its next accept), the one that
+/// read it first, else the first one. `(accept record, connection name,
+/// thread)`.
+pub(super) fn connection_threads(run: &Run) -> Vec<(usize, String, Option<Tid>)> {
+    let main = root_task(run);
+    let spawned = spawned(run);
+    let records = &run.outcome.trace.records;
+    let accepts: Vec<usize> = from_first_socket(run)
+        .filter(|(r, rec)| {
+            rec.tid == main && rec.is(&["accept", "accept4"]) && returned_name(run, *r).is_some()
+        })
+        .map(|(r, _)| r)
+        .collect();
+    accepts
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
+            let name = returned_name(run, a).unwrap_or("?").to_string();
+            let created: Vec<Tid> = spawned
+                .iter()
+                .filter(|s| s.parent == main && s.thread && s.record > a && s.record < next)
+                .map(|s| s.child)
+                .collect();
+            let reader = (a..records.len()).find_map(|r| {
+                let rec = &records[r];
+                (created.contains(&rec.tid)
+                    && rec.is(READS)
+                    && fd_name(run, r, 0) == Some(name.as_str()))
+                .then_some(rec.tid)
+            });
+            (a, name, reader.or(created.first().copied()))
+        })
+        .collect()
+}
+
+/// The main thread accepted every connection of `scenarios` and created a
+/// thread (not a process) for each.
+fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
+    for &name in scenarios {
+        let run = runs.get(name);
+        let main = root_task(run);
+        let others: Vec<usize> = from_first_socket(run)
+            .filter(|(r, rec)| {
+                rec.tid != main
+                    && rec.is(&["accept", "accept4"])
+                    && returned_name(run, *r).is_some()
+            })
+            .map(|(r, _)| r)
+            .collect();
+        if !others.is_empty() {
+            return Verdict::fail(
+                "connections were accepted by other tasks than the main thread:",
+                evidence(run, others),
+            );
+        }
+        let processes: Vec<usize> = spawned(run)
+            .iter()
+            .filter(|s| !s.thread)
+            .map(|s| s.record)
+            .collect();
+        if !processes.is_empty() {
+            return Verdict::fail(
+                "the server created processes (no CLONE_VM|CLONE_THREAD), which share no memory with main; this lab is about threads:",
+                evidence(run, processes),
+            );
+        }
+        let threads = connection_threads(run);
+        if threads.is_empty() {
+            return Verdict::fail(
+                format!("the main thread accepted no connection in the \"{name}\" scenario"),
+                Vec::new(),
+            );
+        }
+        if let Some((a, conn, _)) = threads.iter().find(|(_, _, t)| t.is_none()) {
+            let serving = from_first_socket(run)
+                .filter(|(r, rec)| rec.is(READS) && fd_name(run, *r, 0) == Some(conn.as_str()))
+                .map(|(r, _)| r)
+                .take(1);
+            return Verdict::fail(
+                format!(
+                    "main accepted {conn} but created no thread for it before accepting again (the main thread served it itself):"
+                ),
+                evidence(run, std::iter::once(*a).chain(serving)),
+            );
+        }
+    }
+    Verdict::pass("main accepted every connection and created a thread for each")
 }
 
 /// Whether any task was spawned during the run.

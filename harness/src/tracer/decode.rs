@@ -763,6 +763,13 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
             Arg::Ptr(a[4]),
         ],
         "futex" => futex(mem, a),
+        "rt_sigaction" => vec![signal(a[0]), sigaction(mem, a[1]), Arg::Ptr(a[2]), int(a[3])],
+        "rt_sigprocmask" => vec![
+            sym_or_int(a[0], &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")]),
+            Arg::Ptr(a[1]),
+            Arg::Ptr(a[2]),
+            int(a[3]),
+        ],
         "exit" | "exit_group" => vec![int32(a[0])],
         "kill" => vec![wait_pid(a[0]), signal(a[1])],
         "tgkill" => vec![wait_pid(a[0]), Arg::Tid(a[1] as i32), signal(a[2])],
@@ -782,6 +789,40 @@ const WAITID_OPTIONS: &[(u64, &str)] = &[
     (0x40000000, "__WALL"),
     (0x80000000, "__WCLONE"),
 ];
+
+const SA_FLAGS: &[(u64, &str)] = &[
+    (0x1, "SA_NOCLDSTOP"),
+    (0x2, "SA_NOCLDWAIT"),
+    (0x4, "SA_SIGINFO"),
+    (0x04000000, "SA_RESTORER"),
+    (0x08000000, "SA_ONSTACK"),
+    (0x10000000, "SA_RESTART"),
+    (0x40000000, "SA_NODEFER"),
+    (0x80000000, "SA_RESETHAND"),
+];
+
+/// A kernel `struct sigaction` (handler, flags, restorer, mask) as
+/// `{SIG_DFL, SA_RESTORER}`: the handler's address varies, so a handler
+/// is shown as `handler`; the flags say whether interrupted calls restart.
+fn sigaction(mem: &Memory, addr: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Ptr(0);
+    }
+    let (Some(handler), Some(sa_flags)) = (mem.read_u64(addr), mem.read_u64(addr + 8)) else {
+        return Arg::Unknown;
+    };
+    let handler = match handler {
+        0 => "SIG_DFL",
+        1 => "SIG_IGN",
+        _ => "handler",
+    };
+    let shown = match flags(sa_flags, SA_FLAGS) {
+        Arg::Flags { names, rest } if rest == 0 && !names.is_empty() => names.join("|"),
+        Arg::Flags { names, rest } if !names.is_empty() => format!("{}|{rest:#x}", names.join("|")),
+        _ => format!("{sa_flags:#x}"),
+    };
+    Arg::Text(format!("{{{handler}, {shown}}}"))
+}
 
 /// `futex` operations by command number, plain and with `FUTEX_PRIVATE_FLAG`.
 const FUTEX_OPS: &[(&str, &str)] = &[
@@ -840,11 +881,12 @@ fn futex(mem: &Memory, a: &[u64; 6]) -> Vec<Arg> {
 }
 
 /// `waitid`'s `siginfo_t` for a reaped child: si_signo, si_errno, si_code
-/// (ints at 0, 4, 8), then si_pid (12), si_uid (16), si_status (20).
+/// (ints at 0, 4, 8), then, in the union that 64-bit alignment puts at 16,
+/// si_pid (16), si_uid (20), si_status (24).
 fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
-    let raw = mem.read_exact(addr, 24)?;
+    let raw = mem.read_exact(addr, 28)?;
     let at = |i: usize| i32::from_ne_bytes(raw[i..i + 4].try_into().expect("4 bytes"));
-    let (code, pid, status) = (at(8), at(12), at(20));
+    let (code, pid, status) = (at(8), at(16), at(24));
     let code_name = match code {
         1 => "CLD_EXITED",
         2 => "CLD_KILLED",

@@ -1,0 +1,385 @@
+//! Lab 6, processes (prefork): the master listens, then forks workers that
+//! all accept on the inherited socket; a crash stays inside one process.
+
+use super::{
+    READS, describe_settle, evidence, fd_name, from_first_socket, received, root_task, spawned,
+    task_name,
+};
+use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::scenario::{Observed, Scenario, Step};
+use crate::trace::{Arg, EventKind, Termination, Tid};
+
+/// One worker: no race between workers for a connection, so the transcript
+/// is the same every run (the snapshot's scenario).
+fn standard() -> Scenario {
+    Scenario {
+        name: "standard",
+        args: &["--workers", "1"],
+        steps: vec![
+            Step::Settle("idle"),
+            Step::Connect("A"),
+            Step::Send("A", b"hello".to_vec()),
+            Step::Expect("A echo", "A", b"HELLO".to_vec()),
+            Step::Send("A", b"crash\n".to_vec()),
+            Step::ExpectNothing("A after crash", "A"),
+            Step::Settle("after crash"),
+            Step::Connect("B"),
+            Step::Send("B", b"world".to_vec()),
+            Step::Expect("B after the crash", "B", b"WORLD".to_vec()),
+            Step::Close("A"),
+            Step::Close("B"),
+            Step::Settle("all closed"),
+            Step::Terminate("terminate"),
+        ],
+    }
+}
+
+/// Two workers: A and B at once, A crashes, B goes on, C is accepted by
+/// the replacement; then SIGTERM to the master.
+fn pool() -> Scenario {
+    Scenario {
+        name: "pool",
+        args: &["--workers", "2"],
+        steps: vec![
+            Step::Settle("idle"),
+            Step::Connect("A"),
+            Step::Send("A", b"hello".to_vec()),
+            Step::Expect("A echo", "A", b"HELLO".to_vec()),
+            Step::Settle("A silent"),
+            Step::Connect("B"),
+            Step::Send("B", b"world".to_vec()),
+            Step::Expect("B served while A is silent", "B", b"WORLD".to_vec()),
+            Step::Send("A", b"crash\n".to_vec()),
+            Step::ExpectNothing("A after crash", "A"),
+            Step::Settle("after crash"),
+            Step::Send("B", b"again".to_vec()),
+            Step::Expect("B after the crash", "B", b"AGAIN".to_vec()),
+            Step::Connect("C"),
+            Step::Send("C", b"hello".to_vec()),
+            Step::Expect("C after the crash", "C", b"HELLO".to_vec()),
+            Step::Close("A"),
+            Step::Close("B"),
+            Step::Close("C"),
+            Step::Settle("all closed"),
+            Step::Terminate("terminate"),
+        ],
+    }
+}
+
+pub(super) fn lab() -> Lab {
+    Lab {
+        id: "lab6",
+        title: "processes: a prefork server",
+        binary: "lab6",
+        scenarios: vec![standard(), pool()],
+        standard: "standard",
+        facts: None,
+        checks: vec![
+            Check {
+                id: "listen-before-fork",
+                title: "the master listens before it forks the first worker",
+                points: 10,
+                hint: "socket, bind, listen in the master; only then fork: the workers inherit a socket that already listens",
+                judge: listen_before_fork,
+            },
+            Check {
+                id: "workers-accept",
+                title: "at least 2 worker processes (no CLONE_VM) accept on the inherited listening socket",
+                points: 15,
+                hint: "fork (not a thread) --workers N times; each worker loops on accept on the listening fd it inherited",
+                judge: workers_accept,
+            },
+            Check {
+                id: "master-never-accepts",
+                title: "the master never accepts: it only forks and reaps",
+                points: 10,
+                hint: "after forking, the master waits for its children (wait4) and nothing else",
+                judge: master_never_accepts,
+            },
+            Check {
+                id: "concurrent",
+                title: "two clients are served at once, by different processes",
+                points: 15,
+                hint: "each worker serves one connection at a time; a second client is taken by another idle worker",
+                judge: concurrent,
+            },
+            Check {
+                id: "crash-contained",
+                title: "after one worker crashes, other clients are still served and new ones accepted",
+                points: 20,
+                hint: "a crash must kill only the worker process that crashed: its memory is its own",
+                judge: crash_contained,
+            },
+            Check {
+                id: "reaps-and-replaces",
+                title: "the master reaps the dead worker (wait4) and forks a replacement",
+                points: 15,
+                hint: "loop on wait4(-1, ...) in the master; for each dead worker, fork a new one",
+                judge: reaps_and_replaces,
+            },
+            Check {
+                id: "clean-shutdown",
+                title: "on SIGTERM the master stops its workers and exits, leaving no orphan",
+                points: 15,
+                hint: "catch SIGTERM in the master (a flag), kill each worker, wait4 each, then exit; workers must reset SIGTERM to the default after fork",
+                judge: clean_shutdown,
+            },
+        ],
+    }
+}
+
+/// Processes the master forked.
+fn workers(run: &Run) -> Vec<Tid> {
+    let main = root_task(run);
+    spawned(run)
+        .iter()
+        .filter(|s| s.parent == main && !s.thread)
+        .map(|s| s.child)
+        .collect()
+}
+
+fn listen_before_fork(runs: &Runs) -> Verdict {
+    for run in &runs.0 {
+        let records = &run.outcome.trace.records;
+        let listen = from_first_socket(run)
+            .find(|(_, r)| r.is(&["listen"]) && r.done_len() == Some(0))
+            .map(|(r, _)| r);
+        let fork = spawned(run).first().map(|s| s.record);
+        match (listen, fork) {
+            (Some(l), Some(f)) if records[l].exit < records[f].enter => {}
+            (Some(l), Some(f)) => {
+                return Verdict::fail(
+                    format!(
+                        "the master forked before the listening socket listened (listen came from {}):",
+                        task_name(run, records[l].tid)
+                    ),
+                    evidence(run, [f, l]),
+                );
+            }
+            (_, None) => return Verdict::fail("the master never forked", Vec::new()),
+            (None, _) => return Verdict::fail("no listen call succeeded", Vec::new()),
+        }
+    }
+    Verdict::pass("listen came before the first fork")
+}
+
+fn workers_accept(runs: &Runs) -> Verdict {
+    let run = runs.get("pool");
+    let threads: Vec<usize> = spawned(run)
+        .iter()
+        .filter(|s| s.thread)
+        .map(|s| s.record)
+        .collect();
+    if !threads.is_empty() {
+        return Verdict::fail(
+            "the workers are threads (CLONE_VM|CLONE_THREAD): they share the master's memory, and one crash kills them all:",
+            evidence(run, threads),
+        );
+    }
+    let workers = workers(run);
+    let accepting: Vec<Tid> = workers
+        .iter()
+        .copied()
+        .filter(|&w| {
+            from_first_socket(run).any(|(r, rec)| {
+                rec.pid == w && rec.is(&["accept", "accept4"]) && fd_name(run, r, 0) == Some("L")
+            })
+        })
+        .collect();
+    if accepting.len() >= 2 {
+        return Verdict::pass(format!(
+            "{} worker processes accepted on L",
+            accepting.len()
+        ));
+    }
+    Verdict::fail(
+        format!(
+            "with --workers 2, {} of the {} processes the master forked accepted on the inherited listening socket L",
+            accepting.len(),
+            workers.len()
+        ),
+        evidence(run, spawned(run).iter().map(|s| s.record)),
+    )
+}
+
+fn master_never_accepts(runs: &Runs) -> Verdict {
+    for run in &runs.0 {
+        let main = root_task(run);
+        let accepts: Vec<usize> = from_first_socket(run)
+            .filter(|(_, r)| r.tid == main && r.is(&["accept", "accept4"]))
+            .map(|(r, _)| r)
+            .collect();
+        if !accepts.is_empty() {
+            return Verdict::fail("the master accepted connections itself:", evidence(run, accepts));
+        }
+    }
+    Verdict::pass("the master never accepted")
+}
+
+/// The process that read a connection first.
+fn server_of(run: &Run, conn: &str) -> Option<Tid> {
+    from_first_socket(run)
+        .find(|(r, rec)| rec.is(READS) && fd_name(run, *r, 0) == Some(conn))
+        .map(|(_, rec)| rec.pid)
+}
+
+fn concurrent(runs: &Runs) -> Verdict {
+    let run = runs.get("pool");
+    if let Err(v) = received(run, "A echo", "client A sent \"hello\"") {
+        return v;
+    }
+    if let Err(v) = received(
+        run,
+        "B served while A is silent",
+        "client B sent \"world\" while client A stayed connected and silent",
+    ) {
+        return v;
+    }
+    match (server_of(run, "C1"), server_of(run, "C2")) {
+        (Some(a), Some(b)) if a != b => Verdict::pass(format!(
+            "A was served by {} and B by {}",
+            task_name(run, a),
+            task_name(run, b)
+        )),
+        (Some(a), Some(_)) => Verdict::fail(
+            format!("A and B were both served by {}, one process", task_name(run, a)),
+            Vec::new(),
+        ),
+        _ => Verdict::fail("C1 or C2 was never read", Vec::new()),
+    }
+}
+
+/// The worker process that read the `crash` line, and how it ended.
+fn crashed(run: &Run) -> Option<(usize, Tid, Option<Termination>)> {
+    let (r, rec) = from_first_socket(run).find(|(_, rec)| {
+        rec.is(READS)
+            && rec.done_len().is_some_and(|n| n > 0)
+            && rec.args.iter().any(|a| {
+                matches!(a, Arg::Bytes { head, .. } if head.windows(5).any(|w| w == b"crash"))
+            })
+    })?;
+    let how = run.outcome.trace.events.iter().find_map(|e| match e.kind {
+        EventKind::Gone(t) if e.tid == rec.pid => Some(t),
+        _ => None,
+    });
+    Some((r, rec.pid, how))
+}
+
+fn crash_contained(runs: &Runs) -> Verdict {
+    let run = runs.get("pool");
+    if let Err(v) = received(
+        run,
+        "B after the crash",
+        "client B, connected to another worker, sent \"again\" after client A's worker crashed",
+    ) {
+        return v;
+    }
+    if let Err(v) = received(
+        run,
+        "C after the crash",
+        "client C connected after client A's worker crashed and sent \"hello\"",
+    ) {
+        return v;
+    }
+    Verdict::pass("B was still served and C accepted after A's worker crashed")
+}
+
+fn reaps_and_replaces(runs: &Runs) -> Verdict {
+    let run = runs.get("pool");
+    let main = root_task(run);
+    let Some((r, dead, how)) = crashed(run) else {
+        return Verdict::fail("no worker read the \"crash\" line", Vec::new());
+    };
+    let trace = &run.outcome.trace;
+    let how = how.map_or("still running".to_string(), |t| t.to_string());
+    if dead == main {
+        return Verdict::fail(
+            format!(
+                "the crash killed the master itself ({how}): the connection was served inside the master's process"
+            ),
+            evidence(run, [r]),
+        );
+    }
+    // Reaped while the pool still runs: before the next client arrives.
+    let next_client = trace.step("C: connect").unwrap_or(usize::MAX);
+    let reap = trace.records.iter().position(|rec| {
+        rec.tid == main && rec.reaped() == Some(dead) && rec.exit.is_some_and(|x| x < next_client)
+    });
+    let Some(reap) = reap else {
+        let waits: Vec<usize> = from_first_socket(run)
+            .filter(|(_, rec)| rec.tid == main)
+            .map(|(i, _)| i)
+            .skip_while(|&i| i < r)
+            .take(3)
+            .collect();
+        return Verdict::fail(
+            format!(
+                "worker {} died ({how}) but the master did not reap it with wait4 or waitid before the next client came, so it stayed a zombie and was not replaced; the master's calls after the crash:",
+                task_name(run, dead)
+            ),
+            evidence(run, waits),
+        );
+    };
+    let replaced = spawned(run).iter().any(|s| {
+        s.parent == main
+            && !s.thread
+            && s.record > reap
+            && trace.records[s.record].exit.is_some_and(|x| x < next_client)
+    });
+    if replaced {
+        return Verdict::pass(format!(
+            "the master reaped {} ({how}) and forked a replacement",
+            task_name(run, dead)
+        ));
+    }
+    Verdict::fail(
+        format!(
+            "the master reaped {} ({how}) but forked no replacement before the next client came",
+            task_name(run, dead)
+        ),
+        evidence(run, [reap]),
+    )
+}
+
+fn clean_shutdown(runs: &Runs) -> Verdict {
+    for run in &runs.0 {
+        let Some(Observed::Terminated { ended, left }) = run.outcome.observed("terminate") else {
+            let (what, lines) = describe_settle(run, "all closed");
+            return Verdict::fail(
+                format!("the scenario did not get as far as SIGTERM; {what}"),
+                lines,
+            );
+        };
+        let Some(ended) = ended else {
+            return Verdict::fail(
+                "the master did not exit within 2 s of SIGTERM",
+                Vec::new(),
+            );
+        };
+        if !left.is_empty() {
+            let names: Vec<String> = left.iter().map(|&p| task_name(run, p)).collect();
+            let doing: Vec<usize> = left
+                .iter()
+                .filter_map(|&p| {
+                    run.outcome
+                        .trace
+                        .records
+                        .iter()
+                        .rposition(|rec| rec.pid == p)
+                })
+                .collect();
+            return Verdict::fail(
+                format!(
+                    "after SIGTERM the master {}, but {} kept running: orphans, re-parented to init and still holding the listening socket; their last calls:",
+                    match ended {
+                        Termination::Exited(_) => ended.to_string(),
+                        _ => format!("was {ended}"),
+                    },
+                    names.join(", ")
+                ),
+                evidence(run, doing),
+            );
+        }
+    }
+    Verdict::pass("on SIGTERM the master stopped every worker and exited")
+}
