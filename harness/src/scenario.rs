@@ -175,6 +175,8 @@ pub enum Observed {
     Timed {
         replies: Vec<Reply>,
         wall: Option<Duration>,
+        /// The trace events from the first request on.
+        events: std::ops::Range<usize>,
     },
     /// What a `Terminate` step saw: how the first process ended (`None`:
     /// it did not within the grace period), and the processes still
@@ -950,17 +952,16 @@ fn timed_requests(
     requests: &[Request],
     limits: &Limits,
 ) -> Observed {
-    let mut sent: Vec<Instant> = Vec::new();
+    let mut sent: Vec<Instant> = Vec::with_capacity(requests.len());
     let mut failed = None;
+    let mut first_event = None;
     for (i, req) in requests.iter().enumerate() {
         let text = format!("{}: send {}", req.client, escape(&req.data));
         if i == 0 {
             server.step(text);
+            first_event = Some(server.trace.events.len() - 1);
         } else {
-            // Wait until the server has read the previous request.
-            let mark = server.trace.events.len();
             server.step_now(text);
-            let _ = mark;
         }
         let mark = server.trace.events.len();
         match client(clients, req.client) {
@@ -1030,15 +1031,22 @@ fn timed_requests(
     } else {
         None
     };
-    Observed::Timed { replies, wall }
+    Observed::Timed {
+        replies,
+        wall,
+        events: first_event.unwrap_or(0)..server.trace.events.len(),
+    }
 }
 
 /// Whether a read-family call returned data after event `mark`.
 fn read_since(trace: &Trace, mark: usize) -> bool {
-    trace.records.iter().rev().take(64).any(|r| {
-        r.exit.is_some_and(|x| x > mark)
-            && r.is(&["read", "readv", "recvfrom", "recvmsg"])
-            && r.done_len().is_some_and(|n| n > 0)
+    (mark..trace.events.len()).any(|i| {
+        matches!(trace.events[i].kind, EventKind::Exit(_))
+            && trace.record_of_event(i).is_some_and(|r| {
+                let rec = &trace.records[r];
+                rec.is(&["read", "readv", "recvfrom", "recvmsg"])
+                    && rec.done_len().is_some_and(|n| n > 0)
+            })
     })
 }
 

@@ -84,7 +84,7 @@ pub(super) fn lab() -> Lab {
             },
             Check {
                 id: "workers-accept",
-                title: "at least 2 worker processes (no CLONE_VM) accept on the inherited listening socket",
+                title: "at least 2 worker processes (no CLONE_VM) wait in accept on the inherited listening socket at once",
                 points: 15,
                 hint: "fork (not a thread) --workers N times; each worker loops on accept on the listening fd it inherited",
                 judge: workers_accept,
@@ -128,16 +128,6 @@ pub(super) fn lab() -> Lab {
     }
 }
 
-/// Processes the master forked.
-fn workers(run: &Run) -> Vec<Tid> {
-    let main = root_task(run);
-    spawned(run)
-        .iter()
-        .filter(|s| s.parent == main && !s.thread)
-        .map(|s| s.child)
-        .collect()
-}
-
 fn listen_before_fork(runs: &Runs) -> Verdict {
     for run in &runs.0 {
         let records = &run.outcome.trace.records;
@@ -176,29 +166,33 @@ fn workers_accept(runs: &Runs) -> Verdict {
             evidence(run, threads),
         );
     }
-    let workers = workers(run);
-    let accepting: Vec<Tid> = workers
-        .iter()
-        .copied()
-        .filter(|&w| {
-            from_first_socket(run).any(|(r, rec)| {
-                rec.pid == w && rec.is(&["accept", "accept4"]) && fd_name(run, r, 0) == Some("L")
-            })
-        })
-        .collect();
+    // Waiting in accept at the same time, while the server was idle.
+    let main = root_task(run);
+    let records = &run.outcome.trace.records;
+    let mut accepting: Vec<usize> = Vec::new();
+    for &r in run.outcome.blocked_at("idle").unwrap_or(&[]) {
+        let rec = &records[r];
+        if rec.pid != main
+            && rec.is(&["accept", "accept4"])
+            && fd_name(run, r, 0) == Some("L")
+            && !accepting.iter().any(|&a| records[a].pid == rec.pid)
+        {
+            accepting.push(r);
+        }
+    }
     if accepting.len() >= 2 {
         return Verdict::pass(format!(
-            "{} worker processes accepted on L",
+            "{} worker processes waited in accept on L at once",
             accepting.len()
         ));
     }
+    let (what, lines) = describe_settle(run, "idle");
     Verdict::fail(
         format!(
-            "with --workers 2, {} of the {} processes the master forked accepted on the inherited listening socket L",
-            accepting.len(),
-            workers.len()
+            "with --workers 2, {} worker process(es) waited in accept on the inherited listening socket L while the server was idle; {what}",
+            accepting.len()
         ),
-        evidence(run, spawned(run).iter().map(|s| s.record)),
+        lines,
     )
 }
 

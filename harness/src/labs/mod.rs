@@ -6,6 +6,7 @@ mod lab3;
 mod lab4;
 mod lab5;
 mod lab6;
+mod lab7;
 
 use std::time::Duration;
 
@@ -22,6 +23,7 @@ pub fn all() -> Vec<Lab> {
         lab4::lab(),
         lab5::lab(),
         lab6::lab(),
+        lab7::lab(),
     ]
 }
 

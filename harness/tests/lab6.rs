@@ -1,0 +1,104 @@
+//! Lab 6 graded end to end: the reference and an alternative correct
+//! solution get full marks, the reference's transcript (one section per
+//! process, a crash and its replacement, SIGTERM) matches its snapshot every
+//! run, and every known-wrong variant under `fixtures/lab6/` fails exactly
+//! the checks it was written to fail, with the message a student needs.
+//! Every run must leave no process behind, orphans included.
+
+mod common;
+
+use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
+use iolab::grade::Report;
+
+const LAB: &str = "lab6";
+
+fn variant(name: &str) -> Report {
+    grade_program(
+        LAB,
+        env!("CARGO_BIN_EXE_lab6-variants"),
+        &["--variant", name],
+    )
+}
+
+#[test]
+fn reference_solution_gets_full_marks() {
+    assert_full_marks(&grade_program(LAB, env!("CARGO_BIN_EXE_lab6"), &[]));
+}
+
+#[test]
+fn alternative_solution_gets_full_marks() {
+    // accept4, recvfrom/sendto, waitid, kill(0, SIGTERM).
+    assert_full_marks(&variant("alt"));
+}
+
+#[test]
+fn reference_transcript_matches_snapshot_every_run() {
+    let text = stable_transcript(LAB, "standard", env!("CARGO_BIN_EXE_lab6"));
+    assert!(text.contains("== P2: process forked by main =="), "{text}");
+    assert!(text.contains("main waited for P1 (wait4): killed by SIGABRT"), "{text}");
+    assert_snapshot("lab6_standard", &text);
+}
+
+#[test]
+fn a_forking_server_fails_the_prefork_checks() {
+    assert_fails(
+        &variant("fork-per-conn"),
+        &[
+            ("workers-accept", "0 worker process(es) waited in accept"),
+            ("master-never-accepts", "main  accept(L"),
+            ("reaps-and-replaces", "stayed a zombie and was not replaced"),
+        ],
+    );
+}
+
+#[test]
+fn thread_workers_fail_the_process_checks() {
+    assert_fails(
+        &variant("threads"),
+        &[
+            ("workers-accept", "the workers are threads"),
+            ("concurrent", "one process"),
+            ("crash-contained", "(the server was killed by SIGABRT)"),
+            ("reaps-and-replaces", "the crash killed the master itself"),
+        ],
+    );
+}
+
+#[test]
+fn listening_after_the_fork_fails_only_listen_before_fork() {
+    assert_fails(
+        &variant("listen-after-fork"),
+        &[("listen-before-fork", "listen came from P1")],
+    );
+}
+
+#[test]
+fn a_master_that_never_waits_fails_reaping_and_the_new_client() {
+    assert_fails(
+        &variant("no-reap"),
+        &[
+            ("reaps-and-replaces", "stayed a zombie and was not replaced"),
+            ("crash-contained", "client C connected after client A's worker crashed"),
+        ],
+    );
+}
+
+#[test]
+fn a_master_that_dies_on_sigterm_fails_only_clean_shutdown() {
+    assert_fails(
+        &variant("orphans"),
+        &[("clean-shutdown", "was killed by SIGTERM, but P2 kept running")],
+    );
+}
+
+#[test]
+fn a_single_worker_fails_the_concurrency_checks() {
+    assert_fails(
+        &variant("one-worker"),
+        &[
+            ("workers-accept", "1 worker process(es) waited in accept"),
+            ("concurrent", "client B sent \"world\" while client A stayed connected and silent"),
+            ("crash-contained", "client B, connected to another worker, sent \"again\""),
+        ],
+    );
+}
