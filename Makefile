@@ -3,7 +3,7 @@
 
 CARGO ?= cargo
 IOLAB := target/debug/iolab
-LABS := 1 2 3 4
+LABS := 1 2 3 4 5 6 7
 LAB ?= 1
 
 .PHONY: build test review grade trace compare $(addprefix lab,$(LABS))

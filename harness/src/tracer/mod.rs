@@ -254,10 +254,23 @@ fn trace_thread(
     if spec.own_process_group {
         command.process_group(0);
     }
-    // SAFETY: the closure runs in the forked child before exec and only calls
-    // ptrace(PTRACE_TRACEME), which is async-signal-safe and allocates nothing.
+    // SAFETY: the closure runs in the forked child before exec and only
+    // makes two system calls, setrlimit and ptrace(PTRACE_TRACEME); both are
+    // async-signal-safe and nothing is allocated.
     unsafe {
-        command.pre_exec(|| ptrace::traceme().map_err(std::io::Error::from));
+        command.pre_exec(|| {
+            // No core files: a crashing solution (lab 6's `crash` line) must
+            // not litter the disk, and its wait status is then the same on
+            // every machine.
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            ptrace::traceme().map_err(std::io::Error::from)
+        });
     }
     let mut child: Child = match command.spawn() {
         Ok(c) => c,
