@@ -1026,7 +1026,13 @@ fn sections(
 /// birth and then by text, so that scheduling cannot reorder them.
 fn waited_for(trace: &Trace, names: &Names, renderer: &Renderer<'_>) -> Vec<(String, Vec<usize>)> {
     let mut found: Vec<(usize, String, usize)> = Vec::new();
-    let birth = |tid: Tid| names.order.iter().position(|&t| t == tid).unwrap_or(usize::MAX);
+    let birth = |tid: Tid| {
+        names
+            .order
+            .iter()
+            .position(|&t| t == tid)
+            .unwrap_or(usize::MAX)
+    };
     for (r, rec) in trace.records.iter().enumerate() {
         if let Some((op, word)) = rec.futex()
             && op.starts_with("FUTEX_WAIT")

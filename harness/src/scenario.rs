@@ -979,8 +979,7 @@ fn timed_requests(
         sent.push(Instant::now());
         if i + 1 < requests.len() {
             let deadline = Instant::now() + limits.reply;
-            while !read_since(&server.trace, mark) && Instant::now() < deadline && !server.stuck()
-            {
+            while !read_since(&server.trace, mark) && Instant::now() < deadline && !server.stuck() {
                 server.pump(Duration::from_millis(1));
             }
         }

@@ -43,7 +43,10 @@ fn serving_in_the_main_thread_fails_the_thread_checks() {
     assert_fails(
         &variant("serial"),
         &[
-            ("thread-per-connection", "main accepted C1 but created no thread"),
+            (
+                "thread-per-connection",
+                "main accepted C1 but created no thread",
+            ),
             ("own-thread", "C1 was read by main"),
             ("concurrent", "expected \"WORLD\", got \"\""),
             ("no-leak", "only 0 threads were created"),
@@ -56,7 +59,10 @@ fn a_process_per_connection_fails_the_thread_checks() {
     assert_fails(
         &variant("processes"),
         &[
-            ("thread-per-connection", "created processes (no CLONE_VM|CLONE_THREAD)"),
+            (
+                "thread-per-connection",
+                "created processes (no CLONE_VM|CLONE_THREAD)",
+            ),
             ("no-leak", "only 0 threads were created"),
         ],
     );
@@ -66,7 +72,10 @@ fn a_process_per_connection_fails_the_thread_checks() {
 fn threads_that_never_exit_fail_only_no_leak() {
     assert_fails(
         &variant("leak"),
-        &[("no-leak", "20 of the 20 threads created for them were still alive")],
+        &[(
+            "no-leak",
+            "20 of the 20 threads created for them were still alive",
+        )],
     );
 }
 

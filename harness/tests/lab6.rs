@@ -35,7 +35,10 @@ fn alternative_solution_gets_full_marks() {
 fn reference_transcript_matches_snapshot_every_run() {
     let text = stable_transcript(LAB, "standard", env!("CARGO_BIN_EXE_lab6"));
     assert!(text.contains("== P2: process forked by main =="), "{text}");
-    assert!(text.contains("main waited for P1 (wait4): killed by SIGABRT"), "{text}");
+    assert!(
+        text.contains("main waited for P1 (wait4): killed by SIGABRT"),
+        "{text}"
+    );
     assert_snapshot("lab6_standard", &text);
 }
 
@@ -78,7 +81,10 @@ fn a_master_that_never_waits_fails_reaping_and_the_new_client() {
         &variant("no-reap"),
         &[
             ("reaps-and-replaces", "stayed a zombie and was not replaced"),
-            ("crash-contained", "client C connected after client A's worker crashed"),
+            (
+                "crash-contained",
+                "client C connected after client A's worker crashed",
+            ),
         ],
     );
 }
@@ -87,7 +93,10 @@ fn a_master_that_never_waits_fails_reaping_and_the_new_client() {
 fn a_master_that_dies_on_sigterm_fails_only_clean_shutdown() {
     assert_fails(
         &variant("orphans"),
-        &[("clean-shutdown", "was killed by SIGTERM, but P2 kept running")],
+        &[(
+            "clean-shutdown",
+            "was killed by SIGTERM, but P2 kept running",
+        )],
     );
 }
 
@@ -97,8 +106,14 @@ fn a_single_worker_fails_the_concurrency_checks() {
         &variant("one-worker"),
         &[
             ("workers-accept", "1 worker process(es) waited in accept"),
-            ("concurrent", "client B sent \"world\" while client A stayed connected and silent"),
-            ("crash-contained", "client B, connected to another worker, sent \"again\""),
+            (
+                "concurrent",
+                "client B sent \"world\" while client A stayed connected and silent",
+            ),
+            (
+                "crash-contained",
+                "client B, connected to another worker, sent \"again\"",
+            ),
         ],
     );
 }

@@ -25,7 +25,11 @@ fn variant(name: &str) -> Report {
 fn reference_solution_gets_full_marks() {
     let report = grade_program(LAB, env!("CARGO_BIN_EXE_lab7"), &[]);
     assert_full_marks(&report);
-    assert!(report.facts.iter().any(|f| f.starts_with("cpu 200:")), "{:?}", report.facts);
+    assert!(
+        report.facts.iter().any(|f| f.starts_with("cpu 200:")),
+        "{:?}",
+        report.facts
+    );
 }
 
 #[test]
@@ -46,7 +50,10 @@ fn no_lock_fails_contention_and_serialization() {
     assert_fails(
         &variant("no-lock"),
         &[
-            ("lock-contention", "no thread ever waited on a futex that another thread woke"),
+            (
+                "lock-contention",
+                "no thread ever waited on a futex that another thread woke",
+            ),
             ("cpu-serialized", "so they ran in parallel"),
         ],
     );
@@ -64,7 +71,10 @@ fn sleeping_with_the_lock_fails_only_io_overlap() {
 fn no_switch_interval_fails_only_switch_interval() {
     assert_fails(
         &variant("no-switch"),
-        &[("switch-interval", "the lock was not handed over during the long computation")],
+        &[(
+            "switch-interval",
+            "the lock was not handed over during the long computation",
+        )],
     );
 }
 
@@ -79,7 +89,10 @@ fn holding_the_lock_in_read_names_the_reader_and_the_waiter() {
             ),
             ("cpu-serialized", "not every request was answered"),
             ("io-overlap", "not every request was answered"),
-            ("switch-interval", "client A sent cpu 500, then client B sent \"ping\""),
+            (
+                "switch-interval",
+                "client A sent cpu 500, then client B sent \"ping\"",
+            ),
         ],
     );
 }
@@ -89,11 +102,17 @@ fn one_thread_for_everything_fails_every_check() {
     assert_fails(
         &variant("single"),
         &[
-            ("thread-per-connection", "main accepted C1 but created no thread"),
+            (
+                "thread-per-connection",
+                "main accepted C1 but created no thread",
+            ),
             ("lock-contention", "no thread ever waited"),
             ("cpu-serialized", "B got \"\""),
             ("io-overlap", "B got \"\""),
-            ("unlocked-blocking", "client B sent \"cpu 20\" while client A was connected and silent"),
+            (
+                "unlocked-blocking",
+                "client B sent \"cpu 20\" while client A was connected and silent",
+            ),
             ("switch-interval", "B got \"\""),
         ],
     );

@@ -486,3 +486,156 @@ fn a_storm_inside_a_repeated_block_keeps_its_mark_and_all_its_calls() {
         "{counted}"
     );
 }
+
+/// One task's call as separate entry and exit events, to interleave tasks.
+fn enter(tid: i32, pid: i32, name: &str, args: Vec<Arg>) -> Event {
+    let nr = syscall_nr(name).expect("known syscall");
+    Event {
+        tid,
+        pid,
+        at: Duration::ZERO,
+        kind: EventKind::Enter(Call { nr, args }),
+    }
+}
+
+fn exit(tid: i32, pid: i32, name: &str, ret: Ret) -> Event {
+    let nr = syscall_nr(name).expect("known syscall");
+    Event {
+        tid,
+        pid,
+        at: Duration::ZERO,
+        kind: EventKind::Exit(Return {
+            nr,
+            ret,
+            outs: vec![],
+        }),
+    }
+}
+
+#[test]
+fn threads_get_sections_that_scheduling_cannot_reorder() {
+    let futex = |word: u64, op: &'static str, val: i64| {
+        vec![
+            Arg::Word(word),
+            Arg::Flags {
+                names: vec![op],
+                rest: 0,
+            },
+            Arg::Int(val),
+        ]
+    };
+    // `main_first`: whether main's write is traced before T1's gettid;
+    // `word`: the lock word's address, different every run.
+    let build = |main_first: bool, word: u64, tid: i32| {
+        let mut b = Builder {
+            pid: 40,
+            events: Vec::new(),
+        };
+        listening(&mut b);
+        b.events
+            .push(enter(40, 40, "clone3", vec![Arg::Ptr(0x10), Arg::Int(88)]));
+        b.events.push(Event {
+            tid: 40,
+            pid: 40,
+            at: Duration::ZERO,
+            kind: EventKind::Spawn {
+                child: tid,
+                kind: iolab::trace::SpawnKind::Thread,
+            },
+        });
+        b.events
+            .push(exit(40, 40, "clone3", Ret::Ok(Arg::Tid(tid))));
+        let write = [
+            enter(40, 40, "getppid", vec![]),
+            exit(40, 40, "getppid", Ret::Ok(Arg::Int(1))),
+        ];
+        let gettid = [
+            enter(tid, 40, "gettid", vec![]),
+            exit(tid, 40, "gettid", Ret::Ok(Arg::Tid(tid))),
+        ];
+        if main_first {
+            b.events.extend(write.into_iter().chain(gettid));
+        } else {
+            b.events.extend(gettid.into_iter().chain(write));
+        }
+        b.events.extend([
+            enter(tid, 40, "futex", futex(word, "FUTEX_WAIT_PRIVATE", 0)),
+            enter(40, 40, "futex", futex(word, "FUTEX_WAKE_PRIVATE", 1)),
+            exit(40, 40, "futex", Ret::Ok(Arg::Int(1))),
+            exit(tid, 40, "futex", Ret::Ok(Arg::Int(0))),
+        ]);
+        normalize(&Trace::from_events(b.events)).render()
+    };
+    let a = build(true, 0x7f00_1000, 41);
+    let b = build(false, 0x7f99_2040, 977);
+    assert_eq!(a, b);
+    assert!(a.starts_with("== main ==\n"), "{a}");
+    let t1 = a
+        .find("== T1: thread of main ==")
+        .expect("a section for T1");
+    assert!(
+        a[t1..].contains("gettid() = T1\nfutex(W1, FUTEX_WAIT_PRIVATE, 0) = 0"),
+        "{a}"
+    );
+    assert!(
+        a[..t1].contains("futex(W1, FUTEX_WAKE_PRIVATE, 1) = 1"),
+        "{a}"
+    );
+    assert!(
+        a.ends_with("== who waited for whom ==\nT1 waited on W1 for main (futex)\n"),
+        "{a}"
+    );
+}
+
+#[test]
+fn a_reaped_child_is_named_in_waitid_and_in_the_summary() {
+    let mut b = Builder {
+        pid: 70,
+        events: Vec::new(),
+    };
+    listening(&mut b);
+    b.events.extend([
+        enter(70, 70, "clone", vec![]),
+        Event {
+            tid: 70,
+            pid: 70,
+            at: Duration::ZERO,
+            kind: EventKind::Spawn {
+                child: 71,
+                kind: iolab::trace::SpawnKind::Process,
+            },
+        },
+        exit(70, 70, "clone", Ret::Ok(Arg::Tid(71))),
+        Event {
+            tid: 71,
+            pid: 71,
+            at: Duration::ZERO,
+            kind: EventKind::Gone(iolab::trace::Termination::Killed {
+                signal: libc::SIGABRT,
+                core: false,
+            }),
+        },
+    ]);
+    b.call(
+        "waitid",
+        vec![Arg::Sym("P_ALL"), Arg::Int(0), Arg::Out(0x7ff0)],
+        Ret::Ok(Arg::Int(0)),
+        vec![(
+            2,
+            Arg::ChildInfo {
+                code: "CLD_KILLED",
+                pid: 71,
+                status: "SIGABRT".into(),
+            },
+        )],
+    );
+    let text = normalize(&Trace::from_events(b.events)).render();
+    assert!(
+        text.contains("waitid(P_ALL, 0, {si_signo=SIGCHLD, si_code=CLD_KILLED, si_pid=P1, si_status=SIGABRT}) = 0"),
+        "{text}"
+    );
+    assert!(
+        text.ends_with("main waited for P1 (waitid): killed by SIGABRT\n"),
+        "{text}"
+    );
+}

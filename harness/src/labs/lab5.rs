@@ -2,9 +2,9 @@
 //! serve many clients at once; the threads share one address space.
 
 use super::{
-    READS, WRITES, blocked_in, concurrent, connection_threads, describe_settle, evidence,
-    fd_name, from_first_socket, is_conn, large_replies, many_clients, nonblocking_switches,
-    received, root_task, slow_burst, task_name, thread_per_connection,
+    READS, WRITES, blocked_in, concurrent, connection_threads, describe_settle, evidence, fd_name,
+    from_first_socket, is_conn, large_replies, many_clients, nonblocking_switches, received,
+    root_task, slow_burst, task_name, thread_per_connection,
 };
 use crate::grade::{Check, Lab, Runs, Verdict};
 use crate::scenario::{Scenario, Step};
@@ -12,8 +12,8 @@ use crate::trace::{EventKind, Tid};
 
 /// The clients of the scenario that opens and closes many connections.
 const MANY: [&str; 20] = [
-    "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14",
-    "c15", "c16", "c17", "c18", "c19", "c20",
+    "c1", "c2", "c3", "c4", "c5", "c6", "c7", "c8", "c9", "c10", "c11", "c12", "c13", "c14", "c15",
+    "c16", "c17", "c18", "c19", "c20",
 ];
 
 /// Twenty clients, one after another: connect, one request, close.
@@ -40,7 +40,11 @@ pub(super) fn lab() -> Lab {
         id: "lab5",
         title: "threads: one thread per connection",
         binary: "lab5",
-        scenarios: vec![many_clients("standard", &[]), slow_burst("burst", &[]), many()],
+        scenarios: vec![
+            many_clients("standard", &[]),
+            slow_burst("burst", &[]),
+            many(),
+        ],
         standard: "standard",
         facts: None,
         checks: vec![
@@ -154,7 +158,9 @@ fn blocking(runs: &Runs) -> Verdict {
     if !blocked_in(run, "A silent", READS, "C1") {
         let (what, lines) = describe_settle(run, "A silent");
         return Verdict::fail(
-            format!("while client A was connected and silent, its thread should wait in a read on C1; instead {what}"),
+            format!(
+                "while client A was connected and silent, its thread should wait in a read on C1; instead {what}"
+            ),
             lines,
         );
     }
@@ -182,7 +188,11 @@ fn no_leak(runs: &Runs) -> Verdict {
             Vec::new(),
         );
     }
-    let stop = run.outcome.trace.step("stop the server").unwrap_or(usize::MAX);
+    let stop = run
+        .outcome
+        .trace
+        .step("stop the server")
+        .unwrap_or(usize::MAX);
     let gone = |tid: Tid| {
         run.outcome.trace.events[..stop.min(run.outcome.trace.events.len())]
             .iter()

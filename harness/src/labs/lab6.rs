@@ -204,7 +204,10 @@ fn master_never_accepts(runs: &Runs) -> Verdict {
             .map(|(r, _)| r)
             .collect();
         if !accepts.is_empty() {
-            return Verdict::fail("the master accepted connections itself:", evidence(run, accepts));
+            return Verdict::fail(
+                "the master accepted connections itself:",
+                evidence(run, accepts),
+            );
         }
     }
     Verdict::pass("the master never accepted")
@@ -236,7 +239,10 @@ fn concurrent(runs: &Runs) -> Verdict {
             task_name(run, b)
         )),
         (Some(a), Some(_)) => Verdict::fail(
-            format!("A and B were both served by {}, one process", task_name(run, a)),
+            format!(
+                "A and B were both served by {}, one process",
+                task_name(run, a)
+            ),
             Vec::new(),
         ),
         _ => Verdict::fail("C1 or C2 was never read", Vec::new()),
@@ -248,9 +254,9 @@ fn crashed(run: &Run) -> Option<(usize, Tid, Option<Termination>)> {
     let (r, rec) = from_first_socket(run).find(|(_, rec)| {
         rec.is(READS)
             && rec.done_len().is_some_and(|n| n > 0)
-            && rec.args.iter().any(|a| {
-                matches!(a, Arg::Bytes { head, .. } if head.windows(5).any(|w| w == b"crash"))
-            })
+            && rec.args.iter().any(
+                |a| matches!(a, Arg::Bytes { head, .. } if head.windows(5).any(|w| w == b"crash")),
+            )
     })?;
     let how = run.outcome.trace.events.iter().find_map(|e| match e.kind {
         EventKind::Gone(t) if e.tid == rec.pid => Some(t),
@@ -318,7 +324,9 @@ fn reaps_and_replaces(runs: &Runs) -> Verdict {
         s.parent == main
             && !s.thread
             && s.record > reap
-            && trace.records[s.record].exit.is_some_and(|x| x < next_client)
+            && trace.records[s.record]
+                .exit
+                .is_some_and(|x| x < next_client)
     });
     if replaced {
         return Verdict::pass(format!(
@@ -345,10 +353,7 @@ fn clean_shutdown(runs: &Runs) -> Verdict {
             );
         };
         let Some(ended) = ended else {
-            return Verdict::fail(
-                "the master did not exit within 2 s of SIGTERM",
-                Vec::new(),
-            );
+            return Verdict::fail("the master did not exit within 2 s of SIGTERM", Vec::new());
         };
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|&p| task_name(run, p)).collect();

@@ -4,10 +4,7 @@
 
 use std::time::Duration;
 
-use super::{
-    READS, describe_settle, evidence, received, task_name,
-    thread_per_connection,
-};
+use super::{READS, describe_settle, evidence, received, task_name, thread_per_connection};
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
 use crate::scenario::{Observed, Reply, Request, Scenario, Step};
 use crate::trace::Record;
@@ -140,7 +137,10 @@ pub(super) fn lab() -> Lab {
 }
 
 /// The replies, wall time and events of a timed step.
-fn timed<'a>(run: &'a Run, label: &str) -> Result<(&'a [Reply], Option<Duration>, std::ops::Range<usize>), Verdict> {
+fn timed<'a>(
+    run: &'a Run,
+    label: &str,
+) -> Result<(&'a [Reply], Option<Duration>, std::ops::Range<usize>), Verdict> {
     match run.outcome.observed(label) {
         Some(Observed::Timed {
             replies,
@@ -199,7 +199,9 @@ fn futex_waits(run: &Run, events: &std::ops::Range<usize>) -> Vec<usize> {
         .filter(|&r| {
             let rec: &Record = &records[r];
             rec.enter.is_some_and(|e| events.contains(&e))
-                && rec.futex().is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
+                && rec
+                    .futex()
+                    .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
                 && rec.errno() != Some(libc::EAGAIN)
         })
         .collect()

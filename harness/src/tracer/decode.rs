@@ -757,15 +757,27 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
                 a[0],
                 &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
             ),
-            if a[0] == 1 { wait_pid(a[1]) } else { int32(a[1]) },
+            if a[0] == 1 {
+                wait_pid(a[1])
+            } else {
+                int32(a[1])
+            },
             Arg::Out(a[2]),
             flags(a[3], WAITID_OPTIONS),
             Arg::Ptr(a[4]),
         ],
         "futex" => futex(mem, a),
-        "rt_sigaction" => vec![signal(a[0]), sigaction(mem, a[1]), Arg::Ptr(a[2]), int(a[3])],
+        "rt_sigaction" => vec![
+            signal(a[0]),
+            sigaction(mem, a[1]),
+            Arg::Ptr(a[2]),
+            int(a[3]),
+        ],
         "rt_sigprocmask" => vec![
-            sym_or_int(a[0], &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")]),
+            sym_or_int(
+                a[0],
+                &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")],
+            ),
             Arg::Ptr(a[1]),
             Arg::Ptr(a[2]),
             int(a[3]),
@@ -1152,7 +1164,13 @@ mod tests {
                 rest: 0
             }
         );
-        assert_eq!(futex_op(1), Arg::Flags { names: vec!["FUTEX_WAKE"], rest: 0 });
+        assert_eq!(
+            futex_op(1),
+            Arg::Flags {
+                names: vec!["FUTEX_WAKE"],
+                rest: 0
+            }
+        );
         assert_eq!(futex_op(99), Arg::Hex(99));
     }
 
