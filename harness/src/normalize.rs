@@ -916,7 +916,11 @@ pub fn normalize(trace: &Trace) -> Transcript {
                 }
             }
             EventKind::Step(text) => push(format!("-- {text}"), Vec::new()),
-            EventKind::Signal(sig) => push(format!("--- {} ---", signal_name(*sig)), Vec::new()),
+            EventKind::Signal(sig) => {
+                if !unheard(trace, i, e.pid, *sig) {
+                    push(format!("--- {} ---", signal_name(*sig)), Vec::new());
+                }
+            }
             EventKind::Gone(how) => {
                 if e.tid == e.pid || shown_tasks.len() > 1 {
                     push(format!("+++ {how} +++"), Vec::new());
@@ -1033,30 +1037,17 @@ fn waited_for(trace: &Trace, names: &Names, renderer: &Renderer<'_>) -> Vec<(Str
             .position(|&t| t == tid)
             .unwrap_or(usize::MAX)
     };
+    for (r, w) in trace.futex_handoffs() {
+        let rec = &trace.records[r];
+        let text = format!(
+            "{} waited on {} for {} (futex)",
+            renderer.task(rec.tid),
+            renderer.arg(r, &rec.args[0]),
+            renderer.task(trace.records[w].tid)
+        );
+        found.push((birth(rec.tid), text, r));
+    }
     for (r, rec) in trace.records.iter().enumerate() {
-        if let Some((op, word)) = rec.futex()
-            && op.starts_with("FUTEX_WAIT")
-            && rec.ret == Some(Ret::Ok(Arg::Int(0)))
-            && let (Some(enter), Some(exit)) = (rec.enter, rec.exit)
-        {
-            let waker = trace
-                .records
-                .iter()
-                .filter(|w| w.pid == rec.pid && w.tid != rec.tid)
-                .filter(|w| w.enter.is_some_and(|e| e > enter && e < exit))
-                .filter(|w| matches!(w.ret, Some(Ret::Ok(Arg::Int(n))) if n > 0))
-                .filter(|w| matches!(w.futex(), Some((op, x)) if x == word && op.starts_with("FUTEX_WAKE")))
-                .last();
-            if let Some(w) = waker {
-                let text = format!(
-                    "{} waited on {} for {} (futex)",
-                    renderer.task(rec.tid),
-                    renderer.arg(r, &rec.args[0]),
-                    renderer.task(w.tid)
-                );
-                found.push((birth(rec.tid), text, r));
-            }
-        }
         if let Some(child) = rec.reaped() {
             let how = trace
                 .events
@@ -1084,6 +1075,26 @@ fn waited_for(trace: &Trace, names: &Names, renderer: &Renderer<'_>) -> Vec<(Str
         }
     }
     out
+}
+
+/// Whether the signal delivered at event `i` does nothing to the program:
+/// its default action is to be ignored (`SIGCHLD`, `SIGURG`, `SIGWINCH`)
+/// and the process installed no handler for it before. The kernel reports
+/// such signals only to a tracer, and exactly when one lands (before or
+/// after the parent's next `wait4`, say) is timing, so transcripts leave
+/// them out.
+fn unheard(trace: &Trace, i: usize, pid: Tid, sig: i32) -> bool {
+    if ![libc::SIGCHLD, libc::SIGURG, libc::SIGWINCH].contains(&sig) {
+        return false;
+    }
+    let name = signal_name(sig);
+    !trace.records.iter().any(|rec| {
+        rec.pid == pid
+            && rec.enter.is_some_and(|e| e < i)
+            && rec.name() == "rt_sigaction"
+            && matches!(rec.args.first(), Some(Arg::Sym(s)) if *s == name)
+            && matches!(rec.args.get(1), Some(Arg::Text(t)) if t.starts_with("{handler"))
+    })
 }
 
 /// A transcript line before repeats are collapsed.

@@ -544,11 +544,13 @@ impl Server {
         self.settled = false;
     }
 
-    /// Whether the server is stuck right now: quiet for a settle period,
+    /// Whether the server is stuck right now: no event for five settle
+    /// periods (since its last event or the last client action, whichever
+    /// came later: a loaded machine may deliver a client's bytes late),
     /// every task asleep in a call that no timer ends (a sleep, or a futex
     /// wait with a timeout, would end by itself).
     fn stuck(&self) -> bool {
-        if self.last_event.elapsed() < self.limits.settle || self.live.is_empty() {
+        if self.last_event.elapsed() < self.limits.settle * 5 || self.live.is_empty() {
             return false;
         }
         self.live.iter().all(|&t| {
@@ -977,6 +979,8 @@ fn timed_requests(
             }
         }
         sent.push(Instant::now());
+        // The client acted: quiet is counted from here.
+        server.last_event = Instant::now();
         if i + 1 < requests.len() {
             let deadline = Instant::now() + limits.reply;
             while !read_since(&server.trace, mark) && Instant::now() < deadline && !server.stuck() {

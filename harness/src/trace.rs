@@ -456,6 +456,46 @@ impl Trace {
             .position(|e| matches!(&e.kind, EventKind::Step(s) if s.starts_with(prefix)))
     }
 
+    /// Every futex wait that another task's wake ended: a `FUTEX_WAIT*`
+    /// that returned 0, paired with the last `FUTEX_WAKE*` that woke
+    /// someone on the same word of the same process, entered by another
+    /// task while it waited. `(wait record, wake record)`, in wait order.
+    pub fn futex_handoffs(&self) -> Vec<(usize, usize)> {
+        // Wakes by (process, word), in entry order.
+        let mut wakes: HashMap<(Tid, u64), Vec<(usize, usize)>> = HashMap::new();
+        for (r, rec) in self.records.iter().enumerate() {
+            if let (Some((op, word)), Some(enter)) = (rec.futex(), rec.enter)
+                && op.starts_with("FUTEX_WAKE")
+                && rec.done_len().is_some_and(|n| n > 0)
+            {
+                wakes.entry((rec.pid, word)).or_default().push((enter, r));
+            }
+        }
+        let mut out = Vec::new();
+        for (r, rec) in self.records.iter().enumerate() {
+            let (Some((op, word)), Some(enter), Some(exit)) = (rec.futex(), rec.enter, rec.exit)
+            else {
+                continue;
+            };
+            if !op.starts_with("FUTEX_WAIT") || rec.ret != Some(Ret::Ok(Arg::Int(0))) {
+                continue;
+            }
+            let Some(list) = wakes.get(&(rec.pid, word)) else {
+                continue;
+            };
+            let before_exit = list.partition_point(|&(e, _)| e < exit);
+            let waker = list[..before_exit]
+                .iter()
+                .rev()
+                .take_while(|&&(e, _)| e > enter)
+                .find(|&&(_, w)| self.records[w].tid != rec.tid);
+            if let Some(&(_, w)) = waker {
+                out.push((r, w));
+            }
+        }
+        out
+    }
+
     /// How the first traced process (the one the harness started) ended.
     pub fn root_termination(&self) -> Option<Termination> {
         let root = self.events.iter().find(|e| e.tid != 0)?.pid;

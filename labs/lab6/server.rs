@@ -35,7 +35,9 @@
 //!   child inherits its parent's signal handlers, so each worker first
 //!   restores SIGTERM to its default action: otherwise the master's
 //!   `kill(worker, SIGTERM)` would only set the worker's own copy of the
-//!   flag, which the worker never reads, and the worker would not stop.
+//!   flag, and the worker would not stop. (A SIGTERM can still reach a
+//!   newborn worker before it has reset the action; so the worker looks at
+//!   its copy of the flag once, right after the reset.)
 //! * **Shutting down.** On SIGTERM the master stops the workers (`kill`, in
 //!   birth order), waits for each (`wait4` with its pid), and only then
 //!   exits. A master that just dies leaves its workers behind as orphans:
@@ -49,7 +51,6 @@
 //! `accept` and the others still blocked. (`epoll` on a shared listening
 //! socket is another story: see `EPOLLEXCLUSIVE`.)
 
-use std::convert::Infallible;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::process::ExitCode;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -200,24 +201,37 @@ fn spawn_worker(listener: &OwnedFd) -> nix::Result<Pid> {
     match unsafe { fork() }? {
         ForkResult::Parent { child } => Ok(child),
         ForkResult::Child => {
-            let Err(err) = work(listener);
-            eprintln!("lab6 worker: {err}");
+            let code = match work(listener) {
+                Ok(()) => 0,
+                Err(err) => {
+                    eprintln!("lab6 worker: {err}");
+                    1
+                }
+            };
             // SAFETY: `_exit` ends the worker at once. It must never return
             // into the master's code (its loop, its copy of the pids), and it
             // runs no exit handlers the master registered.
-            unsafe { libc::_exit(1) }
+            unsafe { libc::_exit(code) }
         }
     }
 }
 
 /// A worker: accepts on the inherited socket and serves each connection to
-/// its end, like lab 1. Returns only on an unexpected error.
-fn work(listener: &OwnedFd) -> nix::Result<Infallible> {
+/// its end, like lab 1. Returns `Ok` only if told to stop before it started
+/// serving, and otherwise only on an unexpected error.
+fn work(listener: &OwnedFd) -> nix::Result<()> {
     // Signal handlers survive `fork`. Restore SIGTERM's default action (die),
     // so that the master's `kill(worker, SIGTERM)` really stops this worker.
     let default = SigAction::new(SigHandler::SigDfl, SaFlags::empty(), SigSet::empty());
     // SAFETY: restoring the default action installs no code of ours.
     unsafe { sigaction(Signal::SIGTERM, &default) }?;
+    // A SIGTERM that came between `fork` and the line above ran the inherited
+    // handler, which only set this process's copy of the flag (or the master
+    // had it set already when it forked). Honour it now: otherwise this
+    // worker would serve on while the master waits for it forever.
+    if TERMINATING.load(Ordering::SeqCst) {
+        return Ok(());
+    }
 
     let mut buf = [0u8; BUF_SIZE];
     loop {

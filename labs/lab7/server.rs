@@ -18,12 +18,11 @@
 //! read (no lock) -> take the GIL -> parse / compute -> drop the GIL -> write (no lock) -> read ...
 //! ```
 //!
-//! and `io N` lets go around its sleep and queues for the lock again after
-//! it, as CPython does around every blocking call.
-//!
-//! and the lesson follows from it: two `cpu 200` requests on two cores still
-//! take 400 ms, because only the lock holder computes, while two `io 200`
-//! requests take 200 ms, because a sleeping thread does not hold the lock.
+//! (`io N` lets go before its sleep and queues for the lock again after it,
+//! as CPython does around every blocking call), and the lesson follows from
+//! it: two `cpu 200` requests on two cores still take 400 ms, because only
+//! the lock holder computes, while two `io 200` requests take 200 ms,
+//! because a sleeping thread does not hold the lock.
 //!
 //! # The lock: a ticket lock on a futex
 //!
@@ -34,8 +33,8 @@
 //! drew tickets, so the lock is fair: nobody can cut in line.
 //!
 //! Waiting must not burn a core, so a waiter sleeps in the kernel with
-//! `futex(&NOW_SERVING, FUTEX_WAIT_PRIVATE, s)`: "put me to sleep, unless
-//! the word still isn't `s`". The kernel checks the word and queues the
+//! `futex(&NOW_SERVING, FUTEX_WAIT_PRIVATE, s)`: "put me to sleep, but only
+//! if the word still holds `s`". The kernel checks the word and queues the
 //! thread atomically, so a release that lands just before the call makes it
 //! return `EAGAIN` at once instead of sleeping through the wake-up. A
 //! releaser that sees someone still holding a ticket calls
@@ -57,8 +56,9 @@
 //!
 //! # In the trace
 //!
-//! Each thread is its own section. Uncontended, a request is
-//! `read`, `write` and nothing in between: the lock costs no system call.
+//! Each thread is its own section. Uncontended, a request is `read`, then
+//! `write` (with a `clock_nanosleep` between them for `io N`) and nothing
+//! else: the lock costs no system call.
 //! Under contention the waiting thread shows
 //! `futex(&NOW_SERVING, FUTEX_WAIT_PRIVATE, s, NULL)` blocked until the
 //! holder's `futex(&NOW_SERVING, FUTEX_WAKE_PRIVATE, 2147483647)`, both on

@@ -136,17 +136,26 @@ pub(super) fn lab() -> Lab {
     }
 }
 
+/// What a timed step observed.
+struct Timed<'a> {
+    replies: &'a [Reply],
+    wall: Option<Duration>,
+    /// The trace events from its first request on.
+    events: std::ops::Range<usize>,
+}
+
 /// The replies, wall time and events of a timed step.
-fn timed<'a>(
-    run: &'a Run,
-    label: &str,
-) -> Result<(&'a [Reply], Option<Duration>, std::ops::Range<usize>), Verdict> {
+fn timed<'a>(run: &'a Run, label: &str) -> Result<Timed<'a>, Verdict> {
     match run.outcome.observed(label) {
         Some(Observed::Timed {
             replies,
             wall,
             events,
-        }) => Ok((replies, *wall, events.clone())),
+        }) => Ok(Timed {
+            replies,
+            wall: *wall,
+            events: events.clone(),
+        }),
         _ => Err(Verdict::fail(
             format!("the scenario did not get as far as \"{label}\""),
             Vec::new(),
@@ -174,9 +183,9 @@ fn missing(replies: &[Reply]) -> String {
 /// The wall times of a step alone and of the same requests together, and
 /// their ratio.
 fn ratio(run: &Run, one: &str, two: &str) -> Result<(Duration, Duration, f64), Verdict> {
-    let (r1, w1, _) = timed(run, one)?;
-    let (r2, w2, _) = timed(run, two)?;
-    match (w1, w2) {
+    let (a, b) = (timed(run, one)?, timed(run, two)?);
+    let (r1, r2) = (a.replies, b.replies);
+    match (a.wall, b.wall) {
         (Some(a), Some(b)) => Ok((a, b, b.as_secs_f64() / a.as_secs_f64().max(1e-6))),
         _ => Err(Verdict::fail(
             format!(
@@ -209,28 +218,19 @@ fn futex_waits(run: &Run, events: &std::ops::Range<usize>) -> Vec<usize> {
 
 fn lock_contention(runs: &Runs) -> Verdict {
     let run = runs.get("timing");
-    let records = &run.outcome.trace.records;
-    let all = 0..run.outcome.trace.events.len();
-    for w in futex_waits(run, &all) {
-        let (_, word) = records[w].futex().expect("a futex wait");
-        let wake = records.iter().position(|k| {
-            k.pid == records[w].pid
-                && k.tid != records[w].tid
-                && matches!(k.futex(), Some((op, x)) if x == word && op.starts_with("FUTEX_WAKE"))
-                && k.done_len().is_some_and(|n| n > 0)
-        });
-        if let Some(k) = wake {
-            return Verdict::pass(format!(
-                "{} waited on a futex word that {} woke",
-                task_name(run, records[w].tid),
-                task_name(run, records[k].tid)
-            ));
-        }
+    let trace = &run.outcome.trace;
+    if let Some(&(wait, wake)) = trace.futex_handoffs().first() {
+        return Verdict::pass(format!(
+            "{} waited on a futex word that {} woke",
+            task_name(run, trace.records[wait].tid),
+            task_name(run, trace.records[wake].tid)
+        ));
     }
-    let (_, _, events) = match timed(run, "two cpu") {
-        Ok(t) => t,
+    let events = match timed(run, "two cpu") {
+        Ok(t) => t.events,
         Err(v) => return v,
     };
+    let records = &trace.records;
     Verdict::fail(
         "while two cpu requests ran, no thread ever waited on a futex that another thread woke: nothing made one computation wait for the other",
         evidence(
@@ -249,10 +249,10 @@ fn cpu_serialized(runs: &Runs) -> Verdict {
         Ok(x) => x,
         Err(v) => return v,
     };
-    let Ok((_, _, events)) = timed(run, "two cpu") else {
+    let Ok(step) = timed(run, "two cpu") else {
         return Verdict::fail("no \"two cpu\" step", Vec::new());
     };
-    let waits = futex_waits(run, &events);
+    let waits = futex_waits(run, &step.events);
     if r < SERIAL_RATIO {
         return Verdict::fail(
             format!(
@@ -285,7 +285,7 @@ fn io_overlap(runs: &Runs) -> Verdict {
         Err(v) => return v,
     };
     if r > SERIAL_RATIO {
-        let Ok((_, _, events)) = timed(run, "two io") else {
+        let Ok(Timed { events, .. }) = timed(run, "two io") else {
             return Verdict::fail("no \"two io\" step", Vec::new());
         };
         let records = &run.outcome.trace.records;
@@ -348,8 +348,8 @@ fn unlocked_blocking(runs: &Runs) -> Verdict {
 
 fn switch_interval(runs: &Runs) -> Verdict {
     let run = runs.get("timing");
-    let (replies, _, _) = match timed(run, "short during long") {
-        Ok(t) => t,
+    let replies = match timed(run, "short during long") {
+        Ok(t) => t.replies,
         Err(v) => return v,
     };
     let (Some(long), Some(short)) = (replies[0].after, replies[1].after) else {
@@ -398,7 +398,7 @@ fn facts(runs: &Runs) -> Vec<String> {
             ms(two)
         ));
     }
-    if let Ok((replies, _, _)) = timed(run, "short during long")
+    if let Ok(Timed { replies, .. }) = timed(run, "short during long")
         && let (Some(long), Some(short)) = (replies[0].after, replies[1].after)
     {
         out.push(format!(
