@@ -3,10 +3,13 @@
 //! What varies from run to run or machine to machine is named instead of
 //! shown: fds by role (`L` listening, `C1`, `C2` in accept order, `S1` other
 //! sockets, `F1` files, `P1r`/`P1w` pipes), tasks by birth order (`main`,
-//! `T1` threads, `P1` processes), the server's port as `PORT` and other ports
-//! as `*`, pointers as `0x…`. Start-up noise before the first socket call is
-//! dropped, and runs of identical lines are collapsed with a count that the
-//! snapshot form leaves out.
+//! `T1` threads, `P1` processes), futex words as `W1`, `W2`, the server's
+//! port as `PORT` and other ports as `*`, pointers as `0x…`. Start-up noise
+//! before the first socket call, memory management and runtime set-up calls
+//! ([`HIDDEN`]) and signals that change nothing are dropped, and runs of
+//! identical lines are collapsed with a count that the snapshot form leaves
+//! out. A server with several tasks gets one section per task, so that
+//! scheduling cannot reorder lines, and a summary of who waited for whom.
 
 use std::collections::HashMap;
 use std::fmt::Write as _;

@@ -1175,6 +1175,27 @@ mod tests {
     }
 
     #[test]
+    fn futex_arguments_follow_the_operation() {
+        let mem = Memory::new(std::process::id() as i32);
+        let word = 0x7f00_0010;
+        // FUTEX_WAIT_PRIVATE with no timeout: word, op, expected value, NULL.
+        let wait = futex(&mem, &[word, 128, 3, 0, 0, 0]);
+        assert_eq!(wait.len(), 4);
+        assert_eq!(
+            (&wait[0], &wait[2], &wait[3]),
+            (&Arg::Word(word), &Arg::Int(3), &Arg::Ptr(0))
+        );
+        // FUTEX_WAKE_PRIVATE: word, op, how many to wake.
+        let wake = futex(&mem, &[word, 129, i32::MAX as u64, 0, 0, 0]);
+        assert_eq!(wake.len(), 3);
+        assert_eq!(wake[2], Arg::Int(i64::from(i32::MAX)));
+        // FUTEX_WAIT_BITSET: the absolute timeout is not read, only shown as there.
+        let bitset = futex(&mem, &[word, 9 | 128, 0, 0xdead, 0, u64::from(u32::MAX)]);
+        assert_eq!(bitset[3], Arg::Ptr(0xdead));
+        assert_eq!(bitset[5], Arg::Hex(0xffff_ffff));
+    }
+
+    #[test]
     fn wait_status_is_shown_like_strace() {
         assert_eq!(
             wait_status(3 << 8),
