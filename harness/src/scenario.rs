@@ -658,10 +658,12 @@ struct Spin {
 
 /// Whether a readiness wait has no timeout (select/poll/epoll with NULL or -1).
 fn waits_forever(rec: &crate::trace::Record) -> bool {
+    // Where each one's timeout is, as decoded: an int (-1: none) for poll
+    // and epoll_wait/epoll_pwait, a pointer to a time (NULL: none) for the rest.
     let timeout = match rec.name() {
         "select" | "pselect6" => rec.args.get(4),
-        "poll" | "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => rec.args.last(),
-        "ppoll" => rec.args.get(2),
+        "poll" | "ppoll" => rec.args.get(2),
+        "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => rec.args.get(3),
         _ => None,
     };
     matches!(timeout, Some(Arg::Ptr(0)) | Some(Arg::Int(-1)))
