@@ -836,15 +836,22 @@ pub fn normalize(trace: &Trace) -> Transcript {
             _ => false,
         })
         .unwrap_or(0);
+    // Tasks with something to show (a runtime helper thread whose calls are
+    // all hidden does not make a single-task server a multi-task one).
     let shown_tasks: Vec<Tid> = {
         let mut v: Vec<Tid> = Vec::new();
-        for e in &trace.events[start..] {
-            if e.tid != 0 && !v.contains(&e.tid) {
+        for (i, e) in trace.events.iter().enumerate().skip(start) {
+            let hidden = trace
+                .record_of_event(i)
+                .is_some_and(|r| trace.records[r].is(HIDDEN));
+            let shows = matches!(e.kind, EventKind::Enter(_) | EventKind::Exit(_)) && !hidden;
+            if e.tid != 0 && shows && !v.contains(&e.tid) {
                 v.push(e.tid);
             }
         }
         v
     };
+    let handlers = handlers_from(trace);
 
     // Every line, tagged with its task (0 for scenario steps).
     let mut raw: Vec<(Tid, String, Vec<usize>)> = Vec::new();
@@ -920,13 +927,15 @@ pub fn normalize(trace: &Trace) -> Transcript {
             }
             EventKind::Step(text) => push(format!("-- {text}"), Vec::new()),
             EventKind::Signal(sig) => {
-                if !unheard(trace, i, e.pid, *sig) {
+                let unheard = IGNORED_BY_DEFAULT.contains(sig)
+                    && handlers.get(&(e.pid, *sig)).is_none_or(|&h| h > i);
+                if !unheard {
                     push(format!("--- {} ---", signal_name(*sig)), Vec::new());
                 }
             }
             EventKind::Gone(how) => {
                 if e.tid == e.pid || shown_tasks.len() > 1 {
-                    push(format!("+++ {how} +++"), Vec::new());
+                    push(format!("+++ {} +++", how.without_core()), Vec::new());
                 }
             }
             EventKind::Exec { program, .. } => {
@@ -1056,7 +1065,7 @@ fn waited_for(trace: &Trace, names: &Names, renderer: &Renderer<'_>) -> Vec<(Str
                 .events
                 .iter()
                 .find_map(|e| match e.kind {
-                    EventKind::Gone(how) if e.tid == child => Some(how.to_string()),
+                    EventKind::Gone(how) if e.tid == child => Some(how.without_core().to_string()),
                     _ => None,
                 })
                 .unwrap_or_else(|| "gone".to_string());
@@ -1080,24 +1089,34 @@ fn waited_for(trace: &Trace, names: &Names, renderer: &Renderer<'_>) -> Vec<(Str
     out
 }
 
-/// Whether the signal delivered at event `i` does nothing to the program:
-/// its default action is to be ignored (`SIGCHLD`, `SIGURG`, `SIGWINCH`)
-/// and the process installed no handler for it before. The kernel reports
-/// such signals only to a tracer, and exactly when one lands (before or
-/// after the parent's next `wait4`, say) is timing, so transcripts leave
-/// them out.
-fn unheard(trace: &Trace, i: usize, pid: Tid, sig: i32) -> bool {
-    if ![libc::SIGCHLD, libc::SIGURG, libc::SIGWINCH].contains(&sig) {
-        return false;
+/// Signals whose default action is to be ignored: delivered to a process
+/// that installed no handler, they change nothing for it.
+const IGNORED_BY_DEFAULT: &[i32] = &[libc::SIGCHLD, libc::SIGURG, libc::SIGWINCH];
+
+/// For each (process, signal ignored by default), the event at which the
+/// process first installed a handler for it. A delivery before that (or
+/// with none) does nothing to the program: the kernel reports it only to a
+/// tracer, and exactly when it lands (before or after the parent's next
+/// `wait4`, say) is timing, so transcripts leave it out.
+fn handlers_from(trace: &Trace) -> HashMap<(Tid, i32), usize> {
+    let mut out = HashMap::new();
+    for rec in &trace.records {
+        let (Some(enter), Some(Arg::Sym(name)), Some(Arg::Text(act))) =
+            (rec.enter, rec.args.first(), rec.args.get(1))
+        else {
+            continue;
+        };
+        if rec.name() != "rt_sigaction" || !act.starts_with("{handler") {
+            continue;
+        }
+        if let Some(&sig) = IGNORED_BY_DEFAULT
+            .iter()
+            .find(|&&s| signal_name(s) == *name)
+        {
+            out.entry((rec.pid, sig)).or_insert(enter);
+        }
     }
-    let name = signal_name(sig);
-    !trace.records.iter().any(|rec| {
-        rec.pid == pid
-            && rec.enter.is_some_and(|e| e < i)
-            && rec.name() == "rt_sigaction"
-            && matches!(rec.args.first(), Some(Arg::Sym(s)) if *s == name)
-            && matches!(rec.args.get(1), Some(Arg::Text(t)) if t.starts_with("{handler"))
-    })
+    out
 }
 
 /// A transcript line before repeats are collapsed.

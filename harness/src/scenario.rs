@@ -104,9 +104,9 @@ pub enum Step {
     /// next arrives), then every reply is awaited. Observes each reply's
     /// delay and the wall time of the whole (label, requests).
     Requests(&'static str, Vec<Request>),
-    /// Send SIGTERM to the server's first process only, as a service
-    /// manager would, and wait for it to exit; observes how it ended and
-    /// which processes outlived it (label).
+    /// Send SIGTERM to the server's first process only (as `kill PID`
+    /// would) and wait for it to exit; observes how it ended and which
+    /// processes outlived it (label).
     Terminate(&'static str),
 }
 
@@ -530,9 +530,7 @@ impl Server {
         if !self.settled {
             self.settle();
         }
-        while self.pump(Duration::ZERO) {}
-        self.mark(EventKind::Step(text), 0);
-        self.settled = false;
+        self.step_now(text);
     }
 
     /// Records a client action without settling first: for actions that
@@ -547,8 +545,8 @@ impl Server {
     /// Whether the server is stuck right now: no event for five settle
     /// periods (since its last event or the last client action, whichever
     /// came later: a loaded machine may deliver a client's bytes late),
-    /// every task asleep in a call that no timer ends (a sleep, or a futex
-    /// wait with a timeout, would end by itself).
+    /// every task asleep in a call that no timer ends (a sleep, a futex
+    /// wait or a readiness wait with a timeout would end by itself).
     fn stuck(&self) -> bool {
         if self.last_event.elapsed() < self.limits.settle * 5 || self.live.is_empty() {
             return false;
@@ -556,8 +554,12 @@ impl Server {
         self.live.iter().all(|&t| {
             self.trace.pending(t).is_some_and(|r| {
                 let rec = &self.trace.records[r];
+                let timed_futex = rec
+                    .futex()
+                    .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
+                    && matches!(rec.args.get(3), Some(Arg::Ptr(p)) if *p != 0);
                 let timed = rec.is(&["nanosleep", "clock_nanosleep"])
-                    || (rec.futex().is_some() && !matches!(rec.args.get(3), Some(Arg::Ptr(0))))
+                    || timed_futex
                     || (rec.is(crate::trace::WAITS) && !waits_forever(rec));
                 !timed && asleep(rec.pid, t)
             })
@@ -754,11 +756,20 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
     let mut server = Server::start(&spec, limits)?;
     let mut clients: Vec<Client> = Vec::new();
     let mut steps = Vec::new();
+    // How the server ended before the harness signalled it, if it did.
+    let mut ended_by_itself = None;
+    let mut signalled = false;
     for step in &scenario.steps {
+        if matches!(step, Step::Terminate(_)) && !signalled {
+            ended_by_itself = server.ended;
+            signalled = true;
+        }
         let observed = perform(&mut server, &mut clients, step, limits);
         steps.push((step.clone(), observed));
     }
-    let ended_by_itself = server.ended;
+    if !signalled {
+        ended_by_itself = server.ended;
+    }
     if !server.live.is_empty() {
         server.step("stop the server (SIGTERM)".to_string());
     }
@@ -899,8 +910,11 @@ fn perform(
         Step::Requests(_, requests) => timed_requests(server, clients, requests, limits),
         Step::Terminate(_) => {
             server.step("SIGTERM to main".to_string());
-            let root = server.tracer.root;
-            let _ = nix::sys::signal::kill(nix::unistd::Pid::from_raw(root), Signal::SIGTERM);
+            // Only while it lives: a reaped pid may already be someone else's.
+            if server.ended.is_none() {
+                let root = nix::unistd::Pid::from_raw(server.tracer.root);
+                let _ = nix::sys::signal::kill(root, Signal::SIGTERM);
+            }
             let deadline = Instant::now() + limits.term_grace * 2;
             while server.ended.is_none() && !server.live.is_empty() && Instant::now() < deadline {
                 server.pump(Duration::from_millis(10));
@@ -985,7 +999,11 @@ fn timed_requests(
         server.last_event = Instant::now();
         if i + 1 < requests.len() {
             let deadline = Instant::now() + limits.reply;
-            while !read_since(&server.trace, mark) && Instant::now() < deadline && !server.stuck() {
+            let mut from = mark;
+            while !read_since(&server.trace, &mut from, &req.data)
+                && Instant::now() < deadline
+                && !server.stuck()
+            {
                 server.pump(Duration::from_millis(1));
             }
         }
@@ -1043,14 +1061,19 @@ fn timed_requests(
     }
 }
 
-/// Whether a read-family call returned data after event `mark`.
-fn read_since(trace: &Trace, mark: usize) -> bool {
-    (mark..trace.events.len()).any(|i| {
+/// Whether a read returned the start of `data` at an event from `*from`
+/// on; moves `*from` past the events looked at, so each is looked at once.
+fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> bool {
+    let events = *from..trace.events.len();
+    *from = trace.events.len();
+    events.into_iter().any(|i| {
         matches!(trace.events[i].kind, EventKind::Exit(_))
             && trace.record_of_event(i).is_some_and(|r| {
-                let rec = &trace.records[r];
-                rec.is(&["read", "readv", "recvfrom", "recvmsg"])
-                    && rec.done_len().is_some_and(|n| n > 0)
+                trace.records[r].is(crate::trace::READS)
+                    && trace.records[r].args.iter().any(|a| {
+                    matches!(a, Arg::Bytes { head, .. }
+                        if !head.is_empty() && data.starts_with(&head[..head.len().min(data.len())]))
+                })
             })
     })
 }

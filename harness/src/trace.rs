@@ -148,6 +148,21 @@ pub enum Termination {
     Killed { signal: i32, core: bool },
 }
 
+impl Termination {
+    /// The same, without whether a core was dumped: that depends on the
+    /// machine's `core_pattern`, not on the program, so transcripts leave it
+    /// out.
+    pub fn without_core(self) -> Termination {
+        match self {
+            Termination::Killed { signal, .. } => Termination::Killed {
+                signal,
+                core: false,
+            },
+            other => other,
+        }
+    }
+}
+
 impl fmt::Display for Termination {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -316,6 +331,11 @@ impl Record {
         Some((op.strip_suffix("_PRIVATE").unwrap_or(op), word))
     }
 }
+
+/// Syscalls that read from a socket (or any fd).
+pub const READS: &[&str] = &["read", "readv", "recvfrom", "recvmsg", "recvmmsg"];
+/// Syscalls that write to a socket (or any fd).
+pub const WRITES: &[&str] = &["write", "writev", "sendto", "sendmsg", "sendmmsg"];
 
 /// The `select` family.
 pub const SELECTS: &[&str] = &["select", "pselect6"];

@@ -59,10 +59,15 @@ fn thread_workers_fail_the_process_checks() {
     assert_fails(
         &variant("threads"),
         &[
+            ("listen-before-fork", "the master never forked"),
             ("workers-accept", "the workers are threads"),
             ("concurrent", "one process"),
             ("crash-contained", "(the server was killed by SIGABRT)"),
             ("reaps-and-replaces", "the crash killed the master itself"),
+            (
+                "clean-shutdown",
+                "the master was gone before SIGTERM was sent",
+            ),
         ],
     );
 }

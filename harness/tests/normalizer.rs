@@ -524,7 +524,7 @@ fn threads_get_sections_that_scheduling_cannot_reorder() {
             Arg::Int(val),
         ]
     };
-    // `main_first`: whether main's write is traced before T1's gettid;
+    // `main_first`: whether main's getppid is traced before T1's gettid;
     // `word`: the lock word's address, different every run.
     let build = |main_first: bool, word: u64, tid: i32| {
         let mut b = Builder {
@@ -545,7 +545,7 @@ fn threads_get_sections_that_scheduling_cannot_reorder() {
         });
         b.events
             .push(exit(40, 40, "clone3", Ret::Ok(Arg::Tid(tid))));
-        let write = [
+        let getppid = [
             enter(40, 40, "getppid", vec![]),
             exit(40, 40, "getppid", Ret::Ok(Arg::Int(1))),
         ];
@@ -554,9 +554,9 @@ fn threads_get_sections_that_scheduling_cannot_reorder() {
             exit(tid, 40, "gettid", Ret::Ok(Arg::Tid(tid))),
         ];
         if main_first {
-            b.events.extend(write.into_iter().chain(gettid));
+            b.events.extend(getppid.into_iter().chain(gettid));
         } else {
-            b.events.extend(gettid.into_iter().chain(write));
+            b.events.extend(gettid.into_iter().chain(getppid));
         }
         b.events.extend([
             enter(tid, 40, "futex", futex(word, "FUTEX_WAIT_PRIVATE", 0)),
@@ -606,6 +606,8 @@ fn a_reaped_child_is_named_in_waitid_and_in_the_summary() {
             },
         },
         exit(70, 70, "clone", Ret::Ok(Arg::Tid(71))),
+        enter(71, 71, "getpid", vec![]),
+        exit(71, 71, "getpid", Ret::Ok(Arg::Tid(71))),
         Event {
             tid: 71,
             pid: 71,

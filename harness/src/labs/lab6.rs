@@ -134,9 +134,15 @@ fn listen_before_fork(runs: &Runs) -> Verdict {
         let listen = from_first_socket(run)
             .find(|(_, r)| r.is(&["listen"]) && r.done_len() == Some(0))
             .map(|(r, _)| r);
-        let fork = spawned(run).first().map(|s| s.record);
+        // The master's first fork (a runtime's helper threads do not count).
+        let main = root_task(run);
+        let fork = spawned(run)
+            .iter()
+            .find(|s| s.parent == main && !s.thread)
+            .map(|s| s.record);
+        let before = |l: usize, f: usize| matches!((records[l].exit, records[f].enter), (Some(x), Some(e)) if x < e);
         match (listen, fork) {
-            (Some(l), Some(f)) if records[l].exit < records[f].enter => {}
+            (Some(l), Some(f)) if before(l, f) => {}
             (Some(l), Some(f)) => {
                 return Verdict::fail(
                     format!(
@@ -155,9 +161,16 @@ fn listen_before_fork(runs: &Runs) -> Verdict {
 
 fn workers_accept(runs: &Runs) -> Verdict {
     let run = runs.get("pool");
+    // Threads that accept on L: workers sharing the master's memory (a
+    // runtime's helper threads do not count).
+    let accepts_on_l = |tid| {
+        from_first_socket(run).any(|(r, rec)| {
+            rec.tid == tid && rec.is(&["accept", "accept4"]) && fd_name(run, r, 0) == Some("L")
+        })
+    };
     let threads: Vec<usize> = spawned(run)
         .iter()
-        .filter(|s| s.thread)
+        .filter(|s| s.thread && accepts_on_l(s.child))
         .map(|s| s.record)
         .collect();
     if !threads.is_empty() {
@@ -352,8 +365,17 @@ fn clean_shutdown(runs: &Runs) -> Verdict {
                 lines,
             );
         };
+        if let Some(early) = run.outcome.ended_by_itself {
+            return Verdict::fail(
+                format!("the master was gone before SIGTERM was sent: it {early}"),
+                Vec::new(),
+            );
+        }
         let Some(ended) = ended else {
-            return Verdict::fail("the master did not exit within 2 s of SIGTERM", Vec::new());
+            return Verdict::fail(
+                "the master did not exit within the grace period after SIGTERM",
+                Vec::new(),
+            );
         };
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|&p| task_name(run, p)).collect();

@@ -4,7 +4,10 @@
 
 use std::time::Duration;
 
-use super::{READS, describe_settle, evidence, received, task_name, thread_per_connection};
+use super::{
+    READS, connection_threads, describe_settle, evidence, received, task_name,
+    thread_per_connection,
+};
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
 use crate::scenario::{Observed, Reply, Request, Scenario, Step};
 use crate::trace::Record;
@@ -219,18 +222,29 @@ fn futex_waits(run: &Run, events: &std::ops::Range<usize>) -> Vec<usize> {
 fn lock_contention(runs: &Runs) -> Verdict {
     let run = runs.get("timing");
     let trace = &run.outcome.trace;
-    if let Some(&(wait, wake)) = trace.futex_handoffs().first() {
-        return Verdict::pass(format!(
-            "{} waited on a futex word that {} woke",
-            task_name(run, trace.records[wait].tid),
-            task_name(run, trace.records[wake].tid)
-        ));
-    }
     let events = match timed(run, "two cpu") {
         Ok(t) => t.events,
         Err(v) => return v,
     };
+    // Between two connection threads, while the two cpu requests ran: a
+    // runtime's own hand-offs (a thread start, a join) do not count.
+    let threads: Vec<_> = connection_threads(run)
+        .into_iter()
+        .filter_map(|(_, _, t)| t)
+        .collect();
     let records = &trace.records;
+    let handoff = trace.futex_handoffs().into_iter().find(|&(wait, wake)| {
+        records[wait].enter.is_some_and(|e| events.contains(&e))
+            && threads.contains(&records[wait].tid)
+            && threads.contains(&records[wake].tid)
+    });
+    if let Some((wait, wake)) = handoff {
+        return Verdict::pass(format!(
+            "{} waited on a futex word that {} woke",
+            task_name(run, records[wait].tid),
+            task_name(run, records[wake].tid)
+        ));
+    }
     Verdict::fail(
         "while two cpu requests ran, no thread ever waited on a futex that another thread woke: nothing made one computation wait for the other",
         evidence(
@@ -289,10 +303,10 @@ fn io_overlap(runs: &Runs) -> Verdict {
             return Verdict::fail("no \"two io\" step", Vec::new());
         };
         let records = &run.outcome.trace.records;
+        let waits = futex_waits(run, &events);
         let shown = (0..records.len()).filter(|&i| {
             records[i].enter.is_some_and(|e| events.contains(&e))
-                && (records[i].is(&["nanosleep", "clock_nanosleep"])
-                    || futex_waits(run, &events).contains(&i))
+                && (records[i].is(&["nanosleep", "clock_nanosleep"]) || waits.contains(&i))
         });
         return Verdict::fail(
             format!(

@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::grade::{Lab, Run, Runs, Verdict};
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
-use crate::trace::{Arg, EventKind, Record, Ret, Termination, Tid, WAITS};
+use crate::trace::{Arg, EventKind, READS, Record, Ret, Termination, Tid, WAITS, WRITES};
 
 /// Every lab, in order.
 pub fn all() -> Vec<Lab> {
@@ -34,11 +34,6 @@ pub fn find(id: &str) -> Option<Lab> {
         .into_iter()
         .find(|l| l.id.strip_prefix("lab") == Some(id))
 }
-
-/// Syscalls that read from a socket.
-const READS: &[&str] = &["read", "readv", "recvfrom", "recvmsg", "recvmmsg"];
-/// Syscalls that write to a socket.
-const WRITES: &[&str] = &["write", "writev", "sendto", "sendmsg", "sendmmsg"];
 
 /// The indices of the records of `run` that satisfy `pred`.
 fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {

@@ -883,8 +883,7 @@ fn futex(mem: &Memory, a: &[u64; 6]) -> Vec<Arg> {
     let mut args = vec![Arg::Word(a[0]), futex_op(a[1]), int32(a[2])];
     match cmd {
         0 => args.push(timespec(mem, a[3])),
-        9 => args.extend([Arg::Ptr(a[3]), Arg::Ptr(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
-        10 => args.extend([Arg::Ptr(a[3]), Arg::Ptr(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
+        9 | 10 => args.extend([Arg::Ptr(a[3]), Arg::Ptr(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
         3 | 4 | 12 => args.extend([int32(a[3]), Arg::Word(a[4]), int32(a[5])]),
         5 => args.extend([int32(a[3]), Arg::Word(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
         _ => {}
@@ -899,10 +898,14 @@ fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
     let raw = mem.read_exact(addr, 28)?;
     let at = |i: usize| i32::from_ne_bytes(raw[i..i + 4].try_into().expect("4 bytes"));
     let (code, pid, status) = (at(8), at(16), at(24));
+    if pid == 0 {
+        // WNOHANG and no child had changed state: nothing was filled in.
+        return None;
+    }
     let code_name = match code {
         1 => "CLD_EXITED",
-        2 => "CLD_KILLED",
-        3 => "CLD_DUMPED",
+        // Dumped or not depends on the machine's core_pattern: not shown.
+        2 | 3 => "CLD_KILLED",
         4 => "CLD_TRAPPED",
         5 => "CLD_STOPPED",
         6 => "CLD_CONTINUED",
@@ -944,12 +947,9 @@ fn wait_status(status: i32) -> String {
         )
     } else if libc::WIFSIGNALED(status) {
         let sig = crate::trace::signal_name(libc::WTERMSIG(status));
-        let core = if libc::WCOREDUMP(status) {
-            " && WCOREDUMP(s)"
-        } else {
-            ""
-        };
-        format!("[{{WIFSIGNALED(s) && WTERMSIG(s) == {sig}{core}}}]")
+        // Whether a core was dumped depends on the machine's core_pattern,
+        // not on the program: not shown.
+        format!("[{{WIFSIGNALED(s) && WTERMSIG(s) == {sig}}}]")
     } else {
         format!("[{status:#x}]")
     }
