@@ -491,8 +491,8 @@ fn arg_fds(arg: &Arg) -> Vec<i32> {
 struct Renderer<'a> {
     names: &'a Names,
     obj_names: Vec<String>,
-    /// The process of each record, for futex word names.
-    pids: Vec<Tid>,
+    /// The trace's records (their processes name futex words).
+    records: &'a [Record],
 }
 
 impl Renderer<'_> {
@@ -578,7 +578,7 @@ impl Renderer<'_> {
                 format!("[{}]", items.join(", "))
             }
             Arg::Word(w) => {
-                let pid = self.pids.get(r).copied().unwrap_or(0);
+                let pid = self.records.get(r).map_or(0, |rec| rec.pid);
                 self.names
                     .words
                     .get(&(pid, *w))
@@ -819,7 +819,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
     let renderer = Renderer {
         obj_names: names.object_names(),
         names: &names,
-        pids: trace.records.iter().map(|r| r.pid).collect(),
+        records: &trace.records,
     };
     let record_texts: Vec<String> = trace
         .records
@@ -1361,7 +1361,7 @@ fn raw_arg(a: &Arg) -> String {
             Renderer {
                 names: &names,
                 obj_names: Vec::new(),
-                pids: Vec::new(),
+                records: &[],
             }
             .arg(0, other)
         }
