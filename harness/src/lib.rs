@@ -9,6 +9,7 @@ pub mod grade;
 pub mod labs;
 pub mod normalize;
 pub mod scenario;
+pub mod strace;
 mod tables;
 pub mod trace;
 pub mod tracer;

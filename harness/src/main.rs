@@ -16,8 +16,9 @@ use clap::{Parser, Subcommand};
 use iolab::grade::{self, Lab, Report};
 use iolab::normalize::{normalize, raw_lines, side_by_side};
 use iolab::scenario::{self, Limits};
+use iolab::strace::format::Formatter;
 use iolab::trace::Trace;
-use iolab::tracer::{Spec, Tracer};
+use iolab::tracer::{Backend, Spec, Tracer};
 
 #[derive(Parser)]
 #[command(
@@ -30,11 +31,40 @@ struct Cli {
     command: Command,
 }
 
+/// Which tracer runs the program (also `IOLAB_BACKEND`).
+#[derive(clap::Args, Clone, Copy)]
+struct BackendArg {
+    /// native: iolab's own ptrace tracer; strace: the system's strace 6.x.
+    #[arg(
+        long,
+        value_name = "native|strace",
+        env = "IOLAB_BACKEND",
+        default_value = "native"
+    )]
+    backend: Backend,
+}
+
+/// What `iolab trace` prints.
+#[derive(clap::ValueEnum, Clone, Copy, PartialEq, Eq)]
+enum Format {
+    /// The normalized transcript, at the end.
+    Transcript,
+    /// Every raw event as it happens.
+    Raw,
+    /// Every call as it happens, in strace's notation.
+    Strace,
+}
+
 #[derive(Subcommand)]
 enum Command {
     /// Run a program under the tracer and print its normalized syscall transcript.
     Trace {
-        /// Print every raw event as it happens instead of the transcript.
+        #[command(flatten)]
+        backend: BackendArg,
+        /// What to print.
+        #[arg(long, value_enum, default_value = "transcript")]
+        format: Format,
+        /// Print every raw event as it happens (same as --format raw).
         #[arg(long)]
         raw: bool,
         /// Write the transcript to FILE instead of stdout.
@@ -51,6 +81,8 @@ enum Command {
     },
     /// Grade a lab solution: run the lab's scenarios and print the score.
     Grade {
+        #[command(flatten)]
+        backend: BackendArg,
         /// The lab: lab1, lab2, ... (or just the number).
         lab: String,
         /// The solution to grade, as one shell-quoted string (default: the lab's own binary).
@@ -63,6 +95,8 @@ enum Command {
     /// Run a lab's standard scenario and print the normalized transcript
     /// (what `snapshots/` holds for the reference solution).
     Transcript {
+        #[command(flatten)]
+        backend: BackendArg,
         lab: String,
         #[arg(long, value_name = "'CMD ARGS...'")]
         solution: Option<String>,
@@ -95,17 +129,24 @@ fn main() -> ExitCode {
 fn run(cli: Cli) -> Result<ExitCode> {
     match cli.command {
         Command::Trace {
+            backend,
+            format,
             raw,
             output,
             command,
-        } => trace(raw, output, command),
+        } => {
+            let format = if raw { Format::Raw } else { format };
+            trace(backend.backend, format, output, command)
+        }
         Command::Grade {
+            backend,
             lab,
             solution,
             listen_timeout,
         } => {
             let lab = find_lab(&lab)?;
             let (spec, shown) = solution_spec(&lab, solution.as_deref())?;
+            let spec = spec.with_backend(backend.backend);
             let limits = Limits {
                 listen: Duration::from_secs(listen_timeout),
                 ..Limits::default()
@@ -127,6 +168,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             )
         }
         Command::Transcript {
+            backend,
             lab,
             solution,
             scenario: name,
@@ -135,6 +177,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
         } => {
             let lab = find_lab(&lab)?;
             let (spec, _) = solution_spec(&lab, solution.as_deref())?;
+            let spec = spec.with_backend(backend.backend);
             let name = name.as_deref().unwrap_or(lab.standard);
             let find = |name: &str| {
                 lab.scenarios
@@ -244,11 +287,16 @@ fn save_runs(lab: &Lab, report: &Report) -> Option<PathBuf> {
 }
 
 /// `iolab trace`: the program keeps the terminal; Ctrl-C stops it and everything it spawned.
-fn trace(raw: bool, output: Option<PathBuf>, command: Vec<OsString>) -> Result<ExitCode> {
+fn trace(
+    backend: Backend,
+    format: Format,
+    output: Option<PathBuf>,
+    command: Vec<OsString>,
+) -> Result<ExitCode> {
     let (program, args) = command
         .split_first()
         .ok_or_else(|| anyhow!("no program given"))?;
-    let mut spec = Spec::new(program, args);
+    let mut spec = Spec::new(program, args).with_backend(backend);
     spec.capture_output = false;
     spec.null_stdin = false;
     spec.own_process_group = false;
@@ -265,6 +313,7 @@ fn trace(raw: bool, output: Option<PathBuf>, command: Vec<OsString>) -> Result<E
         None => Box::new(std::io::stdout()),
     };
     let mut killed = false;
+    let mut strace = Formatter::new();
     loop {
         if interrupted.load(Ordering::SeqCst) && !killed {
             tracer.kill_all();
@@ -272,11 +321,19 @@ fn trace(raw: bool, output: Option<PathBuf>, command: Vec<OsString>) -> Result<E
         }
         match tracer.events.recv_timeout(Duration::from_millis(50)) {
             Ok(e) => {
-                if raw {
-                    let one = Trace::from_events([e.clone()]);
-                    for l in raw_lines(&one) {
-                        writeln!(out, "{l}")?;
+                match format {
+                    Format::Raw => {
+                        let one = Trace::from_events([e.clone()]);
+                        for l in raw_lines(&one) {
+                            writeln!(out, "{l}")?;
+                        }
                     }
+                    Format::Strace => {
+                        for l in strace.event(&e) {
+                            writeln!(out, "{l}")?;
+                        }
+                    }
+                    Format::Transcript => {}
                 }
                 trace.push(e);
             }
@@ -286,8 +343,14 @@ fn trace(raw: bool, output: Option<PathBuf>, command: Vec<OsString>) -> Result<E
     }
     let root = trace.root_termination();
     tracer.wait()?;
-    if !raw {
-        write!(out, "{}", normalize(&trace).render_with_counts())?;
+    match format {
+        Format::Transcript => write!(out, "{}", normalize(&trace).render_with_counts())?,
+        Format::Strace => {
+            for l in strace.finish() {
+                writeln!(out, "{l}")?;
+            }
+        }
+        Format::Raw => {}
     }
     out.flush()?;
     Ok(match root {

@@ -556,6 +556,14 @@ pub fn errno_name(errno: i32) -> String {
     }
 }
 
+/// The number of an errno by its name (`EAGAIN`, `ERESTARTSYS`).
+pub fn errno_number(name: &str) -> Option<i32> {
+    tables::ERRNO_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .and_then(|i| i32::try_from(i).ok())
+}
+
 /// The name of a signal (`SIG42` when unknown).
 pub fn signal_name(signal: i32) -> String {
     match nix::sys::signal::Signal::try_from(signal) {

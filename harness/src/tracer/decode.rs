@@ -15,7 +15,7 @@ use crate::trace::{Arg, Call, EpollEvent, PollFd, Ret, Return, SockAddr, syscall
 /// How many bytes of a read or written buffer the trace keeps.
 pub const BUFFER_HEAD: usize = 64;
 /// How many argv entries of an `execve` the trace keeps.
-const ARGV_MAX: usize = 8;
+pub(crate) const ARGV_MAX: usize = 8;
 /// How many pollfds of a `poll` the trace keeps.
 const POLLFD_MAX: usize = 64;
 /// How many events of an `epoll_wait` the trace keeps.
@@ -86,14 +86,15 @@ impl Memory {
     }
 }
 
-const SOCK_TYPES: &[(u64, &str)] = &[
+pub(crate) const SOCK_TYPES: &[(u64, &str)] = &[
     (1, "SOCK_STREAM"),
     (2, "SOCK_DGRAM"),
     (3, "SOCK_RAW"),
     (5, "SOCK_SEQPACKET"),
 ];
-const SOCK_FLAGS: &[(u64, &str)] = &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
-const MSG_FLAGS: &[(u64, &str)] = &[
+pub(crate) const SOCK_FLAGS: &[(u64, &str)] =
+    &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
+pub(crate) const MSG_FLAGS: &[(u64, &str)] = &[
     (0x1, "MSG_OOB"),
     (0x2, "MSG_PEEK"),
     (0x8, "MSG_DONTROUTE"),
@@ -106,7 +107,7 @@ const MSG_FLAGS: &[(u64, &str)] = &[
     (0x40000000, "MSG_CMSG_CLOEXEC"),
 ];
 /// Open-file status flags (access mode handled separately).
-const O_FLAGS: &[(u64, &str)] = &[
+pub(crate) const O_FLAGS: &[(u64, &str)] = &[
     (0o100, "O_CREAT"),
     (0o200, "O_EXCL"),
     (0o400, "O_NOCTTY"),
@@ -123,7 +124,7 @@ const O_FLAGS: &[(u64, &str)] = &[
     (0o2000000, "O_CLOEXEC"),
     (0o10000000, "O_PATH"),
 ];
-const CLONE_FLAGS: &[(u64, &str)] = &[
+pub(crate) const CLONE_FLAGS: &[(u64, &str)] = &[
     (0x100, "CLONE_VM"),
     (0x200, "CLONE_FS"),
     (0x400, "CLONE_FILES"),
@@ -149,7 +150,7 @@ const CLONE_FLAGS: &[(u64, &str)] = &[
     (0x40000000, "CLONE_NEWNET"),
     (0x80000000, "CLONE_IO"),
 ];
-const POLL_EVENTS: &[(u64, &str)] = &[
+pub(crate) const POLL_EVENTS: &[(u64, &str)] = &[
     (0x1, "POLLIN"),
     (0x2, "POLLPRI"),
     (0x4, "POLLOUT"),
@@ -162,7 +163,7 @@ const POLL_EVENTS: &[(u64, &str)] = &[
     (0x200, "POLLWRBAND"),
     (0x2000, "POLLRDHUP"),
 ];
-const EPOLL_EVENTS: &[(u64, &str)] = &[
+pub(crate) const EPOLL_EVENTS: &[(u64, &str)] = &[
     (0x1, "EPOLLIN"),
     (0x2, "EPOLLPRI"),
     (0x4, "EPOLLOUT"),
@@ -179,13 +180,83 @@ const EPOLL_EVENTS: &[(u64, &str)] = &[
     (1 << 30, "EPOLLONESHOT"),
     (1 << 31, "EPOLLET"),
 ];
-const WAIT_OPTIONS: &[(u64, &str)] = &[
+pub(crate) const WAIT_OPTIONS: &[(u64, &str)] = &[
     (0x1, "WNOHANG"),
     (0x2, "WUNTRACED"),
     (0x8, "WCONTINUED"),
     (0x40000000, "__WALL"),
     (0x80000000, "__WCLONE"),
 ];
+
+pub(crate) const FAMILIES: &[(u64, &str)] = &[
+    (0, "AF_UNSPEC"),
+    (1, "AF_UNIX"),
+    (2, "AF_INET"),
+    (10, "AF_INET6"),
+    (16, "AF_NETLINK"),
+    (17, "AF_PACKET"),
+];
+
+pub(crate) const PROTOCOLS: &[(u64, &str)] =
+    &[(0, "IPPROTO_IP"), (6, "IPPROTO_TCP"), (17, "IPPROTO_UDP")];
+
+pub(crate) const EPOLL_OPS: &[(u64, &str)] = &[
+    (1, "EPOLL_CTL_ADD"),
+    (2, "EPOLL_CTL_DEL"),
+    (3, "EPOLL_CTL_MOD"),
+];
+
+pub(crate) const SOCKOPT_LEVELS: &[(u64, &str)] =
+    &[(1, "SOL_SOCKET"), (6, "IPPROTO_TCP"), (41, "IPPROTO_IPV6")];
+
+pub(crate) const SOCKET_OPTIONS: &[(u64, &str)] = &[
+    (2, "SO_REUSEADDR"),
+    (4, "SO_ERROR"),
+    (7, "SO_SNDBUF"),
+    (8, "SO_RCVBUF"),
+    (9, "SO_KEEPALIVE"),
+    (13, "SO_LINGER"),
+    (15, "SO_REUSEPORT"),
+    (20, "SO_RCVTIMEO"),
+    (21, "SO_SNDTIMEO"),
+];
+
+pub(crate) const TCP_OPTIONS: &[(u64, &str)] = &[(1, "TCP_NODELAY"), (3, "TCP_CORK")];
+
+pub(crate) const IPV6_OPTIONS: &[(u64, &str)] = &[(26, "IPV6_V6ONLY")];
+
+pub(crate) const FCNTL_CMDS: &[(u64, &str)] = &[
+    (0, "F_DUPFD"),
+    (1, "F_GETFD"),
+    (2, "F_SETFD"),
+    (3, "F_GETFL"),
+    (4, "F_SETFL"),
+    (1030, "F_DUPFD_CLOEXEC"),
+];
+
+pub(crate) const SHUTDOWN_HOWS: &[(u64, &str)] =
+    &[(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")];
+
+pub(crate) const IOCTL_REQUESTS: &[(u64, &str)] = &[
+    (FIONBIO, "FIONBIO"),
+    (FIONREAD, "FIONREAD"),
+    (0x5401, "TCGETS"),
+    (0x5413, "TIOCGWINSZ"),
+];
+
+pub(crate) const CLOCKS: &[(u64, &str)] = &[(0, "CLOCK_REALTIME"), (1, "CLOCK_MONOTONIC")];
+
+pub(crate) const TIMER_FLAGS: &[(u64, &str)] = &[(1, "TIMER_ABSTIME")];
+
+pub(crate) const ID_TYPES: &[(u64, &str)] =
+    &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")];
+
+pub(crate) const SIGPROCMASK_HOWS: &[(u64, &str)] =
+    &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")];
+
+pub(crate) const EPOLL_CREATE_FLAGS: &[(u64, &str)] = &[(0o2000000, "EPOLL_CLOEXEC")];
+
+pub(crate) const FD_FLAGS: &[(u64, &str)] = &[(1, "FD_CLOEXEC")];
 
 /// Splits `value` into the names in `table` and leftover bits.
 pub(crate) fn flags(value: u64, table: &[(u64, &'static str)]) -> Arg {
@@ -200,28 +271,18 @@ pub(crate) fn flags(value: u64, table: &[(u64, &'static str)]) -> Arg {
     Arg::Flags { names, rest }
 }
 
-fn sym_or_int(value: u64, table: &[(u64, &'static str)]) -> Arg {
+pub(crate) fn sym_or_int(value: u64, table: &[(u64, &'static str)]) -> Arg {
     table
         .iter()
         .find(|(v, _)| *v == value)
         .map_or(Arg::Int(value as i64), |(_, n)| Arg::Sym(n))
 }
 
-fn family(value: u64) -> Arg {
-    sym_or_int(
-        value,
-        &[
-            (0, "AF_UNSPEC"),
-            (1, "AF_UNIX"),
-            (2, "AF_INET"),
-            (10, "AF_INET6"),
-            (16, "AF_NETLINK"),
-            (17, "AF_PACKET"),
-        ],
-    )
+pub(crate) fn family(value: u64) -> Arg {
+    sym_or_int(value, FAMILIES)
 }
 
-fn socket_type(value: u64) -> Arg {
+pub(crate) fn socket_type(value: u64) -> Arg {
     let base = value & 0xf;
     let mut names: Vec<&'static str> = SOCK_TYPES
         .iter()
@@ -240,15 +301,12 @@ fn socket_type(value: u64) -> Arg {
     Arg::Flags { names, rest }
 }
 
-fn protocol(value: u64) -> Arg {
-    sym_or_int(
-        value,
-        &[(0, "IPPROTO_IP"), (6, "IPPROTO_TCP"), (17, "IPPROTO_UDP")],
-    )
+pub(crate) fn protocol(value: u64) -> Arg {
+    sym_or_int(value, PROTOCOLS)
 }
 
 /// Open flags: the access mode first, then the status flags.
-fn open_flags(value: u64) -> Arg {
+pub(crate) fn open_flags(value: u64) -> Arg {
     let mode = match value & 0o3 {
         0 => "O_RDONLY",
         1 => "O_WRONLY",
@@ -263,7 +321,7 @@ fn open_flags(value: u64) -> Arg {
     }
 }
 
-fn clone_flags(value: u64) -> Arg {
+pub(crate) fn clone_flags(value: u64) -> Arg {
     match flags(value & !0xff, CLONE_FLAGS) {
         Arg::Flags { mut names, rest } => {
             let signal = value & 0xff;
@@ -281,15 +339,15 @@ fn clone_flags(value: u64) -> Arg {
     }
 }
 
-fn fd(value: u64) -> Arg {
+pub(crate) fn fd(value: u64) -> Arg {
     Arg::Fd(value as i32)
 }
 
-fn int(value: u64) -> Arg {
+pub(crate) fn int(value: u64) -> Arg {
     Arg::Int(value as i64)
 }
 
-fn int32(value: u64) -> Arg {
+pub(crate) fn int32(value: u64) -> Arg {
     Arg::Int(i64::from(value as i32))
 }
 
@@ -435,12 +493,12 @@ fn timeval(mem: &Memory, addr: u64) -> Arg {
         return Arg::Ptr(0);
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
-        (Some(s), Some(us)) => Arg::Text(format!("{{tv_sec={s}, tv_usec={us}}}")),
+        (Some(s), Some(us)) => timeval_text(s, us),
         _ => Arg::Unknown,
     }
 }
 
-fn epoll_flags(value: u64) -> (Vec<&'static str>, u64) {
+pub(crate) fn epoll_flags(value: u64) -> (Vec<&'static str>, u64) {
     match flags(value, EPOLL_EVENTS) {
         Arg::Flags { names, rest } => (names, rest),
         _ => (Vec::new(), value),
@@ -470,39 +528,19 @@ fn epoll_events(mem: &Memory, addr: u64, n: u64) -> Arg {
     })
 }
 
-fn epoll_op(value: u64) -> Arg {
-    sym_or_int(
-        value,
-        &[
-            (1, "EPOLL_CTL_ADD"),
-            (2, "EPOLL_CTL_DEL"),
-            (3, "EPOLL_CTL_MOD"),
-        ],
-    )
+pub(crate) fn epoll_op(value: u64) -> Arg {
+    sym_or_int(value, EPOLL_OPS)
 }
 
-fn sockopt_level(value: u64) -> Arg {
-    sym_or_int(
-        value,
-        &[(1, "SOL_SOCKET"), (6, "IPPROTO_TCP"), (41, "IPPROTO_IPV6")],
-    )
+pub(crate) fn sockopt_level(value: u64) -> Arg {
+    sym_or_int(value, SOCKOPT_LEVELS)
 }
 
-fn sockopt_name(level: u64, value: u64) -> Arg {
+pub(crate) fn sockopt_name(level: u64, value: u64) -> Arg {
     let table: &[(u64, &'static str)] = match level {
-        1 => &[
-            (2, "SO_REUSEADDR"),
-            (4, "SO_ERROR"),
-            (7, "SO_SNDBUF"),
-            (8, "SO_RCVBUF"),
-            (9, "SO_KEEPALIVE"),
-            (13, "SO_LINGER"),
-            (15, "SO_REUSEPORT"),
-            (20, "SO_RCVTIMEO"),
-            (21, "SO_SNDTIMEO"),
-        ],
-        6 => &[(1, "TCP_NODELAY"), (3, "TCP_CORK")],
-        41 => &[(26, "IPV6_V6ONLY")],
+        1 => SOCKET_OPTIONS,
+        6 => TCP_OPTIONS,
+        41 => IPV6_OPTIONS,
         _ => &[],
     };
     sym_or_int(value, table)
@@ -517,37 +555,19 @@ fn sockopt_value(mem: &Memory, addr: u64, len: u64) -> Arg {
     }
 }
 
-fn fcntl_cmd(value: u64) -> Arg {
-    sym_or_int(
-        value,
-        &[
-            (0, "F_DUPFD"),
-            (1, "F_GETFD"),
-            (2, "F_SETFD"),
-            (3, "F_GETFL"),
-            (4, "F_SETFL"),
-            (1030, "F_DUPFD_CLOEXEC"),
-        ],
-    )
+pub(crate) fn fcntl_cmd(value: u64) -> Arg {
+    sym_or_int(value, FCNTL_CMDS)
 }
 
-fn shutdown_how(value: u64) -> Arg {
-    sym_or_int(value, &[(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")])
+pub(crate) fn shutdown_how(value: u64) -> Arg {
+    sym_or_int(value, SHUTDOWN_HOWS)
 }
 
-const FIONBIO: u64 = 0x5421;
-const FIONREAD: u64 = 0x541b;
+pub(crate) const FIONBIO: u64 = 0x5421;
+pub(crate) const FIONREAD: u64 = 0x541b;
 
-fn ioctl_request(value: u64) -> Arg {
-    sym_or_int(
-        value,
-        &[
-            (FIONBIO, "FIONBIO"),
-            (FIONREAD, "FIONREAD"),
-            (0x5401, "TCGETS"),
-            (0x5413, "TIOCGWINSZ"),
-        ],
-    )
+pub(crate) fn ioctl_request(value: u64) -> Arg {
+    sym_or_int(value, IOCTL_REQUESTS)
 }
 
 fn argv(mem: &Memory, addr: u64) -> Arg {
@@ -561,12 +581,20 @@ fn argv(mem: &Memory, addr: u64) -> Arg {
     Arg::Strs(out)
 }
 
+pub(crate) fn timespec_text(secs: u64, nanos: u64) -> Arg {
+    Arg::Text(format!("{{tv_sec={secs}, tv_nsec={nanos}}}"))
+}
+
+pub(crate) fn timeval_text(secs: u64, micros: u64) -> Arg {
+    Arg::Text(format!("{{tv_sec={secs}, tv_usec={micros}}}"))
+}
+
 fn timespec(mem: &Memory, addr: u64) -> Arg {
     if addr == 0 {
         return Arg::Ptr(0);
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
-        (Some(s), Some(ns)) => Arg::Text(format!("{{tv_sec={s}, tv_nsec={ns}}}")),
+        (Some(s), Some(ns)) => timespec_text(s, ns),
         _ => Arg::Unknown,
     }
 }
@@ -649,7 +677,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
         "fcntl" => {
             let arg = match a[1] {
                 4 => open_flags(a[2]),
-                2 => flags(a[2], &[(1, "FD_CLOEXEC")]),
+                2 => flags(a[2], FD_FLAGS),
                 0 | 1030 => int(a[2]),
                 _ => Arg::Unknown,
             };
@@ -706,7 +734,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
             Arg::Ptr(a[5]),
         ],
         "epoll_create" => vec![int32(a[0])],
-        "epoll_create1" => vec![flags(a[0], &[(0o2000000, "EPOLL_CLOEXEC")])],
+        "epoll_create1" => vec![flags(a[0], EPOLL_CREATE_FLAGS)],
         "epoll_ctl" => vec![fd(a[0]), epoll_op(a[1]), fd(a[2]), epoll_event(mem, a[3])],
         "epoll_wait" => vec![fd(a[0]), Arg::Out(a[1]), int32(a[2]), int32(a[3])],
         "epoll_pwait" => vec![
@@ -725,8 +753,8 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
         ],
         "nanosleep" => vec![timespec(mem, a[0]), Arg::Ptr(a[1])],
         "clock_nanosleep" => vec![
-            sym_or_int(a[0], &[(0, "CLOCK_REALTIME"), (1, "CLOCK_MONOTONIC")]),
-            flags(a[1], &[(1, "TIMER_ABSTIME")]),
+            sym_or_int(a[0], CLOCKS),
+            flags(a[1], TIMER_FLAGS),
             timespec(mem, a[2]),
             Arg::Ptr(a[3]),
         ],
@@ -753,10 +781,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
             Arg::Ptr(a[3]),
         ],
         "waitid" => vec![
-            sym_or_int(
-                a[0],
-                &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")],
-            ),
+            sym_or_int(a[0], ID_TYPES),
             if a[0] == 1 {
                 wait_pid(a[1])
             } else {
@@ -774,10 +799,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
             int(a[3]),
         ],
         "rt_sigprocmask" => vec![
-            sym_or_int(
-                a[0],
-                &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")],
-            ),
+            sym_or_int(a[0], SIGPROCMASK_HOWS),
             Arg::Ptr(a[1]),
             Arg::Ptr(a[2]),
             int(a[3]),
@@ -792,7 +814,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
     Call { nr, args }
 }
 
-const WAITID_OPTIONS: &[(u64, &str)] = &[
+pub(crate) const WAITID_OPTIONS: &[(u64, &str)] = &[
     (0x1, "WNOHANG"),
     (0x2, "WSTOPPED"),
     (0x4, "WEXITED"),
@@ -802,7 +824,7 @@ const WAITID_OPTIONS: &[(u64, &str)] = &[
     (0x80000000, "__WCLONE"),
 ];
 
-const SA_FLAGS: &[(u64, &str)] = &[
+pub(crate) const SA_FLAGS: &[(u64, &str)] = &[
     (0x1, "SA_NOCLDSTOP"),
     (0x2, "SA_NOCLDWAIT"),
     (0x4, "SA_SIGINFO"),
@@ -820,9 +842,15 @@ fn sigaction(mem: &Memory, addr: u64) -> Arg {
     if addr == 0 {
         return Arg::Ptr(0);
     }
-    let (Some(handler), Some(sa_flags)) = (mem.read_u64(addr), mem.read_u64(addr + 8)) else {
-        return Arg::Unknown;
-    };
+    match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
+        (Some(handler), Some(sa_flags)) => sigaction_text(handler, sa_flags),
+        _ => Arg::Unknown,
+    }
+}
+
+/// A `struct sigaction` from its handler (0 `SIG_DFL`, 1 `SIG_IGN`, else
+/// an address) and flags.
+pub(crate) fn sigaction_text(handler: u64, sa_flags: u64) -> Arg {
     let handler = match handler {
         0 => "SIG_DFL",
         1 => "SIG_IGN",
@@ -837,7 +865,7 @@ fn sigaction(mem: &Memory, addr: u64) -> Arg {
 }
 
 /// `futex` operations by command number, plain and with `FUTEX_PRIVATE_FLAG`.
-const FUTEX_OPS: &[(&str, &str)] = &[
+pub(crate) const FUTEX_OPS: &[(&str, &str)] = &[
     ("FUTEX_WAIT", "FUTEX_WAIT_PRIVATE"),
     ("FUTEX_WAKE", "FUTEX_WAKE_PRIVATE"),
     ("FUTEX_FD", "FUTEX_FD_PRIVATE"),
@@ -853,12 +881,12 @@ const FUTEX_OPS: &[(&str, &str)] = &[
     ("FUTEX_CMP_REQUEUE_PI", "FUTEX_CMP_REQUEUE_PI_PRIVATE"),
     ("FUTEX_LOCK_PI2", "FUTEX_LOCK_PI2_PRIVATE"),
 ];
-const FUTEX_PRIVATE_FLAG: u64 = 128;
-const FUTEX_CLOCK_REALTIME: u64 = 256;
+pub(crate) const FUTEX_PRIVATE_FLAG: u64 = 128;
+pub(crate) const FUTEX_CLOCK_REALTIME: u64 = 256;
 
 /// A futex operation like strace shows it: `FUTEX_WAIT_PRIVATE`,
 /// `FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`.
-fn futex_op(op: u64) -> Arg {
+pub(crate) fn futex_op(op: u64) -> Arg {
     let cmd = op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
     let Some(&(plain, private)) = usize::try_from(cmd).ok().and_then(|i| FUTEX_OPS.get(i)) else {
         return Arg::Hex(op);
@@ -874,21 +902,61 @@ fn futex_op(op: u64) -> Arg {
     Arg::Flags { names, rest: 0 }
 }
 
-/// `futex(uaddr, op, val, timeout or val2, uaddr2, val3)`, with as many
-/// arguments as the operation uses. The word is named, not shown; an
-/// absolute timeout (the `_BITSET` waits) is a point in time that differs
-/// every run, so only whether there is one is shown.
+/// `futex(uaddr, op, val, timeout or val2, uaddr2, val3)`, with the
+/// arguments the operation uses, in strace's layout. The word is named, not
+/// shown; an absolute timeout (the `_BITSET` waits, the PI locks) is a point
+/// in time that differs every run, so only whether there is one is shown.
 fn futex(mem: &Memory, a: &[u64; 6]) -> Vec<Arg> {
-    let cmd = a[1] & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME);
-    let mut args = vec![Arg::Word(a[0]), futex_op(a[1]), int32(a[2])];
-    match cmd {
-        0 => args.push(timespec(mem, a[3])),
-        9 | 10 => args.extend([Arg::Ptr(a[3]), Arg::Ptr(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
-        3 | 4 | 12 => args.extend([int32(a[3]), Arg::Word(a[4]), int32(a[5])]),
-        5 => args.extend([int32(a[3]), Arg::Word(a[4]), Arg::Hex(a[5] & 0xffff_ffff)]),
-        _ => {}
+    let relative = if futex_cmd(a[1]) == 0 {
+        timespec(mem, a[3])
+    } else {
+        Arg::Unknown
+    };
+    futex_layout(a, relative)
+}
+
+/// A futex operation's command, without the private and clock flags.
+pub(crate) fn futex_cmd(op: u64) -> u64 {
+    op & !(FUTEX_PRIVATE_FLAG | FUTEX_CLOCK_REALTIME)
+}
+
+/// The arguments of `futex` from its raw values; `wait_timeout` is the
+/// decoded relative timeout of a `FUTEX_WAIT` (unused by other commands).
+pub(crate) fn futex_layout(a: &[u64; 6], wait_timeout: Arg) -> Vec<Arg> {
+    let mut args = vec![Arg::Word(a[0]), futex_op(a[1])];
+    let val = int32(a[2]);
+    match futex_cmd(a[1]) {
+        0 => args.extend([val, wait_timeout]),
+        1 | 2 => args.push(val),
+        6 | 13 => args.push(Arg::Ptr(a[3])),
+        7 | 8 => {}
+        9 => args.extend([val, Arg::Ptr(a[3]), futex_bitset(a[5])]),
+        10 => args.extend([val, futex_bitset(a[5])]),
+        3 => args.extend([val, int32(a[3]), Arg::Word(a[4])]),
+        4 | 12 => args.extend([val, int32(a[3]), Arg::Word(a[4]), int32(a[5])]),
+        5 => args.extend([
+            val,
+            int32(a[3]),
+            Arg::Word(a[4]),
+            Arg::Hex(a[5] & 0xffff_ffff),
+        ]),
+        11 => args.extend([val, Arg::Ptr(a[3]), Arg::Word(a[4])]),
+        _ => args.extend([
+            val,
+            Arg::Ptr(a[3]),
+            Arg::Ptr(a[4]),
+            Arg::Hex(a[5] & 0xffff_ffff),
+        ]),
     }
     args
+}
+
+fn futex_bitset(v: u64) -> Arg {
+    if v as u32 == u32::MAX {
+        Arg::Sym("FUTEX_BITSET_MATCH_ANY")
+    } else {
+        Arg::Hex(v & 0xffff_ffff)
+    }
 }
 
 /// `waitid`'s `siginfo_t` for a reaped child: si_signo, si_errno, si_code
@@ -897,7 +965,11 @@ fn futex(mem: &Memory, a: &[u64; 6]) -> Vec<Arg> {
 fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
     let raw = mem.read_exact(addr, 28)?;
     let at = |i: usize| i32::from_ne_bytes(raw[i..i + 4].try_into().expect("4 bytes"));
-    let (code, pid, status) = (at(8), at(16), at(24));
+    child_info_arg(at(8), at(16), at(24))
+}
+
+/// What `waitid` reports about a child: `si_code`, `si_pid`, `si_status`.
+pub(crate) fn child_info_arg(code: i32, pid: i32, status: i32) -> Option<Arg> {
     if pid == 0 {
         // WNOHANG and no child had changed state: nothing was filled in.
         return None;
@@ -923,7 +995,7 @@ fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
     })
 }
 
-fn wait_pid(value: u64) -> Arg {
+pub(crate) fn wait_pid(value: u64) -> Arg {
     let v = value as i32;
     if v > 0 {
         Arg::Tid(v)
@@ -932,14 +1004,14 @@ fn wait_pid(value: u64) -> Arg {
     }
 }
 
-fn signal(value: u64) -> Arg {
+pub(crate) fn signal(value: u64) -> Arg {
     match nix::sys::signal::Signal::try_from(value as i32) {
         Ok(s) => Arg::Sym(s.as_str()),
         Err(_) => int(value),
     }
 }
 
-fn wait_status(status: i32) -> String {
+pub(crate) fn wait_status(status: i32) -> String {
     if libc::WIFEXITED(status) {
         format!(
             "[{{WIFEXITED(s) && WEXITSTATUS(s) == {}}}]",
@@ -1192,7 +1264,8 @@ mod tests {
         // FUTEX_WAIT_BITSET: the absolute timeout is not read, only shown as there.
         let bitset = futex(&mem, &[word, 9 | 128, 0, 0xdead, 0, u64::from(u32::MAX)]);
         assert_eq!(bitset[3], Arg::Ptr(0xdead));
-        assert_eq!(bitset[5], Arg::Hex(0xffff_ffff));
+        assert_eq!(bitset[4], Arg::Sym("FUTEX_BITSET_MATCH_ANY"));
+        assert_eq!(bitset.len(), 5, "no uaddr2, as strace shows it");
     }
 
     #[test]

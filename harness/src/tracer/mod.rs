@@ -1,4 +1,8 @@
-//! The native tracer: runs a program under ptrace and streams [`Event`]s.
+//! Tracing a program: the [`Tracer`] both backends share, and the native
+//! backend, which runs the program under ptrace and streams [`Event`]s.
+//!
+//! The other backend, [`Backend::Strace`], runs the system's strace and
+//! decodes its output into the same events (see `crate::strace`).
 //!
 //! One dedicated thread spawns the program (with `PTRACE_TRACEME`), becomes
 //! the tracer of it and of every thread and process it creates, and sends
@@ -19,7 +23,7 @@
 //! - `PTRACE_O_EXITKILL` kills every tracee if the tracer thread dies, and
 //!   `ESRCH` from any request (a tracee killed meanwhile) is tolerated.
 
-mod decode;
+pub(crate) mod decode;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -37,13 +41,25 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
-use crate::trace::{Call, Event, EventKind, SpawnKind, Termination, Tid};
+use crate::trace::{Arg, Call, Event, EventKind, SpawnKind, Termination, Tid};
 pub use decode::BUFFER_HEAD;
 use decode::Memory;
 
 /// Why tracing could not start or go on.
 #[derive(Debug, thiserror::Error)]
 pub enum TraceError {
+    #[error(
+        "the strace backend needs strace 6.0 or newer, and `strace` is not installed: install the `strace` package (apt install strace, dnf install strace), or use the native backend (the default)"
+    )]
+    StraceMissing,
+    #[error(
+        "strace {version} is too old for the strace backend, which reads strace 6.x output: install a newer `strace` package, or use the native backend (the default)"
+    )]
+    StraceTooOld { version: String },
+    #[error("strace failed: {0}")]
+    Strace(String),
+    #[error("cannot decode strace's output: {0}")]
+    StraceOutput(#[from] crate::strace::StreamError),
     #[error("cannot run `{program}`: {error}")]
     Spawn {
         program: String,
@@ -57,9 +73,61 @@ pub enum TraceError {
     Thread(String),
 }
 
+/// Which tracer runs the program.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub enum Backend {
+    /// iolab's own ptrace tracer: needs nothing installed.
+    #[default]
+    Native,
+    /// The system's `strace` (6.x), its output decoded into the same events.
+    Strace,
+}
+
+impl Backend {
+    pub const ALL: [Backend; 2] = [Backend::Native, Backend::Strace];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Native => "native",
+            Backend::Strace => "strace",
+        }
+    }
+
+    /// The backend `IOLAB_BACKEND` names (native when unset). The test suite
+    /// runs under the backend this says.
+    pub fn from_env() -> Result<Backend, String> {
+        match std::env::var("IOLAB_BACKEND") {
+            Ok(v) if !v.is_empty() => v.parse(),
+            _ => Ok(Backend::Native),
+        }
+    }
+}
+
+impl std::str::FromStr for Backend {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Backend, String> {
+        match s {
+            "native" => Ok(Backend::Native),
+            "strace" => Ok(Backend::Strace),
+            other => Err(format!(
+                "unknown tracer backend {other:?}: use native or strace"
+            )),
+        }
+    }
+}
+
+impl std::fmt::Display for Backend {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(self.name())
+    }
+}
+
 /// What to run and how to connect its standard streams.
 #[derive(Clone, Debug)]
 pub struct Spec {
+    /// Which tracer runs it.
+    pub backend: Backend,
     pub program: OsString,
     pub args: Vec<OsString>,
     /// Pipe stdout and stderr back to the harness (else inherit them).
@@ -76,6 +144,7 @@ impl Spec {
         args: impl IntoIterator<Item = impl Into<OsString>>,
     ) -> Spec {
         Spec {
+            backend: Backend::Native,
             program: program.into(),
             args: args.into_iter().map(Into::into).collect(),
             capture_output: true,
@@ -85,15 +154,66 @@ impl Spec {
     }
 }
 
+impl Spec {
+    /// The same, traced by `backend`.
+    pub fn with_backend(mut self, backend: Backend) -> Spec {
+        self.backend = backend;
+        self
+    }
+}
+
 /// What the harness shares with the tracer thread.
 #[derive(Debug, Default)]
-struct Shared {
+pub(crate) struct Shared {
     /// Set once everything traced must die.
     kill: AtomicBool,
     /// Thread groups (pids) still alive, for killing them from outside.
     alive: Mutex<HashSet<Tid>>,
     /// Every pid ever traced, for the caller's accounting.
     seen: Mutex<Vec<Tid>>,
+}
+
+impl Shared {
+    /// Whether everything traced must die.
+    pub(crate) fn killing(&self) -> bool {
+        self.kill.load(Ordering::SeqCst)
+    }
+
+    pub(crate) fn set_killing(&self) {
+        self.kill.store(true, Ordering::SeqCst);
+    }
+
+    /// A new process (thread group) is traced.
+    pub(crate) fn add_process(&self, pid: Tid) {
+        self.alive
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .insert(pid);
+        self.seen
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .push(pid);
+    }
+
+    /// A traced process ended.
+    pub(crate) fn remove_process(&self, pid: Tid) {
+        self.alive
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .remove(&pid);
+    }
+
+    /// Nothing traced is alive any more.
+    pub(crate) fn clear(&self) {
+        self.alive.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    pub(crate) fn alive(&self) -> Vec<Tid> {
+        let alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
+        let mut v: Vec<Tid> = alive.iter().copied().collect();
+        v.sort_unstable();
+        v
+    }
 }
 
 /// A running trace. Dropping it kills everything it traced.
@@ -123,7 +243,12 @@ impl Tracer {
         let thread_shared = Arc::clone(&shared);
         let thread = std::thread::Builder::new()
             .name("iolab-tracer".into())
-            .spawn(move || trace_thread(spec, thread_shared, events_tx, started_tx))
+            .spawn(move || match spec.backend {
+                Backend::Native => trace_thread(spec, thread_shared, events_tx, started_tx),
+                Backend::Strace => {
+                    crate::strace::trace_thread(spec, thread_shared, events_tx, started_tx)
+                }
+            })
             .map_err(|e| TraceError::Thread(e.to_string()))?;
         match started.recv() {
             Ok(Ok((root, stdout, stderr, start))) => Ok(Tracer {
@@ -163,16 +288,13 @@ impl Tracer {
 
     /// Kills everything traced, now and anything it spawns from here on.
     pub fn kill_all(&self) {
-        self.shared.kill.store(true, Ordering::SeqCst);
+        self.shared.set_killing();
         self.signal_all(Signal::SIGKILL);
     }
 
     /// Thread groups still alive.
     pub fn alive(&self) -> Vec<Tid> {
-        let alive = self.shared.alive.lock().unwrap_or_else(|e| e.into_inner());
-        let mut v: Vec<Tid> = alive.iter().copied().collect();
-        v.sort_unstable();
-        v
+        self.shared.alive()
     }
 
     /// Every process (thread group) that was traced.
@@ -216,7 +338,8 @@ impl Drop for Tracer {
 
 /// What the tracer thread reports once the program runs: its pid, its
 /// output pipes, and the instant event times count from.
-type Started = Result<(Tid, Option<ChildStdout>, Option<ChildStderr>, Instant), TraceError>;
+pub(crate) type Started =
+    Result<(Tid, Option<ChildStdout>, Option<ChildStderr>, Instant), TraceError>;
 
 /// A task (thread) the tracer follows.
 #[derive(Debug)]
@@ -226,6 +349,9 @@ struct Task {
     pending: Option<(u64, [u64; 6])>,
     /// A new task whose initial SIGSTOP has not been seen yet.
     expect_initial_stop: bool,
+    /// The path of the `execve` it is inside, read at entry (the old
+    /// image, and the path with it, is gone by the exec event).
+    exec_path: Option<String>,
 }
 
 fn ptrace_options() -> Options {
@@ -291,18 +417,7 @@ fn trace_thread(
         start,
         killing: false,
     };
-    tracer
-        .shared
-        .alive
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .insert(root);
-    tracer
-        .shared
-        .seen
-        .lock()
-        .unwrap_or_else(|e| e.into_inner())
-        .push(root);
+    tracer.shared.add_process(root);
 
     // The child stops with SIGTRAP right after its execve succeeds.
     match waitpid(Pid::from_raw(root), Some(WaitPidFlag::__WALL)) {
@@ -337,6 +452,7 @@ fn trace_thread(
             pid: root,
             pending: None,
             expect_initial_stop: false,
+            exec_path: None,
         },
     );
     tracer.emit(
@@ -390,7 +506,7 @@ impl Loop {
     fn run(&mut self) {
         let flags = WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD;
         while !self.tasks.is_empty() {
-            if self.shared.kill.load(Ordering::SeqCst) && !self.killing {
+            if self.shared.killing() && !self.killing {
                 self.killing = true;
                 for pid in self.tasks.values().map(|t| t.pid).collect::<HashSet<_>>() {
                     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
@@ -416,11 +532,7 @@ impl Loop {
                 WaitStatus::Continued(_) | WaitStatus::StillAlive => {}
             }
         }
-        self.shared
-            .alive
-            .lock()
-            .unwrap_or_else(|e| e.into_inner())
-            .clear();
+        self.shared.clear();
     }
 
     /// Registers a task first seen now; returns whether it was new.
@@ -434,22 +546,14 @@ impl Loop {
                 pid,
                 pending: None,
                 expect_initial_stop,
+                exec_path: None,
             },
         );
         if self.killing {
             let _ = kill(Pid::from_raw(tid), Signal::SIGKILL);
         }
         if tid == pid {
-            self.shared
-                .alive
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .insert(pid);
-            self.shared
-                .seen
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .push(pid);
+            self.shared.add_process(pid);
         }
         true
     }
@@ -460,11 +564,7 @@ impl Loop {
         };
         self.emit(tid, task.pid, EventKind::Gone(how));
         if tid == task.pid {
-            self.shared
-                .alive
-                .lock()
-                .unwrap_or_else(|e| e.into_inner())
-                .remove(&tid);
+            self.shared.remove_process(tid);
         }
     }
 
@@ -480,6 +580,11 @@ impl Loop {
                 let call: Call = decode::decode_entry(&mem, nr, &args);
                 if let Some(task) = self.tasks.get_mut(&tid) {
                     task.pending = Some((nr, args));
+                    task.exec_path = match (call.name(), &call.args[..]) {
+                        ("execve", [Arg::Str(path), ..])
+                        | ("execveat", [_, Arg::Str(path), ..]) => Some(path.clone()),
+                        _ => None,
+                    };
                 }
                 self.emit(tid, pid, EventKind::Enter(call));
             }
@@ -526,8 +631,16 @@ impl Loop {
                     task.pid = pid;
                     self.tasks.insert(tid, task);
                 }
-                let program = std::fs::read_link(format!("/proc/{tid}/exe"))
-                    .map(|p| p.to_string_lossy().into_owned())
+                // The path as the program gave it, as strace shows it.
+                let program = self
+                    .tasks
+                    .get(&tid)
+                    .and_then(|t| t.exec_path.clone())
+                    .or_else(|| {
+                        std::fs::read_link(format!("/proc/{tid}/exe"))
+                            .ok()
+                            .map(|p| p.to_string_lossy().into_owned())
+                    })
                     .unwrap_or_default();
                 self.emit(tid, pid, EventKind::Exec { former, program });
             }

@@ -6,7 +6,17 @@
 use iolab::grade::{Lab, Report, grade};
 use iolab::normalize::normalize;
 use iolab::scenario::{self, Limits};
-use iolab::tracer::Spec;
+use iolab::tracer::{Backend, Spec};
+
+/// The backend the suite runs under: `IOLAB_BACKEND` (native by default).
+pub fn backend() -> Backend {
+    Backend::from_env().unwrap_or_else(|e| panic!("IOLAB_BACKEND: {e}"))
+}
+
+/// A spec for `program args` under the suite's backend.
+pub fn spec(program: &str, args: &[&str]) -> Spec {
+    Spec::new(program, args.iter().copied()).with_backend(backend())
+}
 
 pub fn lab(id: &str) -> Lab {
     iolab::labs::find(id).unwrap_or_else(|| panic!("{id} exists"))
@@ -15,7 +25,7 @@ pub fn lab(id: &str) -> Lab {
 /// Grades `program args` as a solution of lab `id` and checks that the run
 /// left no process behind, by the harness's accounting and by `/proc`.
 pub fn grade_program(id: &str, program: &str, args: &[&str]) -> Report {
-    let spec = Spec::new(program, args.iter().copied());
+    let spec = spec(program, args);
     let shown = std::iter::once(program)
         .chain(args.iter().copied())
         .collect::<Vec<_>>()
@@ -71,14 +81,20 @@ pub fn assert_full_marks(report: &Report) {
 /// The snapshot form of scenario `name` of lab `id` run against `program`
 /// (with the scenario's own extra arguments).
 pub fn transcript(id: &str, name: &str, program: &str) -> String {
+    transcript_under(backend(), id, name, program)
+}
+
+/// The same, under a given backend.
+pub fn transcript_under(backend: Backend, id: &str, name: &str, program: &str) -> String {
     let lab = lab(id);
     let scenario = lab
         .scenarios
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("{id} has a scenario {name}"));
-    let spec = Spec::new(program, Vec::<String>::new());
-    let outcome = scenario::run(&spec, scenario, &Limits::default()).expect("scenario runs");
+    let spec = Spec::new(program, Vec::<String>::new()).with_backend(backend);
+    let outcome = scenario::run(&spec, scenario, &Limits::default())
+        .unwrap_or_else(|e| panic!("{id} {name} under {backend}: {e}"));
     normalize(&outcome.trace).render()
 }
 

@@ -1,0 +1,418 @@
+//! Native-tracer events printed in strace's notation, for people who read
+//! strace (`iolab trace --format strace`).
+//!
+//! Lines look like `strace -f -ttt -T`'s, with times counted from the start
+//! of the trace: `1234 0.001021 read(3, "hi", 4096) = 2 <0.000011>`. A call
+//! another task's line interrupts is split into `<unfinished ...>` and
+//! `<... read resumed>` halves, as strace does. What the native decoder
+//! keeps is what is printed: buffers cut to their first bytes, pointers
+//! without the memory behind them.
+
+use std::collections::HashMap;
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use super::syntax::escape;
+use crate::trace::{
+    Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, errno_name, signal_name, syscall_name,
+};
+
+/// A call entered and not yet printed whole.
+struct Open {
+    nr: u64,
+    args: Vec<Arg>,
+    at: Duration,
+    /// Its entry was printed as an `<unfinished ...>` line.
+    split: bool,
+}
+
+/// Turns events into strace-style lines as they come.
+#[derive(Default)]
+pub struct Formatter {
+    open: HashMap<Tid, Open>,
+    /// The task whose entry is the latest thing seen, not printed yet.
+    last: Option<Tid>,
+}
+
+impl Formatter {
+    pub fn new() -> Formatter {
+        Formatter::default()
+    }
+
+    /// The lines `event` completes.
+    pub fn event(&mut self, e: &Event) -> Vec<String> {
+        let mut lines = Vec::new();
+        match &e.kind {
+            EventKind::Enter(call) => {
+                self.interrupt(e.tid, &mut lines);
+                self.open.insert(
+                    e.tid,
+                    Open {
+                        nr: call.nr,
+                        args: call.args.clone(),
+                        at: e.at,
+                        split: false,
+                    },
+                );
+                self.last = Some(e.tid);
+            }
+            EventKind::Exit(ret) => {
+                let open = self.open.remove(&e.tid);
+                if self.last != Some(e.tid) {
+                    self.interrupt(e.tid, &mut lines);
+                }
+                self.last = None;
+                let mut args = open.as_ref().map(|o| o.args.clone()).unwrap_or_default();
+                for (i, a) in &ret.outs {
+                    if args.len() <= *i {
+                        args.resize(*i + 1, Arg::Unknown);
+                    }
+                    args[*i] = match (&args[*i], a) {
+                        (Arg::FdSet { given, .. }, Arg::FdSet { ready, .. }) => Arg::FdSet {
+                            given: given.clone(),
+                            ready: ready.clone(),
+                        },
+                        _ => a.clone(),
+                    };
+                }
+                let name = syscall_name(ret.nr);
+                let result = outcome(name, &args, Some(&ret.ret));
+                let dur = open
+                    .as_ref()
+                    .map_or(Duration::ZERO, |o| e.at.saturating_sub(o.at));
+                let dur = format!(" <{}.{:06}>", dur.as_secs(), dur.subsec_micros());
+                match open {
+                    Some(o) if o.split => {
+                        let k = entry_count(&o.args);
+                        lines.push(format!(
+                            "{} {}<... {name} resumed>{}) {result}{dur}",
+                            e.tid,
+                            time(e.at),
+                            args_text(name, &args[k.min(args.len())..], k)
+                        ));
+                    }
+                    Some(o) => lines.push(format!(
+                        "{} {}{name}({}) {result}{dur}",
+                        e.tid,
+                        time(o.at),
+                        args_text(name, &args, 0)
+                    )),
+                    None => lines.push(format!(
+                        "{} {}<... {name} resumed>) {result}{dur}",
+                        e.tid,
+                        time(e.at)
+                    )),
+                }
+            }
+            EventKind::Signal(sig) => {
+                self.interrupt(e.tid, &mut lines);
+                lines.push(format!("{} {}--- {} ---", e.tid, time(e.at), signame(*sig)));
+            }
+            EventKind::Gone(how) => {
+                self.interrupt(e.tid, &mut lines);
+                if let Some(o) = self.open.remove(&e.tid) {
+                    let name = syscall_name(o.nr);
+                    if o.split {
+                        lines.push(format!("{} {}<... {name} resumed>) = ?", e.tid, time(e.at)));
+                    } else {
+                        lines.push(format!(
+                            "{} {}{name}({}) = ?",
+                            e.tid,
+                            time(o.at),
+                            args_text(name, &o.args, 0)
+                        ));
+                    }
+                }
+                if self.last == Some(e.tid) {
+                    self.last = None;
+                }
+                let what = match how {
+                    Termination::Exited(code) => format!("exited with {code}"),
+                    Termination::Killed { signal, core } => format!(
+                        "killed by {}{}",
+                        signame(*signal),
+                        if *core { " (core dumped)" } else { "" }
+                    ),
+                };
+                lines.push(format!("{} {}+++ {what} +++", e.tid, time(e.at)));
+            }
+            EventKind::Exec { former, program }
+                if *former == e.tid && !self.open.contains_key(&e.tid) =>
+            {
+                // The program the tracer started: strace shows its execve.
+                self.interrupt(e.tid, &mut lines);
+                let mut quoted = String::new();
+                escape(program.as_bytes(), &mut quoted);
+                lines.push(format!(
+                    "{} {}execve(\"{quoted}\", [...], ...) = 0 <0.000000>",
+                    e.tid,
+                    time(e.at)
+                ));
+            }
+            EventKind::Exec { .. }
+            | EventKind::Spawn { .. }
+            | EventKind::Step(_)
+            | EventKind::Blocked => {}
+        }
+        lines
+    }
+
+    /// Another task speaks: a call entered and not printed is printed as
+    /// its entry half.
+    fn interrupt(&mut self, speaker: Tid, lines: &mut Vec<String>) {
+        let Some(tid) = self.last else {
+            return;
+        };
+        if tid == speaker {
+            return;
+        }
+        self.last = None;
+        if let Some(o) = self.open.get_mut(&tid)
+            && !o.split
+        {
+            o.split = true;
+            let name = syscall_name(o.nr);
+            let k = entry_count(&o.args);
+            let mut head = args_text(name, &o.args[..k], 0);
+            if k > 0 {
+                head.push_str(", ");
+            }
+            lines.push(format!("{tid} {}{name}({head}<unfinished ...>", time(o.at)));
+        }
+    }
+
+    /// Lines for calls still open when the trace ended.
+    pub fn finish(&mut self) -> Vec<String> {
+        let mut lines = Vec::new();
+        if let Some(tid) = self.last {
+            self.interrupt(tid + 1, &mut lines);
+        }
+        lines
+    }
+}
+
+/// How many arguments are known at entry: those before the first output.
+fn entry_count(args: &[Arg]) -> usize {
+    args.iter()
+        .take_while(|a| !matches!(a, Arg::Out(_)))
+        .count()
+}
+
+fn time(at: Duration) -> String {
+    format!("{}.{:06} ", at.as_secs(), at.subsec_micros())
+}
+
+fn signame(sig: i32) -> String {
+    match sig {
+        32 => "SIGRTMIN".to_string(),
+        33..=64 => format!("SIGRT_{}", sig - 32),
+        _ => signal_name(sig),
+    }
+}
+
+fn args_text(name: &str, args: &[Arg], first: usize) -> String {
+    args.iter()
+        .enumerate()
+        .map(|(i, a)| arg_text(name, first + i, a))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// One argument in strace's notation.
+fn arg_text(name: &str, index: usize, a: &Arg) -> String {
+    match a {
+        Arg::Fd(v) | Arg::Tid(v) => v.to_string(),
+        Arg::Int(v)
+            if matches!(
+                (name, index),
+                ("rt_sigaction", 0) | ("kill" | "tkill", 1) | ("tgkill", 2)
+            ) =>
+        {
+            // A signal the decoder had no name for (a real-time one).
+            signame(*v as i32)
+        }
+        Arg::Int(v) => v.to_string(),
+        Arg::Hex(v) => format!("{v:#x}"),
+        Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
+        Arg::Ptr(p) | Arg::Out(p) | Arg::Word(p) => format!("{p:#x}"),
+        Arg::Sym(s) => (*s).to_string(),
+        Arg::Flags { names, rest } => flags(names, *rest),
+        Arg::Addr(addr) => sockaddr(addr),
+        Arg::Bytes { head, len } => {
+            let mut s = String::from("\"");
+            escape(head, &mut s);
+            s.push('"');
+            if (head.len() as u64) < *len {
+                s.push_str("...");
+            }
+            s
+        }
+        Arg::Str(s) => {
+            let mut q = String::from("\"");
+            escape(s.as_bytes(), &mut q);
+            q.push('"');
+            q
+        }
+        Arg::Strs(v) => {
+            let items: Vec<String> = v
+                .iter()
+                .map(|s| {
+                    let mut q = String::from("\"");
+                    escape(s.as_bytes(), &mut q);
+                    q.push('"');
+                    q
+                })
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        Arg::IntRef(v) => format!("[{v}]"),
+        Arg::FdPair(a, b) => format!("[{a}, {b}]"),
+        Arg::PollFds(list) => {
+            let items: Vec<String> = list
+                .iter()
+                .map(|p| format!("{{fd={}, events={}}}", p.fd, flags(&p.events, 0)))
+                .collect();
+            format!("[{}]", items.join(", "))
+        }
+        Arg::FdSet { given, .. } => fd_set(given),
+        Arg::Epoll(ev) => epoll_event(ev),
+        Arg::EpollEvents(list) => {
+            let items: Vec<String> = list.iter().map(epoll_event).collect();
+            format!("[{}]", items.join(", "))
+        }
+        Arg::ChildInfo { code, pid, status } => format!(
+            "{{si_signo=SIGCHLD, si_code={code}, si_pid={pid}, si_uid=0, si_status={status}, si_utime=0, si_stime=0}}"
+        ),
+        Arg::Text(t) if name == "rt_sigaction" => sigaction(t),
+        Arg::Text(t) => t.clone(),
+        Arg::Unknown => "...".to_string(),
+    }
+}
+
+fn flags(names: &[&str], rest: u64) -> String {
+    let mut parts: Vec<String> = names.iter().map(|s| (*s).to_string()).collect();
+    if rest != 0 || parts.is_empty() {
+        parts.push(if rest == 0 {
+            "0".into()
+        } else {
+            format!("{rest:#x}")
+        });
+    }
+    parts.join("|")
+}
+
+fn fd_set(fds: &[i32]) -> String {
+    let items: Vec<String> = fds.iter().map(ToString::to_string).collect();
+    format!("[{}]", items.join(" "))
+}
+
+fn epoll_event(ev: &crate::trace::EpollEvent) -> String {
+    format!(
+        "{{events={}, data={{u32={}, u64={}}}}}",
+        flags(&ev.events, ev.rest),
+        ev.data as u32,
+        ev.data
+    )
+}
+
+fn sockaddr(a: &SockAddr) -> String {
+    match a {
+        SockAddr::Inet(ip, port) => {
+            format!("{{sa_family=AF_INET, sin_port=htons({port}), sin_addr=inet_addr(\"{ip}\")}}")
+        }
+        SockAddr::Inet6(ip, port) => format!(
+            "{{sa_family=AF_INET6, sin6_port=htons({port}), sin6_flowinfo=htonl(0), inet_pton(AF_INET6, \"{ip}\", &sin6_addr), sin6_scope_id=0}}"
+        ),
+        SockAddr::Unix(path) => {
+            let mut q = String::new();
+            escape(path.as_bytes(), &mut q);
+            format!("{{sa_family=AF_UNIX, sun_path=\"{q}\"}}")
+        }
+        SockAddr::Other(family) => format!("{{sa_family={family}}}"),
+    }
+}
+
+/// The decoder's `{handler, SA_RESTART}` as strace's struct.
+fn sigaction(text: &str) -> String {
+    let inner = text.trim_start_matches('{').trim_end_matches('}');
+    let (handler, flags) = inner.split_once(", ").unwrap_or((inner, "0"));
+    let handler = match handler {
+        "SIG_DFL" | "SIG_IGN" => handler.to_string(),
+        _ => "0x1".to_string(),
+    };
+    format!("{{sa_handler={handler}, sa_mask=[], sa_flags={flags}}}")
+}
+
+/// `= value (note)`, or `= -1 ERRNO (description)`.
+fn outcome(name: &str, args: &[Arg], ret: Option<&Ret>) -> String {
+    match ret {
+        None => "= ?".to_string(),
+        Some(Ret::Err(e)) if (512..=516).contains(e) => {
+            let why = match e {
+                512 => "To be restarted if SA_RESTART is set",
+                513 => "To be restarted if no handler",
+                514 => "To be restarted",
+                515 => "Interrupted by signal",
+                _ => "To be restarted",
+            };
+            format!("= ? {} ({why})", errno_name(*e))
+        }
+        Some(Ret::Err(e)) => format!(
+            "= -1 {} ({})",
+            errno_name(*e),
+            nix::errno::Errno::from_raw(*e).desc()
+        ),
+        Some(Ret::Ok(v)) => {
+            let mut s = format!("= {}", value(v));
+            let _ = write!(s, "{}", note(name, args, v));
+            s
+        }
+    }
+}
+
+fn value(v: &Arg) -> String {
+    match v {
+        Arg::Fd(x) | Arg::Tid(x) => x.to_string(),
+        Arg::Int(x) => x.to_string(),
+        Arg::Ptr(p) => format!("{p:#x}"),
+        Arg::Flags { names, rest } => flags(names, *rest),
+        other => arg_text("", 0, other),
+    }
+}
+
+/// What strace adds after a readiness wait's result: the ready fds.
+fn note(name: &str, args: &[Arg], v: &Arg) -> String {
+    let n = matches!(v, Arg::Int(n) if *n > 0);
+    match name {
+        "poll" | "ppoll" => match args.first() {
+            Some(Arg::PollFds(list)) if n => {
+                let items: Vec<String> = list
+                    .iter()
+                    .filter_map(|p| {
+                        let r = p.revents.as_ref()?;
+                        (!r.is_empty()).then(|| format!("{{fd={}, revents={}}}", p.fd, flags(r, 0)))
+                    })
+                    .collect();
+                format!(" ([{}])", items.join(", "))
+            }
+            _ if !n => " (Timeout)".to_string(),
+            _ => String::new(),
+        },
+        "select" | "pselect6" => {
+            if !n {
+                return " (Timeout)".to_string();
+            }
+            let parts: Vec<String> = [(1, "in"), (2, "out"), (3, "except")]
+                .iter()
+                .filter_map(|&(i, key)| match args.get(i) {
+                    Some(Arg::FdSet { ready: Some(r), .. }) if !r.is_empty() => {
+                        Some(format!("{key} {}", fd_set(r)))
+                    }
+                    _ => None,
+                })
+                .collect();
+            format!(" ({})", parts.join(", "))
+        }
+        _ => String::new(),
+    }
+}

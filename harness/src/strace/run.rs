@@ -1,0 +1,377 @@
+//! The strace backend: runs the system's `strace` on the program and turns
+//! its output into the same live [`Event`] stream as the native tracer.
+//!
+//! strace writes to a named pipe in a private temporary directory (not to a
+//! pipe fd the program would inherit, which would shift its fd numbers and
+//! keep the pipe open after strace exits). The reader thread decodes as the
+//! lines come and sends an entry as soon as strace has printed it, so a
+//! scenario sees a call the server is blocked in.
+
+use std::fs::File;
+use std::io::{ErrorKind, Read};
+use std::os::fd::AsFd;
+use std::os::unix::fs::OpenOptionsExt;
+use std::os::unix::process::CommandExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::sync::Arc;
+use std::sync::OnceLock;
+use std::sync::mpsc::{Sender, SyncSender};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use nix::sys::signal::{Signal, kill};
+use nix::sys::stat::Mode;
+use nix::unistd::Pid;
+
+use super::stream::Decoder;
+use crate::trace::{Event, EventKind, SpawnKind};
+use crate::tracer::{Shared, Spec, Started, TraceError};
+
+/// The oldest strace whose output the decoder knows.
+const MIN_VERSION: (u32, u32) = (6, 0);
+/// How long strace may take to print the program's first line.
+const START_TIMEOUT: Duration = Duration::from_secs(10);
+/// How long strace gets to report its tracees' deaths after SIGKILL.
+const KILL_GRACE: Duration = Duration::from_secs(3);
+
+/// What is wrong with the system's strace, if anything.
+#[derive(Clone)]
+enum Unusable {
+    Missing,
+    TooOld(String),
+    Other(String),
+}
+
+/// The strace version, checked once per process.
+fn check_strace() -> Result<(), TraceError> {
+    static CHECK: OnceLock<Result<(), Unusable>> = OnceLock::new();
+    let check = CHECK.get_or_init(|| {
+        let out = match Command::new("strace").arg("-V").output() {
+            Ok(out) => out,
+            Err(e) if e.kind() == ErrorKind::NotFound => return Err(Unusable::Missing),
+            Err(e) => return Err(Unusable::Other(format!("cannot run `strace -V`: {e}"))),
+        };
+        let text = String::from_utf8_lossy(&out.stdout);
+        let version = parse_version(&text).ok_or_else(|| {
+            Unusable::Other(format!(
+                "cannot tell strace's version from `strace -V`: {}",
+                text.lines().next().unwrap_or("")
+            ))
+        })?;
+        if version < MIN_VERSION {
+            return Err(Unusable::TooOld(format!("{}.{}", version.0, version.1)));
+        }
+        Ok(())
+    });
+    match check {
+        Ok(()) => Ok(()),
+        Err(Unusable::Missing) => Err(TraceError::StraceMissing),
+        Err(Unusable::TooOld(version)) => Err(TraceError::StraceTooOld {
+            version: version.clone(),
+        }),
+        Err(Unusable::Other(why)) => Err(TraceError::Strace(why.clone())),
+    }
+}
+
+/// `strace -- version 6.1` → (6, 1).
+fn parse_version(text: &str) -> Option<(u32, u32)> {
+    let line = text.lines().next()?;
+    let v = line.rsplit(' ').next()?;
+    let mut parts = v.split('.');
+    let major = parts.next()?.parse().ok()?;
+    let minor = parts.next().and_then(|m| m.parse().ok()).unwrap_or(0);
+    Some((major, minor))
+}
+
+/// Where the program would be found, as `execvp` looks for it.
+fn find_program(program: &Path) -> Option<PathBuf> {
+    use std::os::unix::fs::PermissionsExt;
+    let runnable = |p: &Path| {
+        p.metadata()
+            .is_ok_and(|m| m.is_file() && m.permissions().mode() & 0o111 != 0)
+    };
+    if program.as_os_str().as_encoded_bytes().contains(&b'/') {
+        return runnable(program).then(|| program.to_path_buf());
+    }
+    let path = std::env::var_os("PATH")?;
+    std::env::split_paths(&path)
+        .map(|dir| dir.join(program))
+        .find(|p| runnable(p))
+}
+
+/// Runs `spec` under strace, sending events on `tx` until strace ends.
+pub(crate) fn trace_thread(
+    spec: Spec,
+    shared: Arc<Shared>,
+    tx: Sender<Event>,
+    started: SyncSender<Started>,
+) -> Result<(), TraceError> {
+    match start(&spec) {
+        Ok((child, fifo, dir)) => {
+            let result = follow(child, fifo, &shared, &tx, started);
+            drop(dir);
+            result
+        }
+        Err(e) => {
+            let _ = started.send(Err(e));
+            Ok(())
+        }
+    }
+}
+
+/// Starts strace writing to a fresh named pipe; returns it and its reader.
+fn start(spec: &Spec) -> Result<(Child, File, tempfile::TempDir), TraceError> {
+    check_strace()?;
+    let program = Path::new(&spec.program);
+    if find_program(program).is_none() {
+        return Err(TraceError::Spawn {
+            program: spec.program.to_string_lossy().into_owned(),
+            error: std::io::Error::new(ErrorKind::NotFound, "No such file or directory"),
+        });
+    }
+    let dir = tempfile::Builder::new()
+        .prefix("iolab-strace-")
+        .tempdir()
+        .map_err(|e| TraceError::Strace(format!("cannot make a temporary directory: {e}")))?;
+    let fifo_path = dir.path().join("trace");
+    nix::unistd::mkfifo(&fifo_path, Mode::S_IRUSR | Mode::S_IWUSR)
+        .map_err(|e| TraceError::Strace(format!("cannot make a named pipe: {e}")))?;
+    // Opened before strace, and non-blocking, so that neither waits for
+    // the other; no writer yet does not read as the end (no POLLHUP until
+    // a writer came and went).
+    let fifo = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NONBLOCK)
+        .open(&fifo_path)
+        .map_err(|e| TraceError::Strace(format!("cannot open the named pipe: {e}")))?;
+
+    let mut command = Command::new("strace");
+    command
+        .args(["-f", "-q", "-ttt", "-T", "-s", "4096", "-o"])
+        .arg(&fifo_path)
+        .arg("--")
+        .arg(&spec.program)
+        .args(&spec.args);
+    if spec.null_stdin {
+        command.stdin(Stdio::null());
+    }
+    if spec.capture_output {
+        command.stdout(Stdio::piped()).stderr(Stdio::piped());
+    }
+    if spec.own_process_group {
+        command.process_group(0);
+    }
+    // SAFETY: the closure runs in the forked child before exec and makes one
+    // async-signal-safe system call, setrlimit, allocating nothing. strace
+    // passes the limit on to the program (no core files, as natively).
+    unsafe {
+        command.pre_exec(|| {
+            let none = libc::rlimit {
+                rlim_cur: 0,
+                rlim_max: 0,
+            };
+            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
+    let child = command.spawn().map_err(|e| match e.kind() {
+        ErrorKind::NotFound => TraceError::StraceMissing,
+        _ => TraceError::Strace(format!("cannot run strace: {e}")),
+    })?;
+    Ok((child, fifo, dir))
+}
+
+/// What the reader keeps while strace runs.
+struct Reader<'a> {
+    shared: &'a Shared,
+    tx: &'a Sender<Event>,
+    start: Instant,
+    decoder: Decoder,
+    /// When everything was told to die, if it was.
+    killing_since: Option<Instant>,
+}
+
+impl Reader<'_> {
+    /// Sends decoded events, keeping the shared process table current and
+    /// killing new processes once everything must die.
+    fn send(&mut self, events: Vec<Event>) {
+        let now = self.start.elapsed();
+        for mut e in events {
+            // strace's clock and ours may differ by a little: never ahead.
+            e.at = e.at.min(now);
+            match &e.kind {
+                EventKind::Spawn {
+                    child,
+                    kind: SpawnKind::Process,
+                } => {
+                    self.shared.add_process(*child);
+                    if self.shared.killing() {
+                        let _ = kill(Pid::from_raw(*child), Signal::SIGKILL);
+                    }
+                }
+                EventKind::Gone(_) if e.tid == e.pid => self.shared.remove_process(e.tid),
+                _ => {}
+            }
+            let _ = self.tx.send(e);
+        }
+    }
+}
+
+fn follow(
+    mut child: Child,
+    mut fifo: File,
+    shared: &Arc<Shared>,
+    tx: &Sender<Event>,
+    started: SyncSender<Started>,
+) -> Result<(), TraceError> {
+    let start = Instant::now();
+    let epoch = SystemTime::now()
+        .duration_since(UNIX_EPOCH)
+        .unwrap_or_default();
+    let mut reader = Reader {
+        shared,
+        tx,
+        start,
+        decoder: Decoder::new(Some(epoch)),
+        killing_since: None,
+    };
+    let mut stdout = child.stdout.take();
+    let mut stderr = child.stderr.take();
+    let mut started = Some(started);
+    let mut buf = vec![0u8; 1 << 16];
+    let mut pending: Vec<Event> = Vec::new();
+    let mut failure: Option<TraceError> = None;
+    let mut ended = false;
+    while !ended {
+        if started.is_some() && start.elapsed() > START_TIMEOUT {
+            let _ = child.kill();
+            let _ = child.wait();
+            if let Some(s) = started.take() {
+                let _ = s.send(Err(TraceError::Strace(format!(
+                    "strace printed nothing within {}s",
+                    START_TIMEOUT.as_secs()
+                ))));
+            }
+            return Ok(());
+        }
+        if shared.killing() {
+            let since = *reader.killing_since.get_or_insert_with(Instant::now);
+            if since.elapsed() > KILL_GRACE {
+                // strace did not end after its tracees were killed: end it.
+                let _ = child.kill();
+            }
+        }
+        let ready = {
+            let mut fds = [PollFd::new(fifo.as_fd(), PollFlags::POLLIN)];
+            match poll(&mut fds, PollTimeout::from(20u8)) {
+                Ok(n) => n > 0,
+                Err(nix::errno::Errno::EINTR) => false,
+                Err(e) => {
+                    failure = Some(TraceError::Strace(format!(
+                        "cannot poll strace's output: {e}"
+                    )));
+                    break;
+                }
+            }
+        };
+        if !ready {
+            // strace may have died before opening its output (a bad flag).
+            if started.is_some()
+                && let Ok(Some(status)) = child.try_wait()
+            {
+                let mut text = String::new();
+                if let Some(e) = stderr.as_mut() {
+                    let _ = e.read_to_string(&mut text);
+                }
+                if let Some(s) = started.take() {
+                    let _ = s.send(Err(TraceError::Strace(format!(
+                        "strace ended ({status}) before the program ran: {}",
+                        text.trim()
+                    ))));
+                }
+                return Ok(());
+            }
+            continue;
+        }
+        // Drain what is there, then send a pending entry.
+        loop {
+            match fifo.read(&mut buf) {
+                Ok(0) => {
+                    ended = true;
+                    break;
+                }
+                Ok(n) => {
+                    if let Err(e) = reader.decoder.feed(&buf[..n], &mut pending) {
+                        failure = Some(TraceError::StraceOutput(e));
+                        ended = true;
+                        break;
+                    }
+                }
+                Err(e) if e.kind() == ErrorKind::WouldBlock => break,
+                Err(e) if e.kind() == ErrorKind::Interrupted => {}
+                Err(e) => {
+                    failure = Some(TraceError::Strace(format!(
+                        "cannot read strace's output: {e}"
+                    )));
+                    ended = true;
+                    break;
+                }
+            }
+        }
+        if !ended {
+            reader.decoder.flush_partial(&mut pending);
+        } else if failure.is_none()
+            && let Err(e) = reader.decoder.finish(&mut pending)
+        {
+            failure = Some(TraceError::StraceOutput(e));
+        }
+        if let Some(root) = reader.decoder.root()
+            && let Some(s) = started.take()
+        {
+            shared.add_process(root);
+            let _ = s.send(Ok((root, stdout.take(), stderr.take(), start)));
+        }
+        if started.is_none() {
+            let events = std::mem::take(&mut pending);
+            reader.send(events);
+        }
+    }
+    if failure.is_some() {
+        // Output that cannot be read is the end of the trace: nothing may run on.
+        shared.set_killing();
+        for pid in shared.alive() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        let _ = child.kill();
+    }
+    let _ = child.wait();
+    if let Some(s) = started.take() {
+        let _ = s.send(Err(failure.take().unwrap_or_else(|| {
+            TraceError::Strace("strace ended without tracing the program".into())
+        })));
+        return Ok(());
+    }
+    shared.clear();
+    match failure {
+        Some(e) => Err(e),
+        None => Ok(()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn versions_are_read_from_the_first_line() {
+        assert_eq!(
+            parse_version("strace -- version 6.1\nCopyright"),
+            Some((6, 1))
+        );
+        assert_eq!(parse_version("strace -- version 5.10"), Some((5, 10)));
+        assert_eq!(parse_version(""), None);
+    }
+}
