@@ -643,6 +643,11 @@ fn symbol_value(name: &str) -> Option<u64> {
         "O_WRONLY" => return Some(1),
         "O_RDWR" => return Some(2),
         "AT_FDCWD" => return Some(libc::AT_FDCWD as i64 as u64),
+        // strace names socket option levels SOL_*.
+        "SOL_IP" => return Some(0),
+        "SOL_TCP" => return Some(6),
+        "SOL_UDP" => return Some(17),
+        "SOL_IPV6" => return Some(41),
         "FUTEX_BITSET_MATCH_ANY" => return Some(u64::from(u32::MAX)),
         "FUTEX_CLOCK_REALTIME" => return Some(d::FUTEX_CLOCK_REALTIME),
         _ => {}
@@ -936,9 +941,7 @@ fn wait_status(v: &Value) -> Option<i32> {
     };
     let after = |key: &str| -> Option<&str> {
         let at = text.find(key)? + key.len();
-        text[at..]
-            .split([' ', '}', ')'])
-            .find(|s| !s.is_empty())
+        text[at..].split([' ', '}', ')']).find(|s| !s.is_empty())
     };
     if let Some(code) = after("WEXITSTATUS(s) == ") {
         return Some((code.parse::<i32>().ok()? & 0xff) << 8);

@@ -236,6 +236,23 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
         Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
         Arg::Ptr(p) | Arg::Out(p) | Arg::Word(p) => format!("{p:#x}"),
         Arg::Sym(s) => (*s).to_string(),
+        Arg::Flags { names, rest } if index == 0 && matches!(name, "clone" | "clone3") => {
+            // The exit signal travels with the flags natively; strace shows
+            // it apart, in a named argument or member.
+            let (signals, flag_names): (Vec<&str>, Vec<&str>) =
+                names.iter().partition(|n| n.starts_with("SIG"));
+            let signal = signals.first().copied().unwrap_or("0");
+            if name == "clone" {
+                let mut all = flag_names;
+                all.extend(signals);
+                format!("child_stack=NULL, flags={}", flags(&all, *rest))
+            } else {
+                format!(
+                    "{{flags={}, exit_signal={signal}}}",
+                    flags(&flag_names, *rest)
+                )
+            }
+        }
         Arg::Flags { names, rest } => flags(names, *rest),
         Arg::Addr(addr) => sockaddr(addr),
         Arg::Bytes { head, len } => {

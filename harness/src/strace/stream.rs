@@ -54,7 +54,7 @@ pub struct Decoder {
     tasks: HashMap<Tid, Task>,
     /// Tasks whose spawn was already reported.
     announced: HashSet<Tid>,
-    /// A thread that exec'd, by the leader id it took over.
+    /// The thread that exec'd, by the leader id it took over.
     superseded: HashMap<Tid, Tid>,
     root: Option<Tid>,
     /// The timestamp that is time zero.
@@ -305,14 +305,15 @@ impl Decoder {
                 let signal = signal_number(&signal).unwrap_or(0);
                 self.gone(tid, at, Termination::Killed { signal, core }, out);
             }
-            Body::Superseded { pid } => {
-                // This thread exec'd and now has the leader's id: its
-                // pending execve continues there.
-                if let Some(mut task) = self.tasks.remove(&tid) {
-                    let leader = self.tasks.entry(pid).or_insert(Task { pid, pending: None });
-                    leader.pending = task.pending.take();
-                    self.superseded.insert(pid, tid);
+            Body::Superseded { pid: former } => {
+                // Thread `former` exec'd: the leader (this line's task) was
+                // replaced by it, and its execve returns under the leader's id.
+                if let Some(mut thread) = self.tasks.remove(&former)
+                    && let Some(leader) = self.tasks.get_mut(&tid)
+                {
+                    leader.pending = thread.pending.take();
                 }
+                self.superseded.insert(tid, former);
             }
             Body::Stopped { .. } | Body::Message(_) => {}
         }

@@ -138,7 +138,7 @@ pub enum Value {
     /// `[128 => 16]`: the value given, then the value the kernel wrote back.
     Changed(Box<Value>, Box<Value>),
     /// An expression kept as text: `WIFEXITED(s) && WEXITSTATUS(s) == 0`,
-    /// `8192*1024`.
+    /// `8192*1024`, `<... resuming interrupted poll ...>`.
     Expr(String),
     /// `3</dev/null>`, `4<socket:[1234]>` (`-y`).
     Fd {
@@ -725,6 +725,15 @@ impl<'a> Parser<'a> {
                     return Err(self.error("expected a name after '&'"));
                 }
                 Ok(Value::Ref(name.to_string()))
+            }
+            Some(b'<') if self.starts("<... ") => {
+                // `restart_syscall(<... resuming interrupted poll ...>)`.
+                let Some(end) = self.rest().find("...>") else {
+                    return Err(self.error("unclosed '<...'"));
+                };
+                let text = self.rest()[..end + 4].to_string();
+                self.pos += end + 4;
+                Ok(Value::Expr(text))
             }
             Some(b'.') => {
                 if self.eat("...") {
