@@ -1,30 +1,32 @@
-# iolab: `make lab1` … `make lab4` grade a lab's solution, `make test` runs the whole suite.
-# BUILD picks the cargo profile's output directory (debug by default).
+# iolab: `make lab1` … `make lab7` grade a lab's solution, `make test` runs the whole suite.
+# BACKEND=strace runs everything under the system's strace instead of iolab's
+# own ptrace tracer (BACKEND=native, the default).
 
 CARGO ?= cargo
 IOLAB := target/debug/iolab
 LABS := 1 2 3 4 5 6 7
 LAB ?= 1
+BACKEND ?= native
 
-.PHONY: build test review grade trace compare $(addprefix lab,$(LABS))
+.PHONY: build test review grade trace compare backends $(addprefix lab,$(LABS))
 
 build:
 	$(CARGO) build --bins
 
 # make lab1 ...: build, then grade that lab's solution (exit 0 only on full score).
 $(addprefix lab,$(LABS)): lab%: build
-	$(IOLAB) grade lab$*
+	$(IOLAB) grade lab$* --backend $(BACKEND)
 
 # make grade: every lab, one after another.
 grade: build
-	@status=0; for n in $(LABS); do $(IOLAB) grade lab$$n || status=1; done; exit $$status
+	@status=0; for n in $(LABS); do $(IOLAB) grade lab$$n --backend $(BACKEND) || status=1; done; exit $$status
 
 # make trace LAB=1: the normalized transcript of the lab's standard scenario.
 trace: build
-	$(IOLAB) transcript lab$(LAB)
+	$(IOLAB) transcript lab$(LAB) --backend $(BACKEND)
 
 test:
-	$(CARGO) test
+	IOLAB_BACKEND=$(BACKEND) $(CARGO) test
 
 # make review: accept or reject changed snapshots (installs cargo-insta once).
 review:
@@ -33,4 +35,16 @@ review:
 
 # make compare: lab 4's level- and edge-triggered transcripts side by side.
 compare: build
-	$(IOLAB) transcript lab4 --scenario level --beside edge
+	$(IOLAB) transcript lab4 --scenario level --beside edge --backend $(BACKEND)
+
+# make backends: grade every lab under both backends, one after the other in
+# one run, and print each one's wall time and score side by side.
+backends: build
+	@printf '%-5s %10s %10s %7s  %s\n' lab native strace ratio scores
+	@for n in $(LABS); do \
+	  t0=$$(date +%s%N); a=$$($(IOLAB) grade lab$$n --backend native | tail -n 1); \
+	  t1=$$(date +%s%N); b=$$($(IOLAB) grade lab$$n --backend strace | tail -n 1); \
+	  t2=$$(date +%s%N); \
+	  awk -v n=lab$$n -v x=$$((t1-t0)) -v y=$$((t2-t1)) -v a="$$a" -v b="$$b" \
+	    'BEGIN { printf "%-5s %9.2fs %9.2fs %6.2fx  %s | %s\n", n, x/1e9, y/1e9, y/x, a, b }'; \
+	done

@@ -775,6 +775,8 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
     }
     drop(clients);
     let left_alive = server.stop();
+    // A tracer that failed (strace output that cannot be decoded) fails the run.
+    server.tracer.join()?;
     let processes = server.tracer.seen_processes();
     Ok(Outcome {
         scenario: scenario.name,

@@ -2,16 +2,24 @@
 //! `PTRACE-NOTES.md`: signals passed on, per-thread syscall slots, fork
 //! storms and their initial SIGSTOPs, vfork, exec from a non-main thread,
 //! restarted syscalls, parallel traces in one process, and killing all.
+//! They run under the suite's backend (`IOLAB_BACKEND`), so the strace
+//! backend meets the same pitfalls.
 
 use std::time::Duration;
 
 use iolab::normalize::normalize;
 use iolab::trace::{Arg, EventKind, Ret, SpawnKind, Termination, Trace};
-use iolab::tracer::{Spec, Tracer};
+use iolab::tracer::{Backend, Spec, Tracer};
+
+/// `program args` under the suite's backend.
+fn spec<'a>(program: &str, args: impl IntoIterator<Item = &'a str>) -> Spec {
+    let backend = Backend::from_env().unwrap_or_else(|e| panic!("IOLAB_BACKEND: {e}"));
+    Spec::new(program, args).with_backend(backend)
+}
 
 /// Traces a program to its end, bounded in time.
 fn trace(program: &str, args: &[&str]) -> (Trace, Tracer) {
-    let tracer = Tracer::spawn(&Spec::new(program, args)).expect("tracer starts");
+    let tracer = Tracer::spawn(&spec(program, args.iter().copied())).expect("tracer starts");
     let mut trace = Trace::new();
     loop {
         match tracer.events.recv_timeout(Duration::from_secs(20)) {
@@ -236,11 +244,7 @@ fn parallel_traces_do_not_steal_each_others_statuses() {
 
 #[test]
 fn kill_all_leaves_nothing_running() {
-    let tracer = Tracer::spawn(&Spec::new(
-        "/bin/sh",
-        ["-c", "sleep 100 & sleep 100 & wait"],
-    ))
-    .unwrap();
+    let tracer = Tracer::spawn(&spec("/bin/sh", ["-c", "sleep 100 & sleep 100 & wait"])).unwrap();
     let mut trace = Trace::new();
     // Wait until both sleeps are running (blocked in their sleep syscall).
     while trace

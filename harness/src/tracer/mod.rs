@@ -317,6 +317,12 @@ impl Tracer {
         self.join_thread()
     }
 
+    /// Waits for the tracer thread (it ends once everything traced is
+    /// gone) and returns how it ended.
+    pub fn join(&mut self) -> Result<(), TraceError> {
+        self.join_thread()
+    }
+
     fn join_thread(&mut self) -> Result<(), TraceError> {
         match self.thread.take() {
             Some(t) => t
