@@ -444,6 +444,14 @@ impl Server {
         *spin.counts.entry(key).or_default() += 1;
     }
 
+    /// Whether `tid` sleeps in the kernel and the trace has caught up with
+    /// it: under strace, lines can still be on their way while the task
+    /// already sleeps in its next call, so the call the trace shows pending
+    /// is only the one it sleeps in once the tracer has nothing unread.
+    fn asleep(&self, pid: Tid, tid: Tid) -> bool {
+        self.tracer.caught_up() && asleep(pid, tid)
+    }
+
     /// Whether every live task is spinning or blocked, and one is spinning.
     fn spinning(&self) -> bool {
         let now = self.tracer.start.elapsed();
@@ -452,7 +460,7 @@ impl Server {
         for &t in &self.live {
             let blocked = self.trace.pending(t).is_some_and(|r| {
                 let rec = &self.trace.records[r];
-                rec.entered_at.is_some_and(quiet) && asleep(rec.pid, t)
+                rec.entered_at.is_some_and(quiet) && self.asleep(rec.pid, t)
             });
             if blocked {
                 continue;
@@ -561,7 +569,7 @@ impl Server {
                 let timed = rec.is(&["nanosleep", "clock_nanosleep"])
                     || timed_futex
                     || (rec.is(crate::trace::WAITS) && !waits_forever(rec));
-                !timed && asleep(rec.pid, t)
+                !timed && self.asleep(rec.pid, t)
             })
         })
     }
@@ -595,7 +603,7 @@ impl Server {
                     .iter()
                     .map(|&t| {
                         let r = self.trace.pending(t)?;
-                        asleep(self.trace.records[r].pid, t).then_some((t, r))
+                        self.asleep(self.trace.records[r].pid, t).then_some((t, r))
                     })
                     .collect();
                 if let Some(blocked) = blocked {

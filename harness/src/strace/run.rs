@@ -231,6 +231,9 @@ fn follow(
     let epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .unwrap_or_default();
+    if let Ok(watch) = fifo.try_clone() {
+        shared.set_output(watch);
+    }
     let mut reader = Reader {
         shared,
         tx,
@@ -297,6 +300,7 @@ fn follow(
             continue;
         }
         // Drain what is there, then send a pending entry.
+        shared.set_unsent(true);
         loop {
             match fifo.read(&mut buf) {
                 Ok(0) => {
@@ -338,6 +342,7 @@ fn follow(
             let events = std::mem::take(&mut pending);
             reader.send(events);
         }
+        shared.set_unsent(false);
     }
     if failure.is_some() {
         // Output that cannot be read is the end of the trace: nothing may run on.

@@ -27,6 +27,7 @@ pub(crate) mod decode;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
+use std::os::fd::AsRawFd;
 use std::os::unix::process::CommandExt;
 use std::process::{Child, ChildStderr, ChildStdout, Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -171,6 +172,10 @@ pub(crate) struct Shared {
     alive: Mutex<HashSet<Tid>>,
     /// Every pid ever traced, for the caller's accounting.
     seen: Mutex<Vec<Tid>>,
+    /// Output a tracer thread has read and not sent yet (strace backend).
+    unsent: AtomicBool,
+    /// The strace backend's output pipe, to see whether unread output waits.
+    output: Mutex<Option<std::fs::File>>,
 }
 
 impl Shared {
@@ -206,6 +211,33 @@ impl Shared {
     /// Nothing traced is alive any more.
     pub(crate) fn clear(&self) {
         self.alive.lock().unwrap_or_else(|e| e.into_inner()).clear();
+    }
+
+    /// The strace backend's reader: `output` to watch, and whether it holds
+    /// output not yet sent as events.
+    pub(crate) fn set_output(&self, output: std::fs::File) {
+        *self.output.lock().unwrap_or_else(|e| e.into_inner()) = Some(output);
+    }
+
+    pub(crate) fn set_unsent(&self, unsent: bool) {
+        self.unsent.store(unsent, Ordering::SeqCst);
+    }
+
+    /// Whether every event of what the tracees did so far has been sent.
+    fn caught_up(&self) -> bool {
+        if self.unsent.load(Ordering::SeqCst) {
+            return false;
+        }
+        let output = self.output.lock().unwrap_or_else(|e| e.into_inner());
+        let Some(file) = output.as_ref() else {
+            // The native tracer sends each event before resuming the task.
+            return true;
+        };
+        let mut waiting: libc::c_int = 0;
+        // SAFETY: FIONREAD writes one c_int through the pointer, which points
+        // at a live local; the fd is open for as long as `file` lives.
+        let r = unsafe { libc::ioctl(file.as_raw_fd(), libc::FIONREAD, &mut waiting) };
+        r == 0 && waiting == 0 && !self.unsent.load(Ordering::SeqCst)
     }
 
     pub(crate) fn alive(&self) -> Vec<Tid> {
@@ -295,6 +327,12 @@ impl Tracer {
     /// Thread groups still alive.
     pub fn alive(&self) -> Vec<Tid> {
         self.shared.alive()
+    }
+
+    /// Whether the events of everything the tracees did so far have been
+    /// sent (always, natively; under strace, once its output is all read).
+    pub fn caught_up(&self) -> bool {
+        self.shared.caught_up()
     }
 
     /// Every process (thread group) that was traced.
