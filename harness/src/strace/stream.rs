@@ -258,7 +258,7 @@ impl Decoder {
                 if entered != Some(tid) {
                     self.enter(tid, at, &s.name, &s.args, out);
                 }
-                let exit_at = at + s.result.duration.unwrap_or_default();
+                let exit_at = at.saturating_add(s.result.duration.unwrap_or_default());
                 self.exit(tid, exit_at, &s.name, &s.args, &s.result, out);
             }
             Body::Unfinished {
@@ -290,7 +290,7 @@ impl Decoder {
                     _ => (syntax::parse_partial_args(&text), None),
                 };
                 let exit_at = match (entered_at, result.duration) {
-                    (Some(e), Some(d)) => (e + d).max(at),
+                    (Some(e), Some(d)) => e.saturating_add(d).max(at),
                     _ => at,
                 };
                 self.exit(tid, exit_at, &name, &args, &result, out);
@@ -501,6 +501,13 @@ mod tests {
                 .iter()
                 .any(|e| e.kind == EventKind::Signal(libc::SIGCHLD))
         );
+    }
+
+    #[test]
+    fn absurd_durations_do_not_overflow() {
+        // Found by `cargo fuzz run strace_stream`.
+        let t = decode("1.0 i()=1\n2.0 d()=1 <18446744073709551615>\n");
+        assert_eq!(t.records.len(), 2);
     }
 
     #[test]

@@ -1091,6 +1091,16 @@ fn join<T: fmt::Display>(f: &mut fmt::Formatter<'_>, items: &[T], sep: &str) -> 
     Ok(())
 }
 
+/// Seconds with microseconds, as strace prints them, or nanoseconds when
+/// the time has them (`-ttt` with `precision:ns`).
+fn seconds(d: Duration) -> String {
+    if d.subsec_nanos() % 1000 == 0 {
+        format!("{}.{:06}", d.as_secs(), d.subsec_micros())
+    } else {
+        format!("{}.{:09}", d.as_secs(), d.subsec_nanos())
+    }
+}
+
 impl fmt::Display for Field {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         if let Some(name) = &self.name {
@@ -1114,7 +1124,7 @@ impl fmt::Display for Outcome {
             write!(f, " ({n})")?;
         }
         if let Some(d) = self.duration {
-            write!(f, " <{}.{:06}>", d.as_secs(), d.subsec_micros())?;
+            write!(f, " <{}>", seconds(d))?;
         }
         Ok(())
     }
@@ -1165,7 +1175,7 @@ impl fmt::Display for Line {
             write!(f, "{t} ")?;
         }
         if let Some(ts) = self.time {
-            write!(f, "{}.{:06} ", ts.as_secs(), ts.subsec_micros())?;
+            write!(f, "{} ", seconds(ts))?;
         }
         write!(f, "{}", self.body)
     }
