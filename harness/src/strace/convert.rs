@@ -23,7 +23,7 @@ enum Phase<'a> {
 }
 
 /// The arguments known at entry. Outputs are [`Arg::Out`], as in the
-/// native tracer's entry events; arguments strace has not printed yet are
+/// native tracer's entry events; inputs strace has not printed yet are
 /// [`Arg::Unknown`] (the exit fills in every argument).
 pub(crate) fn entry_args(name: &str, args: &[Field]) -> Vec<Arg> {
     Args::new(name, args).convert(Phase::Entry)
@@ -495,7 +495,7 @@ impl<'a> Args<'a> {
                     .iter()
                     .filter_map(|v| match strip(v) {
                         Value::Str { bytes, .. } => {
-                            let b = &bytes[..bytes.len().min(255)];
+                            let b = &bytes[..bytes.len().min(256)];
                             Some(String::from_utf8_lossy(b).into_owned())
                         }
                         _ => None,

@@ -367,9 +367,8 @@ fn outcome(name: &str, args: &[Arg], ret: Option<&Ret>) -> String {
         Some(Ret::Err(e)) if (512..=516).contains(e) => {
             let why = match e {
                 512 => "To be restarted if SA_RESTART is set",
-                513 => "To be restarted if no handler",
-                514 => "To be restarted",
-                515 => "Interrupted by signal",
+                514 => "To be restarted if no handler",
+                516 => "Interrupted by signal",
                 _ => "To be restarted",
             };
             format!("= ? {} ({why})", errno_name(*e))

@@ -109,7 +109,7 @@ pub(crate) fn trace_thread(
 ) -> Result<(), TraceError> {
     match start(&spec) {
         Ok((child, fifo, dir)) => {
-            let result = follow(child, fifo, &shared, &tx, started);
+            let result = follow(child, fifo, spec.own_process_group, &shared, &tx, started);
             drop(dir);
             result
         }
@@ -220,9 +220,20 @@ impl Reader<'_> {
     }
 }
 
+/// Kills strace and, when it leads a process group of its own, everything
+/// in that group: strace 6.x detaches its tracees when killed, so they must
+/// go with it.
+fn kill_strace(child: &mut Child, own_group: bool) {
+    if own_group {
+        let _ = nix::sys::signal::killpg(Pid::from_raw(child.id() as i32), Signal::SIGKILL);
+    }
+    let _ = child.kill();
+}
+
 fn follow(
     mut child: Child,
     mut fifo: File,
+    own_group: bool,
     shared: &Arc<Shared>,
     tx: &Sender<Event>,
     started: SyncSender<Started>,
@@ -250,7 +261,7 @@ fn follow(
     let mut ended = false;
     while !ended {
         if started.is_some() && start.elapsed() > START_TIMEOUT {
-            let _ = child.kill();
+            kill_strace(&mut child, own_group);
             let _ = child.wait();
             if let Some(s) = started.take() {
                 let _ = s.send(Err(TraceError::Strace(format!(
@@ -263,8 +274,9 @@ fn follow(
         if shared.killing() {
             let since = *reader.killing_since.get_or_insert_with(Instant::now);
             if since.elapsed() > KILL_GRACE {
-                // strace did not end after its tracees were killed: end it.
-                let _ = child.kill();
+                // strace did not end after its tracees were killed: end it,
+                // and its group.
+                kill_strace(&mut child, own_group);
             }
         }
         let ready = {
@@ -309,7 +321,11 @@ fn follow(
                 }
                 Ok(n) => {
                     if let Err(e) = reader.decoder.feed(&buf[..n], &mut pending) {
-                        failure = Some(TraceError::StraceOutput(e));
+                        // While everything is being killed, strace may print
+                        // half lines: that is the end, not a failure.
+                        if !shared.killing() {
+                            failure = Some(TraceError::StraceOutput(e));
+                        }
                         ended = true;
                         break;
                     }
@@ -328,6 +344,7 @@ fn follow(
         if !ended {
             reader.decoder.flush_partial(&mut pending);
         } else if failure.is_none()
+            && !shared.killing()
             && let Err(e) = reader.decoder.finish(&mut pending)
         {
             failure = Some(TraceError::StraceOutput(e));
@@ -350,7 +367,7 @@ fn follow(
         for pid in shared.alive() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
-        let _ = child.kill();
+        kill_strace(&mut child, own_group);
     }
     let _ = child.wait();
     if let Some(s) = started.take() {

@@ -103,7 +103,9 @@ impl Decoder {
     /// Sends the entry of a syscall whose line strace is still writing (the
     /// task is inside the call). Call it when no more output is at hand.
     pub fn flush_partial(&mut self, out: &mut Vec<Event>) {
-        if self.partial.is_empty() || self.partial_entered.is_some() {
+        // The first line is the program's own execve, which is decoded
+        // whole: the native tracer sees no entry of it.
+        if self.partial.is_empty() || self.partial_entered.is_some() || self.root.is_none() {
             return;
         }
         let Ok(text) = std::str::from_utf8(&self.partial) else {
@@ -285,15 +287,20 @@ impl Decoder {
                         let joined = format!("{}{})", p.text, text);
                         let args = syntax::parse_args(&joined)
                             .unwrap_or_else(|_| syntax::parse_partial_args(&joined));
-                        (args, Some(p.entered))
+                        (Some(args), Some(p.entered))
                     }
-                    _ => (syntax::parse_partial_args(&text), None),
+                    // The entry is not known (the log began inside the
+                    // call): only the result can be trusted.
+                    _ => (None, None),
                 };
                 let exit_at = match (entered_at, result.duration) {
                     (Some(e), Some(d)) => e.saturating_add(d).max(at),
                     _ => at,
                 };
-                self.exit(tid, exit_at, &name, &args, &result, out);
+                match args {
+                    Some(args) => self.exit(tid, exit_at, &name, &args, &result, out),
+                    None => self.exit_without_args(tid, exit_at, &name, &result, out),
+                }
             }
             Body::Signal { signal, .. } => {
                 if let Some(sig) = signal_number(&signal) {
@@ -335,6 +342,7 @@ impl Decoder {
         let ok = result.errno.is_none();
         let value = result.value.as_ref().and_then(|v| v.number());
         if ok
+            && matches!(name, "clone" | "clone3" | "fork" | "vfork")
             && let Some(kind) = spawn_kind(name, &args_text(args))
             && let Some(child) = value.filter(|&v| v > 0)
         {
@@ -351,9 +359,36 @@ impl Decoder {
         self.emit(out, tid, at, EventKind::Exit(Return { nr, ret, outs }));
     }
 
+    fn exit_without_args(
+        &mut self,
+        tid: Tid,
+        at: Duration,
+        name: &str,
+        result: &Outcome,
+        out: &mut Vec<Event>,
+    ) {
+        if result.value.is_none() && result.errno.is_none() {
+            return;
+        }
+        let (_, ret) = convert::exit_args(name, &[], result);
+        let nr = number_of(name);
+        self.emit(
+            out,
+            tid,
+            at,
+            EventKind::Exit(Return {
+                nr,
+                ret,
+                outs: Vec::new(),
+            }),
+        );
+    }
+
     fn gone(&mut self, tid: Tid, at: Duration, how: Termination, out: &mut Vec<Event>) {
         self.emit(out, tid, at, EventKind::Gone(how));
         self.tasks.remove(&tid);
+        // The kernel may give the tid to a new task later.
+        self.announced.remove(&tid);
     }
 }
 
@@ -501,6 +536,19 @@ mod tests {
                 .iter()
                 .any(|e| e.kind == EventKind::Signal(libc::SIGCHLD))
         );
+    }
+
+    #[test]
+    fn the_programs_own_execve_is_an_exec_even_when_seen_in_halves() {
+        let mut d = Decoder::new(None);
+        let mut out = Vec::new();
+        d.feed(b"7 5.000000 execve(\"/x\", [\"x\"], ", &mut out)
+            .expect("decodes");
+        d.flush_partial(&mut out);
+        d.feed(b"NULL) = 0 <0.000100>\n", &mut out)
+            .expect("decodes");
+        assert_eq!(out.len(), 1, "{out:?}");
+        assert!(matches!(out[0].kind, EventKind::Exec { .. }));
     }
 
     #[test]

@@ -216,9 +216,9 @@ pub fn parse_partial_args(text: &str) -> Vec<Field> {
     out
 }
 
-/// Parses the arguments and result of a call whose entry and exit came on
-/// two lines: `args_text` is the entry's text followed by the resumed text,
-/// and must end with `)` (the result comes separately).
+/// Parses the arguments of a call whose entry and exit came on two lines:
+/// `text` is the entry's text followed by the resumed text, and must end
+/// with `)` (the result comes separately).
 pub fn parse_args(text: &str) -> Result<Vec<Field>, ParseError> {
     let mut p = Parser::new(text);
     let args = p.args()?;
@@ -572,7 +572,10 @@ impl<'a> Parser<'a> {
             self.pos = close + 1;
             self.skip_spaces();
         }
-        if self.eat("<") {
+        if self.eat("<unavailable>") {
+            // strace could not read the result: the task died meanwhile.
+            self.skip_spaces();
+        } else if self.eat("<") {
             let secs = self.digits();
             let secs: u64 = secs.parse().map_err(|_| self.error("bad duration"))?;
             let mut nanos = 0u32;
@@ -709,6 +712,17 @@ impl<'a> Parser<'a> {
         match self.peek() {
             None => Err(self.error("expected a value, found the end")),
             Some(b'"') => self.string(),
+            Some(b'@') if self.b.get(self.pos + 1) == Some(&b'"') => {
+                // An abstract unix socket name: it starts with a NUL byte.
+                self.pos += 1;
+                match self.string()? {
+                    Value::Str { mut bytes, more } => {
+                        bytes.insert(0, 0);
+                        Ok(Value::Str { bytes, more })
+                    }
+                    other => Ok(other),
+                }
+            }
             Some(b'{') => self.structure(depth),
             Some(b'[') => self.array(depth),
             Some(b'~') => {

@@ -306,8 +306,9 @@ impl Tracer {
         }
     }
 
-    /// Sends `signal` to every traced process (and the program's own process
-    /// group, which catches children not yet reported).
+    /// Sends `signal` to every traced process (and, natively, the program's
+    /// own process group, which catches children not yet reported; under
+    /// strace the reader kills strace's group if strace does not end).
     pub fn signal_all(&self, signal: Signal) {
         if self.own_group {
             let _ = kill(Pid::from_raw(-self.root), signal);
