@@ -1010,11 +1010,33 @@ fn timed_requests(
         if i + 1 < requests.len() {
             let deadline = Instant::now() + limits.reply;
             let mut from = mark;
-            while !read_since(&server.trace, &mut from, &req.data)
-                && Instant::now() < deadline
-                && !server.stuck()
-            {
-                server.pump(Duration::from_millis(1));
+            let mut reader = None;
+            while reader.is_none() && Instant::now() < deadline && !server.stuck() {
+                reader = read_since(&server.trace, &mut from, &req.data);
+                if reader.is_none() {
+                    server.pump(Duration::from_millis(1));
+                }
+            }
+            // Then wait until that task is at work on it: it made its next
+            // call (a sleep, a lock wait), or it has computed for a while.
+            if let Some((tid, read_at)) = reader {
+                let pid = server.pids.get(&tid).copied().unwrap_or(tid);
+                let cpu_at_read = on_cpu(pid, tid);
+                let next_call = |trace: &Trace| {
+                    trace.events[read_at + 1..].iter().any(|e| {
+                        e.tid == tid && matches!(e.kind, EventKind::Enter(_) | EventKind::Gone(_))
+                    })
+                };
+                while !next_call(&server.trace)
+                    && Instant::now() < deadline
+                    && !server.stuck()
+                    && match (cpu_at_read, on_cpu(pid, tid)) {
+                        (Some(a), Some(b)) => b.saturating_sub(a) < AT_WORK,
+                        _ => false,
+                    }
+                {
+                    server.pump(Duration::from_millis(1));
+                }
             }
         }
     }
@@ -1073,20 +1095,38 @@ fn timed_requests(
 
 /// Whether a read returned the start of `data` at an event from `*from`
 /// on; moves `*from` past the events looked at, so each is looked at once.
-fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> bool {
+/// The task that read `data` in an event since `from` (which moves on), and
+/// the event index of that read's return.
+fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> Option<(Tid, usize)> {
     let events = *from..trace.events.len();
     *from = trace.events.len();
-    events.into_iter().any(|i| {
-        matches!(trace.events[i].kind, EventKind::Exit(_))
+    events.into_iter().find_map(|i| {
+        let read = matches!(trace.events[i].kind, EventKind::Exit(_))
             && trace.record_of_event(i).is_some_and(|r| {
                 trace.records[r].is(crate::trace::READS)
                     && trace.records[r].args.iter().any(|a| {
                     matches!(a, Arg::Bytes { head, .. }
                         if !head.is_empty() && data.starts_with(&head[..head.len().min(data.len())]))
                 })
-            })
+            });
+        read.then(|| (trace.events[i].tid, i))
     })
 }
+
+/// How long a task has run on a CPU, from `/proc/.../schedstat`.
+fn on_cpu(pid: Tid, tid: Tid) -> Option<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).ok()?;
+    text.split_whitespace()
+        .next()?
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_nanos)
+}
+
+/// How much CPU the task that read a request must use before the next
+/// request goes out, unless it makes another call first: enough to be past
+/// taking a lock, so the next request cannot overtake it.
+const AT_WORK: Duration = Duration::from_millis(2);
 
 /// Sends `data` from a writer thread while reading the reply. Reading stops
 /// when the whole reply arrived, or when the writer is done and the server
