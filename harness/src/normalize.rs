@@ -16,7 +16,7 @@ use std::fmt::Write as _;
 
 use crate::trace::{
     Arg, EPOLL_WAITS, EpollEvent, EventKind, Record, Ret, SELECTS, SockAddr, SpawnKind, Tid, Trace,
-    WAITS, errno_name, signal_name,
+    WAITS, errno_name, known_at_entry, signal_name,
 };
 
 /// Calls a transcript leaves out: memory management and the per-thread
@@ -876,11 +876,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
                     continue;
                 }
                 if crosses && rec.blocked {
-                    let known = call
-                        .args
-                        .iter()
-                        .take_while(|a| !matches!(a, Arg::Out(_)))
-                        .count();
+                    let known = known_at_entry(&call.args);
                     let mut head = renderer.args(r, rec, 0..known);
                     head.push("<blocked ...>".to_string());
                     push(format!("{}({}", rec.name(), head.join(", ")), vec![r]);
@@ -906,11 +902,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
                     push(renderer.record(r, rec), vec![r]);
                 } else if crossed {
                     let known = match &trace.events[enter].kind {
-                        EventKind::Enter(c) => c
-                            .args
-                            .iter()
-                            .take_while(|a| !matches!(a, Arg::Out(_)))
-                            .count(),
+                        EventKind::Enter(c) => known_at_entry(&c.args),
                         _ => 0,
                     };
                     let tail = renderer.args(r, rec, known..rec.args.len());

@@ -426,18 +426,7 @@ impl Trace {
                 rec.ret = Some(ret.ret.clone());
                 rec.exit = Some(index);
                 rec.exited_at = Some(event.at);
-                for (i, arg) in &ret.outs {
-                    if rec.args.len() <= *i {
-                        rec.args.resize(*i + 1, Arg::Unknown);
-                    }
-                    match (&mut rec.args[*i], arg) {
-                        // An fd set is both input and output: keep both.
-                        (Arg::FdSet { ready, .. }, Arg::FdSet { ready: out, .. }) => {
-                            ready.clone_from(out);
-                        }
-                        (slot, _) => *slot = arg.clone(),
-                    }
-                }
+                merge_outs(&mut rec.args, &ret.outs);
                 self.record_of_event.insert(index, r);
             }
             EventKind::Blocked => {
@@ -524,6 +513,30 @@ impl Trace {
             _ => None,
         })
     }
+}
+
+/// Merges an exit's output arguments into the entry's arguments.
+pub fn merge_outs(args: &mut Vec<Arg>, outs: &[(usize, Arg)]) {
+    for (i, arg) in outs {
+        if args.len() <= *i {
+            args.resize(*i + 1, Arg::Unknown);
+        }
+        match (&mut args[*i], arg) {
+            // An fd set is both input and output: keep both.
+            (Arg::FdSet { ready, .. }, Arg::FdSet { ready: out, .. }) => {
+                ready.clone_from(out);
+            }
+            (slot, _) => *slot = arg.clone(),
+        }
+    }
+}
+
+/// How many of an entry's arguments are known at entry: those before the
+/// first output.
+pub fn known_at_entry(args: &[Arg]) -> usize {
+    args.iter()
+        .take_while(|a| !matches!(a, Arg::Out(_)))
+        .count()
 }
 
 /// The name of syscall `nr` on x86_64 (`syscall_N` when unknown).

@@ -9,17 +9,14 @@ use std::time::Duration;
 
 use iolab::normalize::normalize;
 use iolab::trace::{Arg, EventKind, Ret, SpawnKind, Termination, Trace};
-use iolab::tracer::{Backend, Spec, Tracer};
+use iolab::tracer::Tracer;
 
-/// `program args` under the suite's backend.
-fn spec<'a>(program: &str, args: impl IntoIterator<Item = &'a str>) -> Spec {
-    let backend = Backend::from_env().unwrap_or_else(|e| panic!("IOLAB_BACKEND: {e}"));
-    Spec::new(program, args).with_backend(backend)
-}
+mod common;
+use common::{running, spec};
 
 /// Traces a program to its end, bounded in time.
 fn trace(program: &str, args: &[&str]) -> (Trace, Tracer) {
-    let tracer = Tracer::spawn(&spec(program, args.iter().copied())).expect("tracer starts");
+    let tracer = Tracer::spawn(&spec(program, args)).expect("tracer starts");
     let mut trace = Trace::new();
     loop {
         match tracer.events.recv_timeout(Duration::from_secs(20)) {
@@ -244,7 +241,7 @@ fn parallel_traces_do_not_steal_each_others_statuses() {
 
 #[test]
 fn kill_all_leaves_nothing_running() {
-    let tracer = Tracer::spawn(&spec("/bin/sh", ["-c", "sleep 100 & sleep 100 & wait"])).unwrap();
+    let tracer = Tracer::spawn(&spec("/bin/sh", &["-c", "sleep 100 & sleep 100 & wait"])).unwrap();
     let mut trace = Trace::new();
     // Wait until both sleeps are running (blocked in their sleep syscall).
     while trace
@@ -277,13 +274,4 @@ fn decoded_socket_calls_match_snapshot() {
     insta::with_settings!({snapshot_path => "../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!("tracee_sockets", transcript);
     });
-}
-
-/// Whether `pid` is a live process (a zombie waiting for its parent to reap
-/// it no longer runs).
-fn running(pid: i32) -> bool {
-    !matches!(
-        iolab::scenario::task_state(pid, pid),
-        None | Some('Z' | 'X')
-    )
 }

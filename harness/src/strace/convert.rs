@@ -48,24 +48,8 @@ fn result(name: &str, args: &[Field], outcome: &Outcome, value: Option<i128>) ->
         return Ret::Err(errno_number(e, outcome.note.as_deref()));
     }
     let v = raw_of(value.unwrap_or(0));
-    Ret::Ok(match name {
-        "socket" | "accept" | "accept4" | "dup" | "dup2" | "dup3" | "open" | "openat"
-        | "epoll_create" | "epoll_create1" | "eventfd2" | "timerfd_create" | "signalfd4" => {
-            Arg::Fd(v as i32)
-        }
-        "fcntl" => match Args::new(name, args).raw(1) {
-            Some(3) => d::open_flags(v),
-            Some(0 | 1030) => Arg::Fd(v as i32),
-            _ => d::int(v),
-        },
-        "clone" | "clone3" | "fork" | "vfork" | "getpid" | "getppid" | "gettid" => {
-            Arg::Tid(v as i32)
-        }
-        "wait4" if (v as i64) > 0 => Arg::Tid(v as i32),
-        "mmap" | "mremap" | "brk" => Arg::Ptr(v),
-        _ if v > u64::from(u32::MAX) => Arg::Ptr(v),
-        _ => d::int(v),
-    })
+    let arg1 = Args::new(name, args).raw(1).unwrap_or(0);
+    Ret::Ok(d::ret_arg(name, arg1, v))
 }
 
 /// An errno's number from its name (`E123`-style and `Unknown error N` too).
@@ -676,6 +660,15 @@ pub(crate) fn signal_number(name: &str) -> Option<i32> {
             let n: i32 = name.strip_prefix("SIGRT_")?.parse().ok()?;
             (n <= 32).then_some(32 + n)
         }
+    }
+}
+
+/// A signal's name as strace prints it (the inverse of [`signal_number`]).
+pub(crate) fn signal_text(sig: i32) -> String {
+    match sig {
+        32 => "SIGRTMIN".to_string(),
+        33..=64 => format!("SIGRT_{}", sig - 32),
+        _ => crate::trace::signal_name(sig),
     }
 }
 

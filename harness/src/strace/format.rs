@@ -12,9 +12,11 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
+use super::convert::signal_text;
 use super::syntax::escape;
 use crate::trace::{
-    Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, errno_name, signal_name, syscall_name,
+    Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, errno_name, known_at_entry, merge_outs,
+    syscall_name,
 };
 
 /// A call entered and not yet printed whole.
@@ -63,18 +65,7 @@ impl Formatter {
                 }
                 self.last = None;
                 let mut args = open.as_ref().map(|o| o.args.clone()).unwrap_or_default();
-                for (i, a) in &ret.outs {
-                    if args.len() <= *i {
-                        args.resize(*i + 1, Arg::Unknown);
-                    }
-                    args[*i] = match (&args[*i], a) {
-                        (Arg::FdSet { given, .. }, Arg::FdSet { ready, .. }) => Arg::FdSet {
-                            given: given.clone(),
-                            ready: ready.clone(),
-                        },
-                        _ => a.clone(),
-                    };
-                }
+                merge_outs(&mut args, &ret.outs);
                 let name = syscall_name(ret.nr);
                 let result = outcome(name, &args, Some(&ret.ret));
                 let dur = open
@@ -83,7 +74,7 @@ impl Formatter {
                 let dur = format!(" <{}.{:06}>", dur.as_secs(), dur.subsec_micros());
                 match open {
                     Some(o) if o.split => {
-                        let k = entry_count(&o.args);
+                        let k = known_at_entry(&o.args);
                         lines.push(format!(
                             "{} {}<... {name} resumed>{}) {result}{dur}",
                             e.tid,
@@ -106,7 +97,12 @@ impl Formatter {
             }
             EventKind::Signal(sig) => {
                 self.interrupt(e.tid, &mut lines);
-                lines.push(format!("{} {}--- {} ---", e.tid, time(e.at), signame(*sig)));
+                lines.push(format!(
+                    "{} {}--- {} ---",
+                    e.tid,
+                    time(e.at),
+                    signal_text(*sig)
+                ));
             }
             EventKind::Gone(how) => {
                 self.interrupt(e.tid, &mut lines);
@@ -130,7 +126,7 @@ impl Formatter {
                     Termination::Exited(code) => format!("exited with {code}"),
                     Termination::Killed { signal, core } => format!(
                         "killed by {}{}",
-                        signame(*signal),
+                        signal_text(*signal),
                         if *core { " (core dumped)" } else { "" }
                     ),
                 };
@@ -172,7 +168,7 @@ impl Formatter {
         {
             o.split = true;
             let name = syscall_name(o.nr);
-            let k = entry_count(&o.args);
+            let k = known_at_entry(&o.args);
             let mut head = args_text(name, &o.args[..k], 0);
             if k > 0 {
                 head.push_str(", ");
@@ -191,23 +187,8 @@ impl Formatter {
     }
 }
 
-/// How many arguments are known at entry: those before the first output.
-fn entry_count(args: &[Arg]) -> usize {
-    args.iter()
-        .take_while(|a| !matches!(a, Arg::Out(_)))
-        .count()
-}
-
 fn time(at: Duration) -> String {
     format!("{}.{:06} ", at.as_secs(), at.subsec_micros())
-}
-
-fn signame(sig: i32) -> String {
-    match sig {
-        32 => "SIGRTMIN".to_string(),
-        33..=64 => format!("SIGRT_{}", sig - 32),
-        _ => signal_name(sig),
-    }
 }
 
 fn args_text(name: &str, args: &[Arg], first: usize) -> String {
@@ -229,7 +210,7 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
             ) =>
         {
             // A signal the decoder had no name for (a real-time one).
-            signame(*v as i32)
+            signal_text(*v as i32)
         }
         Arg::Int(v) => v.to_string(),
         Arg::Hex(v) => format!("{v:#x}"),

@@ -1027,6 +1027,29 @@ pub(crate) fn wait_status(status: i32) -> String {
     }
 }
 
+/// A successful call's result, decoded: an fd, a task, flags, a pointer or
+/// a number. `arg1` is the call's second argument (`fcntl`'s command).
+pub(crate) fn ret_arg(name: &str, arg1: u64, v: u64) -> Arg {
+    match name {
+        "socket" | "accept" | "accept4" | "dup" | "dup2" | "dup3" | "open" | "openat"
+        | "epoll_create" | "epoll_create1" | "eventfd2" | "timerfd_create" | "signalfd4" => {
+            Arg::Fd(v as i32)
+        }
+        "fcntl" => match arg1 {
+            3 => open_flags(v),
+            0 | 1030 => Arg::Fd(v as i32),
+            _ => int(v),
+        },
+        "clone" | "clone3" | "fork" | "vfork" | "getpid" | "getppid" | "gettid" => {
+            Arg::Tid(v as i32)
+        }
+        "wait4" if (v as i64) > 0 => Arg::Tid(v as i32),
+        "mmap" | "mremap" | "brk" => Arg::Ptr(v),
+        _ if v > u64::from(u32::MAX) => Arg::Ptr(v),
+        _ => int(v),
+    }
+}
+
 /// Decodes a syscall's result and outputs at exit. `a` are the entry's raw
 /// arguments; `value` the raw return value.
 pub(crate) fn decode_exit(
@@ -1046,32 +1069,18 @@ pub(crate) fn decode_exit(
     }
     let v = value as u64;
     let mut outs = Vec::new();
-    let ret = match name {
-        "socket" | "accept" | "accept4" | "dup" | "dup2" | "dup3" | "open" | "openat"
-        | "epoll_create" | "epoll_create1" | "eventfd2" | "timerfd_create" | "signalfd4" => {
-            if matches!(name, "accept" | "accept4") {
-                let (addr, len) = sockaddr_out(mem, a[1], a[2]);
-                outs.push((1, addr));
-                outs.push((2, len));
-            }
-            Arg::Fd(value as i32)
-        }
-        "getsockname" | "getpeername" => {
+    match name {
+        "accept" | "accept4" | "getsockname" | "getpeername" => {
             let (addr, len) = sockaddr_out(mem, a[1], a[2]);
             outs.push((1, addr));
             outs.push((2, len));
-            int(v)
         }
         "getsockopt" => {
             let len = mem.read_i32(a[4]).unwrap_or(0);
             outs.push((3, sockopt_value(mem, a[3], len as u64)));
             outs.push((4, Arg::IntRef(i64::from(len))));
-            int(v)
         }
-        "read" => {
-            outs.push((1, bytes(mem, a[1], v)));
-            int(v)
-        }
+        "read" => outs.push((1, bytes(mem, a[1], v))),
         "recvfrom" => {
             outs.push((1, bytes(mem, a[1], v)));
             if a[4] != 0 {
@@ -1079,29 +1088,16 @@ pub(crate) fn decode_exit(
                 outs.push((4, addr));
                 outs.push((5, len));
             }
-            int(v)
         }
-        "recvmsg" => {
-            outs.push((1, msg_bytes(mem, a[1], v)));
-            int(v)
-        }
+        "recvmsg" => outs.push((1, msg_bytes(mem, a[1], v))),
         "pipe" | "pipe2" | "socketpair" => {
             let at = if name == "socketpair" { a[3] } else { a[0] };
             let idx = if name == "socketpair" { 3 } else { 0 };
             if let (Some(r), Some(w)) = (mem.read_i32(at), mem.read_i32(at + 4)) {
                 outs.push((idx, Arg::FdPair(r, w)));
             }
-            int(v)
         }
-        "fcntl" => match a[1] {
-            3 => open_flags(v),
-            0 | 1030 => Arg::Fd(value as i32),
-            _ => int(v),
-        },
-        "poll" | "ppoll" => {
-            outs.push((0, pollfds(mem, a[0], a[1], true)));
-            int(v)
-        }
+        "poll" | "ppoll" => outs.push((0, pollfds(mem, a[0], a[1], true))),
         "select" | "pselect6" => {
             for i in 1..=3 {
                 if let Some(ready) = fd_set_members(mem, a[i], a[0]) {
@@ -1114,48 +1110,28 @@ pub(crate) fn decode_exit(
                     ));
                 }
             }
-            int(v)
         }
         "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => {
             outs.push((1, epoll_events(mem, a[1], v)));
-            int(v)
         }
         "ioctl" if a[1] == FIONREAD => {
             if let Some(n) = mem.read_i32(a[2]) {
                 outs.push((2, Arg::IntRef(i64::from(n))));
             }
-            int(v)
         }
-        "clone" | "clone3" | "fork" | "vfork" => Arg::Tid(value as i32),
-        "wait4" => {
-            if a[1] != 0
-                && value > 0
-                && let Some(s) = mem.read_i32(a[1])
-            {
+        "wait4" if a[1] != 0 && value > 0 => {
+            if let Some(s) = mem.read_i32(a[1]) {
                 outs.push((1, Arg::Text(wait_status(s))));
-            }
-            if value > 0 {
-                Arg::Tid(value as i32)
-            } else {
-                int(v)
             }
         }
         "waitid" => {
             if let Some(info) = child_info(mem, a[2]) {
                 outs.push((2, info));
             }
-            int(v)
         }
-        "getpid" | "getppid" | "gettid" => Arg::Tid(value as i32),
-        "mmap" | "mremap" | "brk" => Arg::Ptr(v),
-        _ => {
-            if v > u64::from(u32::MAX) {
-                Arg::Ptr(v)
-            } else {
-                int(v)
-            }
-        }
-    };
+        _ => {}
+    }
+    let ret = ret_arg(name, a[1], v);
     Return {
         nr,
         ret: Ret::Ok(ret),
