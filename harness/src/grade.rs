@@ -8,7 +8,7 @@ use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
 use crate::normalize::{Transcript, normalize};
-use crate::scenario::{self, Limits, Outcome, Scenario, ScenarioError};
+use crate::scenario::{self, Accounting, Limits, Outcome, Scenario, ScenarioError};
 use crate::tracer::{Spec, TraceError};
 
 /// One scenario's run, with its transcript.
@@ -81,6 +81,9 @@ pub struct Lab {
     /// Figures measured from the runs that the report states without
     /// judging them (say, how fast an idle server spins).
     pub facts: Option<fn(&Runs) -> Vec<String>>,
+    /// The lab's time bounds and resource limits (the defaults, unless a
+    /// lab needs more; the command line can override each).
+    pub limits: Limits,
 }
 
 /// A check's result in a report.
@@ -109,6 +112,10 @@ pub struct Report {
     pub runs: Option<Runs>,
     /// The lab's measured figures, when the scenarios ran.
     pub facts: Vec<String>,
+    /// What the runs showed beyond the checks: limits hit, rules broken.
+    pub findings: Vec<String>,
+    /// Every run's processes, by the harness's own accounting.
+    pub accounting: Accounting,
     pub elapsed: Duration,
 }
 
@@ -150,6 +157,12 @@ impl Report {
         if let Some(f) = &self.failure {
             let _ = writeln!(out, "error: {f}");
         }
+        if !self.findings.is_empty() {
+            let _ = writeln!(out, "\nnoticed:");
+            for f in &self.findings {
+                let _ = writeln!(out, "  - {f}");
+            }
+        }
         out.push('\n');
         for r in &self.results {
             let mark = if r.verdict.passed { "PASS" } else { "FAIL" };
@@ -180,6 +193,24 @@ impl Report {
             }
         }
         out.push('\n');
+        let a = &self.accounting;
+        let _ = write!(out, "processes: {} traced", a.processes.len());
+        if !a.escaped.is_empty() {
+            let _ = write!(
+                out,
+                ", {} outlived the trace and were killed by iolab",
+                a.escaped.len()
+            );
+        }
+        if a.left_running.is_empty() {
+            let _ = writeln!(out, ", none left running");
+        } else {
+            let _ = writeln!(
+                out,
+                ", STILL RUNNING: {:?} (kill them: kill -9 PID)",
+                a.left_running
+            );
+        }
         let _ = writeln!(out, "Score: {}/{}", self.score(), self.max());
         out
     }
@@ -199,9 +230,22 @@ pub fn grade(
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut failure = None;
+    let mut findings: Vec<String> = Vec::new();
+    let mut accounting = Accounting::default();
+    let mut account = |a: &Accounting| {
+        accounting.processes.extend(&a.processes);
+        accounting.escaped.extend(&a.escaped);
+        accounting.left_running.extend(&a.left_running);
+    };
     for s in &lab.scenarios {
         match scenario::run(spec, s, limits) {
             Ok(outcome) => {
+                account(&outcome.accounting);
+                for f in &outcome.findings {
+                    if !findings.contains(f) {
+                        findings.push(f.clone());
+                    }
+                }
                 let transcript = normalize(&outcome.trace);
                 runs.push(Run {
                     outcome,
@@ -210,6 +254,9 @@ pub fn grade(
             }
             Err(ScenarioError::Trace(e)) => return Err(GradeError::Trace(e)),
             Err(e) => {
+                if let Some(a) = e.accounting() {
+                    account(a);
+                }
                 failure = Some(e.to_string());
                 break;
             }
@@ -250,6 +297,8 @@ pub fn grade(
         results,
         failure,
         runs,
+        findings,
+        accounting,
         elapsed: started.elapsed(),
     })
 }

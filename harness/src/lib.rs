@@ -5,8 +5,10 @@
 //! `grade` (checks), with `scenario` driving clients in steps synchronized
 //! with the live trace. `labs` holds each lab's scenario and rubric.
 
+mod fence;
 pub mod grade;
 pub mod labs;
+pub mod limits;
 pub mod normalize;
 pub mod scenario;
 pub mod strace;

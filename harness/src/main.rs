@@ -14,6 +14,7 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
 use iolab::grade::{self, Lab, Report};
+use iolab::limits::Limit;
 use iolab::normalize::{normalize, raw_lines, side_by_side};
 use iolab::scenario::{self, Limits};
 use iolab::strace::format::Formatter;
@@ -42,6 +43,27 @@ struct BackendArg {
         default_value = "native"
     )]
     backend: Backend,
+}
+
+/// Limits on the program under test, over the lab's own.
+#[derive(clap::Args, Clone)]
+struct LimitArgs {
+    /// A limit, NAME=VALUE (repeatable, or comma-separated): time (per
+    /// scenario), listen, cpu, memory, tasks, fsize, nofile; for example
+    /// `--limit time=20s,memory=4G`. See the README for the defaults.
+    #[arg(long = "limit", value_name = "NAME=VALUE", value_delimiter = ',')]
+    limits: Vec<Limit>,
+}
+
+impl LimitArgs {
+    /// The lab's limits with these applied.
+    fn apply(&self, lab: &Lab) -> Limits {
+        let mut limits = lab.limits.clone();
+        for l in &self.limits {
+            limits.set(l.clone());
+        }
+        limits
+    }
 }
 
 /// What `iolab trace` prints.
@@ -88,9 +110,11 @@ enum Command {
         /// The solution to grade, as one shell-quoted string (default: the lab's own binary).
         #[arg(long, value_name = "'CMD ARGS...'")]
         solution: Option<String>,
-        /// Seconds the solution may take to start listening.
-        #[arg(long, value_name = "SECS", default_value_t = 10)]
-        listen_timeout: u64,
+        /// Seconds the solution may take to start listening (same as --limit listen=SECS).
+        #[arg(long, value_name = "SECS")]
+        listen_timeout: Option<u64>,
+        #[command(flatten)]
+        limits: LimitArgs,
     },
     /// Run a lab's standard scenario and print the normalized transcript
     /// (what `snapshots/` holds for the reference solution).
@@ -106,6 +130,8 @@ enum Command {
         /// Print raw events instead.
         #[arg(long)]
         raw: bool,
+        #[command(flatten)]
+        limits: LimitArgs,
         /// Also run this scenario and print the two transcripts side by
         /// side, step by step (lab 4: `--scenario level --beside edge`).
         #[arg(long, value_name = "SCENARIO", conflicts_with = "raw")]
@@ -143,14 +169,15 @@ fn run(cli: Cli) -> Result<ExitCode> {
             lab,
             solution,
             listen_timeout,
+            limits,
         } => {
             let lab = find_lab(&lab)?;
             let (spec, shown) = solution_spec(&lab, solution.as_deref())?;
             let spec = spec.with_backend(backend.backend);
-            let limits = Limits {
-                listen: Duration::from_secs(listen_timeout),
-                ..Limits::default()
-            };
+            let mut limits = limits.apply(&lab);
+            if let Some(secs) = listen_timeout {
+                limits.listen = Duration::from_secs(secs);
+            }
             let report = grade::grade(&lab, &spec, &shown, &limits)?;
             let saved = save_runs(&lab, &report);
             let mut text = report.render();
@@ -174,8 +201,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             scenario: name,
             raw,
             beside,
+            limits,
         } => {
             let lab = find_lab(&lab)?;
+            let limits = limits.apply(&lab);
             let (spec, _) = solution_spec(&lab, solution.as_deref())?;
             let spec = spec.with_backend(backend.backend);
             let name = name.as_deref().unwrap_or(lab.standard);
@@ -195,12 +224,12 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let s = find(name)?;
             if let Some(other) = beside {
                 let o = find(&other)?;
-                let left = normalize(&scenario::run(&spec, s, &Limits::default())?.trace).render();
-                let right = normalize(&scenario::run(&spec, o, &Limits::default())?.trace).render();
+                let left = normalize(&scenario::run(&spec, s, &limits)?.trace).render();
+                let right = normalize(&scenario::run(&spec, o, &limits)?.trace).render();
                 print!("{}", side_by_side((name, &left), (&other, &right)));
                 return Ok(ExitCode::SUCCESS);
             }
-            let outcome = scenario::run(&spec, s, &Limits::default())?;
+            let outcome = scenario::run(&spec, s, &limits)?;
             if raw {
                 for l in raw_lines(&outcome.trace) {
                     println!("{l}");

@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 
 use nix::sys::signal::Signal;
 
+use crate::limits::{self, Resources, bytes, seconds};
 use crate::trace::{Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, Trace};
 use crate::tracer::{Spec, TraceError, Tracer};
 
@@ -36,6 +37,11 @@ pub struct Limits {
     pub reply: Duration,
     /// How long the server gets to exit after SIGTERM before SIGKILL.
     pub term_grace: Duration,
+    /// How long one scenario may take in all, from start to stop: past it
+    /// the remaining steps are skipped and the server is stopped.
+    pub time: Duration,
+    /// What the server may use (CPU, memory, tasks, files).
+    pub resources: Resources,
 }
 
 impl Default for Limits {
@@ -47,6 +53,24 @@ impl Default for Limits {
             settle_max_busy: Duration::from_millis(250),
             reply: Duration::from_secs(5),
             term_grace: Duration::from_secs(1),
+            time: Duration::from_secs(60),
+            resources: Resources::default(),
+        }
+    }
+}
+
+impl Limits {
+    /// Applies one `NAME=VALUE` limit (see [`limits::Limit`]).
+    pub fn set(&mut self, limit: limits::Limit) {
+        use limits::Limit;
+        match limit {
+            Limit::Time(d) => self.time = d,
+            Limit::Listen(d) => self.listen = d,
+            Limit::Cpu(d) => self.resources.cpu = d,
+            Limit::Memory(n) => self.resources.address_space = n,
+            Limit::Tasks(n) => self.resources.tasks = n,
+            Limit::FileSize(n) => self.resources.file_size = n,
+            Limit::OpenFiles(n) => self.resources.open_files = n,
         }
     }
 }
@@ -56,10 +80,48 @@ impl Default for Limits {
 pub enum ScenarioError {
     #[error(transparent)]
     Trace(#[from] TraceError),
-    #[error("the server {how} before it listened on a socket{}", stderr_tail(.stderr))]
-    ExitedBeforeListening { how: Termination, stderr: String },
-    #[error("the server did not listen on a socket within {}s{}", .timeout.as_secs(), stderr_tail(.stderr))]
-    NeverListened { timeout: Duration, stderr: String },
+    #[error("the server {how} before it listened on a socket{}{}", stderr_tail(.stderr), bullets(.findings))]
+    ExitedBeforeListening {
+        how: Termination,
+        stderr: String,
+        findings: Vec<String>,
+        accounting: Box<Accounting>,
+    },
+    #[error("the server did not listen on a socket within {}{}{}", seconds(*.timeout), stderr_tail(.stderr), bullets(.findings))]
+    NeverListened {
+        timeout: Duration,
+        stderr: String,
+        findings: Vec<String>,
+        accounting: Box<Accounting>,
+    },
+}
+
+impl ScenarioError {
+    /// What the harness traced and killed, when the program ran at all.
+    pub fn accounting(&self) -> Option<&Accounting> {
+        match self {
+            ScenarioError::Trace(_) => None,
+            ScenarioError::ExitedBeforeListening { accounting, .. }
+            | ScenarioError::NeverListened { accounting, .. } => Some(accounting),
+        }
+    }
+}
+
+/// The processes of one run, by the harness's own accounting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Accounting {
+    /// Every process traced.
+    pub processes: Vec<Tid>,
+    /// Processes that outlived the trace and were killed by the fences
+    /// (the cgroup, the harness as subreaper).
+    pub escaped: Vec<Tid>,
+    /// Processes still running once the run was over: must be none.
+    pub left_running: Vec<Tid>,
+}
+
+/// Findings as indented bullet lines.
+fn bullets(findings: &[String]) -> String {
+    findings.iter().map(|f| format!("\n  - {f}")).collect()
 }
 
 fn stderr_tail(stderr: &str) -> String {
@@ -207,9 +269,11 @@ pub struct Outcome {
     pub stderr: String,
     /// How the server ended (before the harness stopped it, if it did).
     pub ended_by_itself: Option<Termination>,
-    /// Every process traced, and those still alive when the run ended (must be none).
-    pub processes: Vec<Tid>,
-    pub left_alive: Vec<Tid>,
+    /// The limits it hit and the rules it broke, as sentences for the report.
+    pub findings: Vec<String>,
+    /// Whether the scenario ran out of time (`Limits::time`).
+    pub timed_out: bool,
+    pub accounting: Accounting,
 }
 
 impl Outcome {
@@ -240,26 +304,29 @@ impl Outcome {
     }
 }
 
-/// Captured output of the server, bounded.
+/// Captured output of the server: the first [`OUTPUT_CAP`] bytes, and how
+/// many it wrote in all (the rest is read and dropped, so a server that
+/// floods its output never blocks on it nor grows the harness).
 #[derive(Clone, Default)]
-struct Captured(Arc<Mutex<Vec<u8>>>);
+struct Captured(Arc<Mutex<(Vec<u8>, u64)>>);
 
 /// How much of each output stream is kept.
-const OUTPUT_CAP: usize = 64 * 1024;
+pub const OUTPUT_CAP: usize = 64 * 1024;
 
 impl Captured {
     fn spawn(mut from: impl Read + Send + 'static) -> (Captured, JoinHandle<()>) {
         let cap = Captured::default();
         let inner = cap.clone();
         let handle = std::thread::spawn(move || {
-            let mut buf = [0u8; 8192];
+            let mut buf = vec![0u8; 64 * 1024];
             loop {
                 match from.read(&mut buf) {
                     Ok(0) => break,
                     Ok(n) => {
                         let mut v = inner.0.lock().unwrap_or_else(|e| e.into_inner());
-                        let room = OUTPUT_CAP.saturating_sub(v.len());
-                        v.extend_from_slice(&buf[..n.min(room)]);
+                        let room = OUTPUT_CAP.saturating_sub(v.0.len());
+                        v.0.extend_from_slice(&buf[..n.min(room)]);
+                        v.1 += n as u64;
                     }
                     Err(e) if e.kind() == ErrorKind::Interrupted => {}
                     Err(_) => break,
@@ -270,7 +337,12 @@ impl Captured {
     }
 
     fn text(&self) -> String {
-        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner())).into_owned()
+        String::from_utf8_lossy(&self.0.lock().unwrap_or_else(|e| e.into_inner()).0).into_owned()
+    }
+
+    /// How many bytes were written in all.
+    fn total(&self) -> u64 {
+        self.0.lock().unwrap_or_else(|e| e.into_inner()).1
     }
 }
 
@@ -298,6 +370,10 @@ pub struct Server {
     spin_from: Duration,
     /// Where clients connect.
     pub addr: SocketAddr,
+    /// When the scenario's time is up (`Limits::time`).
+    deadline: Instant,
+    /// How the tracer failed, if it did (strace output it cannot read).
+    failure: Option<TraceError>,
 }
 
 impl Server {
@@ -341,10 +417,13 @@ impl Server {
             spins: HashMap::new(),
             spin_from: Duration::MAX,
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
+            deadline: Instant::now() + limits.time,
+            failure: None,
         };
         let root = server.tracer.root;
         server.live.insert(root);
-        let deadline = Instant::now() + limits.listen;
+        let listen = limits.listen.min(limits.time);
+        let deadline = Instant::now() + listen;
         loop {
             if let Some(addr) = server.listening_addr() {
                 server.addr = addr;
@@ -352,24 +431,90 @@ impl Server {
             }
             if server.live.is_empty() || server.ended.is_some() {
                 let how = server.ended.unwrap_or(Termination::Exited(0));
-                let stderr = server.finish_output();
-                return Err(ScenarioError::ExitedBeforeListening { how, stderr });
+                let left_behind = server.processes_alive();
+                let (stderr, findings, accounting) = server.wrap_up(&left_behind, Vec::new())?;
+                return Err(ScenarioError::ExitedBeforeListening {
+                    how,
+                    stderr,
+                    findings,
+                    accounting: Box::new(accounting),
+                });
             }
             if Instant::now() >= deadline {
-                let stderr = server.finish_output();
+                let mut more = Vec::new();
+                let cpu = server.cpu_time();
+                if cpu * 2 >= listen {
+                    more.push(format!(
+                        "it was busy on the CPU for {:.1} s of those {}: a loop that never reaches listen()?",
+                        cpu.as_secs_f64(),
+                        seconds(listen)
+                    ));
+                }
+                let (stderr, findings, accounting) = server.wrap_up(&[], more)?;
                 return Err(ScenarioError::NeverListened {
-                    timeout: limits.listen,
+                    timeout: listen,
                     stderr,
+                    findings,
+                    accounting: Box::new(accounting),
                 });
             }
             server.pump(Duration::from_millis(20));
         }
     }
 
-    /// Kills everything and returns stderr (for errors before the scenario).
-    fn finish_output(mut self) -> String {
-        self.stop_now();
-        self.stderr.text()
+    /// The processes with a task still alive.
+    fn processes_alive(&self) -> Vec<Tid> {
+        let mut pids: Vec<Tid> = self
+            .live
+            .iter()
+            .map(|t| self.pids.get(t).copied().unwrap_or(*t))
+            .collect();
+        pids.sort_unstable();
+        pids.dedup();
+        pids
+    }
+
+    /// Whether the scenario's time is up.
+    fn overdue(&self) -> bool {
+        Instant::now() >= self.deadline
+    }
+
+    /// Kills everything (for errors before the scenario) and returns stderr,
+    /// the findings (`left_behind`: processes that outlived the program,
+    /// `more`: findings of the caller's own) and the accounting.
+    /// A tracer that failed fails the run instead.
+    fn wrap_up(
+        mut self,
+        left_behind: &[Tid],
+        more: Vec<String>,
+    ) -> Result<(String, Vec<String>, Accounting), ScenarioError> {
+        let accounting = self.stop_now();
+        if let Some(e) = self.failure.take() {
+            return Err(e.into());
+        }
+        let mut findings = self.findings(left_behind);
+        findings.extend(more);
+        Ok((self.stderr.text(), findings, accounting))
+    }
+
+    /// The limits hit and rules broken, from the trace and the output.
+    fn findings(&self, left_behind: &[Tid]) -> Vec<String> {
+        let mut out = limits::findings(
+            &self.trace,
+            &self.limits.resources,
+            self.tracer.limit_hit(),
+            left_behind,
+        );
+        let (stdout, stderr) = (self.stdout.total(), self.stderr.total());
+        if stdout.max(stderr) > OUTPUT_CAP as u64 {
+            out.push(format!(
+                "it wrote {} to stdout and {} to stderr; iolab kept the first {} of each",
+                bytes(stdout),
+                bytes(stderr),
+                bytes(OUTPUT_CAP as u64)
+            ));
+        }
+        out
     }
 
     /// Receives events that arrive within `wait`; returns whether any did.
@@ -632,8 +777,7 @@ impl Server {
     }
 
     /// Stops the server: SIGTERM, a grace period, then SIGKILL to everything.
-    /// Returns the processes still alive after all that (should be none).
-    fn stop(&mut self) -> Vec<Tid> {
+    fn stop(&mut self) -> Accounting {
         if !self.live.is_empty() {
             self.tracer.signal_all(Signal::SIGTERM);
             let deadline = Instant::now() + self.limits.term_grace;
@@ -644,16 +788,24 @@ impl Server {
         self.stop_now()
     }
 
-    fn stop_now(&mut self) -> Vec<Tid> {
+    /// Kills everything, takes the last events, and waits for the tracer
+    /// and the output readers to finish; returns the accounting.
+    fn stop_now(&mut self) -> Accounting {
         self.tracer.kill_all();
         while let Ok(e) = self.tracer.events.recv_timeout(Duration::from_secs(5)) {
             self.take(e);
         }
-        let alive = self.tracer.alive();
+        if let Err(e) = self.tracer.join() {
+            self.failure.get_or_insert(e);
+        }
         for r in self.readers.drain(..) {
             let _ = r.join();
         }
-        alive
+        Accounting {
+            processes: self.tracer.seen_processes(),
+            escaped: self.tracer.escaped().to_vec(),
+            left_running: self.tracer.left_running().to_vec(),
+        }
     }
 }
 
@@ -761,13 +913,19 @@ pub fn burst_data(n: usize) -> Vec<u8> {
 pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome, ScenarioError> {
     let mut spec = spec.clone();
     spec.args.extend(scenario.args.iter().map(Into::into));
+    let spec = spec.with_resources(limits.resources.clone());
     let mut server = Server::start(&spec, limits)?;
     let mut clients: Vec<Client> = Vec::new();
     let mut steps = Vec::new();
     // How the server ended before the harness signalled it, if it did.
     let mut ended_by_itself = None;
     let mut signalled = false;
+    let mut timed_out = false;
     for step in &scenario.steps {
+        if server.overdue() {
+            timed_out = true;
+            break;
+        }
         if matches!(step, Step::Terminate(_)) && !signalled {
             ended_by_itself = server.ended;
             signalled = true;
@@ -778,14 +936,37 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
     if !signalled {
         ended_by_itself = server.ended;
     }
+    // Processes that outlived a program that ended by itself: a daemon.
+    let left_behind = if ended_by_itself.is_some() && !signalled {
+        server.processes_alive()
+    } else {
+        Vec::new()
+    };
     if !server.live.is_empty() {
-        server.step("stop the server (SIGTERM)".to_string());
+        server.step(if timed_out {
+            format!(
+                "stop the server (SIGTERM): the scenario's {} are up",
+                seconds(limits.time)
+            )
+        } else {
+            "stop the server (SIGTERM)".to_string()
+        });
     }
     drop(clients);
-    let left_alive = server.stop();
+    let accounting = server.stop();
     // A tracer that failed (strace output that cannot be decoded) fails the run.
-    server.tracer.join()?;
-    let processes = server.tracer.seen_processes();
+    if let Some(e) = server.failure.take() {
+        return Err(e.into());
+    }
+    let mut findings = server.findings(&left_behind);
+    if timed_out {
+        findings.push(format!(
+            "the scenario ran out of time: it may take {} (the time limit), and iolab stopped the server after {} of its {} steps",
+            seconds(limits.time),
+            steps.len(),
+            scenario.steps.len()
+        ));
+    }
     Ok(Outcome {
         scenario: scenario.name,
         steps,
@@ -793,8 +974,9 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
         stderr: server.stderr.text(),
         trace: std::mem::take(&mut server.trace),
         ended_by_itself,
-        processes,
-        left_alive,
+        findings,
+        timed_out,
+        accounting,
     })
 }
 
@@ -1011,7 +1193,11 @@ fn timed_requests(
             let deadline = Instant::now() + limits.reply;
             let mut from = mark;
             let mut reader = None;
-            while reader.is_none() && Instant::now() < deadline && !server.stuck() {
+            while reader.is_none()
+                && Instant::now() < deadline
+                && !server.stuck()
+                && !server.overdue()
+            {
                 reader = read_since(&server.trace, &mut from, &req.data);
                 if reader.is_none() {
                     server.pump(Duration::from_millis(1));
@@ -1060,7 +1246,7 @@ fn timed_requests(
             }
         }
         let pending = (0..requests.len()).any(|i| done[i].is_none() && !closed[i]);
-        if !pending || Instant::now() >= deadline || server.stuck() {
+        if !pending || Instant::now() >= deadline || server.stuck() || server.overdue() {
             break;
         }
         server.pump(Duration::from_millis(1));
@@ -1171,7 +1357,7 @@ fn burst(
             got.extend(collect(server, stream, want - got.len()));
             break;
         }
-        if last_progress.elapsed() > limits.reply {
+        if last_progress.elapsed() > limits.reply || server.overdue() {
             break;
         }
     }
@@ -1213,7 +1399,7 @@ fn slow_burst(
         let before = (got.len(), sent.load(Ordering::SeqCst));
         let settled = server.settle();
         let closed = drain(stream, &mut got, want);
-        if closed || settled == Settled::Gone {
+        if closed || settled == Settled::Gone || server.overdue() {
             break;
         }
         if (got.len(), sent.load(Ordering::SeqCst)) == before {
@@ -1243,7 +1429,7 @@ fn collect(server: &mut Server, stream: &TcpStream, want: usize) -> Vec<u8> {
         let before = got.len();
         let settled = server.settle();
         closed = drain(stream, &mut got, want);
-        if got.len() == before || settled == Settled::Gone {
+        if got.len() == before || settled == Settled::Gone || server.overdue() {
             break;
         }
     }

@@ -109,7 +109,7 @@ fn a_program_that_never_listens_times_out_and_is_killed() {
     let text = stdout_of(&out);
     assert_eq!(out.status.code(), Some(1), "{text}");
     assert!(
-        text.contains("did not listen on a socket within 1s"),
+        text.contains("did not listen on a socket within 1 s"),
         "{text}"
     );
     assert!(started.elapsed() < std::time::Duration::from_secs(15));

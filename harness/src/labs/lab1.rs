@@ -5,7 +5,7 @@ use super::{
     READS, blocked_in, describe_settle, diff, ended, evidence, nonblocking_switches, single_task,
 };
 use crate::grade::{Check, Lab, Runs, Verdict};
-use crate::scenario::{Observed, Scenario, Step};
+use crate::scenario::{Limits, Observed, Scenario, Step};
 
 /// The size of the burst a correct server echoes whole.
 pub const BURST: usize = 256 * 1024;
@@ -55,6 +55,7 @@ pub(super) fn lab() -> Lab {
         scenarios: vec![standard(), burst()],
         standard: "standard",
         facts: None,
+        limits: Limits::default(),
         checks: vec![
             Check {
                 id: "blocking-sockets",

@@ -2,6 +2,7 @@
 //! waits, so one thread juggles many sockets, at the price of spinning.
 
 use crate::grade::{Check, Lab, Runs, Verdict};
+use crate::scenario::Limits;
 
 use super::{
     READS, blocked_records, blocking_uses, concurrent, evidence, idle_facts, large_replies,
@@ -16,6 +17,7 @@ pub(super) fn lab() -> Lab {
         scenarios: vec![many_clients("standard", &[]), slow_burst("burst", &[])],
         standard: "standard",
         facts: Some(idle_facts),
+        limits: Limits::default(),
         checks: vec![
             Check {
                 id: "nonblocking-sockets",

@@ -2,6 +2,7 @@
 //! sleeps otherwise.
 
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::scenario::Limits;
 use crate::trace::{Arg, Ret, SELECTS};
 
 use super::{
@@ -18,6 +19,7 @@ pub(super) fn lab() -> Lab {
         scenarios: vec![many_clients("standard", &[]), slow_burst("burst", &[])],
         standard: "standard",
         facts: Some(idle_facts),
+        limits: Limits::default(),
         checks: vec![
             Check {
                 id: "single-task",

@@ -4,6 +4,7 @@
 //! to `EAGAIN` or data sits unread.
 
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::scenario::Limits;
 use crate::trace::{Arg, EPOLL_WAITS, Ret};
 
 use super::{
@@ -28,6 +29,7 @@ pub(super) fn lab() -> Lab {
         ],
         standard: "level",
         facts: Some(idle_facts),
+        limits: Limits::default(),
         checks: vec![
             Check {
                 id: "epoll-create",

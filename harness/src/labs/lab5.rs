@@ -7,7 +7,7 @@ use super::{
     root_task, slow_burst, task_name, thread_per_connection,
 };
 use crate::grade::{Check, Lab, Runs, Verdict};
-use crate::scenario::{Scenario, Step};
+use crate::scenario::{Limits, Scenario, Step};
 use crate::trace::{EventKind, Tid};
 
 /// The clients of the scenario that opens and closes many connections.
@@ -47,6 +47,7 @@ pub(super) fn lab() -> Lab {
         ],
         standard: "standard",
         facts: None,
+        limits: Limits::default(),
         checks: vec![
             Check {
                 id: "thread-per-connection",

@@ -6,7 +6,7 @@ use super::{
     task_name,
 };
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
-use crate::scenario::{Observed, Scenario, Step};
+use crate::scenario::{Limits, Observed, Scenario, Step};
 use crate::trace::{Arg, EventKind, Termination, Tid};
 
 /// One worker: no race between workers for a connection, so the transcript
@@ -74,6 +74,7 @@ pub(super) fn lab() -> Lab {
         scenarios: vec![standard(), pool()],
         standard: "standard",
         facts: None,
+        limits: Limits::default(),
         checks: vec![
             Check {
                 id: "listen-before-fork",

@@ -9,7 +9,7 @@ use super::{
     thread_per_connection,
 };
 use crate::grade::{Check, Lab, Run, Runs, Verdict};
-use crate::scenario::{Observed, Reply, Request, Scenario, Step};
+use crate::scenario::{Limits, Observed, Reply, Request, Scenario, Step};
 use crate::trace::Record;
 
 /// Two requests at once that take at least this many times as long as
@@ -92,6 +92,7 @@ pub(super) fn lab() -> Lab {
         scenarios: vec![standard(), timing()],
         standard: "standard",
         facts: Some(facts),
+        limits: Limits::default(),
         checks: vec![
             Check {
                 id: "thread-per-connection",

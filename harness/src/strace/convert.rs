@@ -409,6 +409,10 @@ impl<'a> Args<'a> {
                 self.with(0, |x| Arg::Tid(x as Tid)),
                 self.with(1, d::signal),
             ],
+            "ptrace" => {
+                let raw: Vec<u64> = (0..2).map(|i| self.raw(i).unwrap_or(0)).collect();
+                d::ptrace_args(&raw)
+            }
             _ => vec![Arg::Text("...".into())],
         }
     }
@@ -616,6 +620,7 @@ fn symbol_value(name: &str) -> Option<u64> {
         d::ID_TYPES,
         d::SIGPROCMASK_HOWS,
         d::FD_FLAGS,
+        d::PTRACE_REQUESTS,
     ];
     for table in TABLES {
         if let Some((v, _)) = table.iter().find(|(_, n)| *n == name) {

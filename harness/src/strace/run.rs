@@ -7,13 +7,13 @@
 //! lines come and sends an entry as soon as strace has printed it, so a
 //! scenario sees a call the server is blocked in.
 
+use std::ffi::{OsStr, OsString};
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsFd;
 use std::os::unix::fs::OpenOptionsExt;
-use std::os::unix::process::CommandExt;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
+use std::process::{Child, Command};
 use std::sync::Arc;
 use std::sync::OnceLock;
 use std::sync::mpsc::{Sender, SyncSender};
@@ -25,6 +25,7 @@ use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
 use super::stream::Decoder;
+use crate::fence::Cgroup;
 use crate::trace::{Event, EventKind, SpawnKind};
 use crate::tracer::{Shared, Spec, Started, TraceError};
 
@@ -103,13 +104,15 @@ fn find_program(program: &Path) -> Option<PathBuf> {
 /// Runs `spec` under strace, sending events on `tx` until strace ends.
 pub(crate) fn trace_thread(
     spec: Spec,
+    fence: Option<&Cgroup>,
     shared: Arc<Shared>,
     tx: Sender<Event>,
     started: SyncSender<Started>,
 ) -> Result<(), TraceError> {
-    match start(&spec) {
-        Ok((child, fifo, dir)) => {
+    match start(&spec, fence) {
+        Ok((child, started_guard, fifo, dir)) => {
             let result = follow(child, fifo, spec.own_process_group, &shared, &tx, started);
+            drop(started_guard);
             drop(dir);
             result
         }
@@ -121,7 +124,10 @@ pub(crate) fn trace_thread(
 }
 
 /// Starts strace writing to a fresh named pipe; returns it and its reader.
-fn start(spec: &Spec) -> Result<(Child, File, tempfile::TempDir), TraceError> {
+fn start(
+    spec: &Spec,
+    fence: Option<&Cgroup>,
+) -> Result<(Child, crate::fence::Started, File, tempfile::TempDir), TraceError> {
     check_strace()?;
     let program = Path::new(&spec.program);
     if find_program(program).is_none() {
@@ -146,42 +152,22 @@ fn start(spec: &Spec) -> Result<(Child, File, tempfile::TempDir), TraceError> {
         .open(&fifo_path)
         .map_err(|e| TraceError::Strace(format!("cannot open the named pipe: {e}")))?;
 
-    let mut command = Command::new("strace");
-    command
-        .args(["-f", "-q", "-ttt", "-T", "-s", "4096", "-o"])
-        .arg(&fifo_path)
-        .arg("--")
-        .arg(&spec.program)
-        .args(&spec.args);
-    if spec.null_stdin {
-        command.stdin(Stdio::null());
-    }
-    if spec.capture_output {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    if spec.own_process_group {
-        command.process_group(0);
-    }
-    // SAFETY: the closure runs in the forked child before exec and makes one
-    // async-signal-safe system call, setrlimit, allocating nothing. strace
-    // passes the limit on to the program (no core files, as natively).
-    unsafe {
-        command.pre_exec(|| {
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            Ok(())
-        });
-    }
-    let child = command.spawn().map_err(|e| match e.kind() {
+    let mut args: Vec<OsString> = ["-f", "-q", "-ttt", "-T", "-s", "4096", "-o"]
+        .iter()
+        .map(OsString::from)
+        .collect();
+    args.push(fifo_path.into_os_string());
+    args.push("--".into());
+    args.push(spec.program.clone());
+    args.extend(spec.args.iter().cloned());
+    // strace takes the limits and the cgroup, and passes them on to the
+    // program it starts (a limit per process: strace's own use is small).
+    let mut command = spec.command(OsStr::new("strace"), &args, fence, false);
+    let (child, started) = crate::fence::spawn(&mut command).map_err(|e| match e.kind() {
         ErrorKind::NotFound => TraceError::StraceMissing,
         _ => TraceError::Strace(format!("cannot run strace: {e}")),
     })?;
-    Ok((child, fifo, dir))
+    Ok((child, started, fifo, dir))
 }
 
 /// What the reader keeps while strace runs.
@@ -192,6 +178,8 @@ struct Reader<'a> {
     decoder: Decoder,
     /// When everything was told to die, if it was.
     killing_since: Option<Instant>,
+    /// Threads and processes alive, from the spawns and ends decoded.
+    tasks: usize,
 }
 
 impl Reader<'_> {
@@ -203,19 +191,36 @@ impl Reader<'_> {
             // strace's clock and ours may differ by a little: never ahead.
             e.at = e.at.min(now);
             match &e.kind {
-                EventKind::Spawn {
-                    child,
-                    kind: SpawnKind::Process,
-                } => {
-                    self.shared.add_process(*child);
+                EventKind::Spawn { child, kind } => {
+                    self.tasks += 1;
+                    if *kind == SpawnKind::Process {
+                        self.shared.add_process(*child);
+                    }
+                    if self.shared.count_tasks(self.tasks) {
+                        self.kill_everything();
+                    }
                     if self.shared.killing() {
                         let _ = kill(Pid::from_raw(*child), Signal::SIGKILL);
                     }
                 }
-                EventKind::Gone(_) if e.tid == e.pid => self.shared.remove_process(e.tid),
+                EventKind::Gone(_) => {
+                    self.tasks = self.tasks.saturating_sub(1);
+                    if e.tid == e.pid {
+                        self.shared.remove_process(e.tid);
+                    }
+                }
                 _ => {}
             }
             let _ = self.tx.send(e);
+        }
+    }
+}
+
+impl Reader<'_> {
+    /// Kills every traced process known: a limit was hit.
+    fn kill_everything(&self) {
+        for pid in self.shared.alive() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }
@@ -251,6 +256,7 @@ fn follow(
         start,
         decoder: Decoder::new(Some(epoch)),
         killing_since: None,
+        tasks: 1,
     };
     let mut stdout = child.stdout.take();
     let mut stderr = child.stderr.take();
@@ -259,6 +265,8 @@ fn follow(
     let mut pending: Vec<Event> = Vec::new();
     let mut failure: Option<TraceError> = None;
     let mut ended = false;
+    // strace closed its output: it is ending by itself.
+    let mut eof = false;
     while !ended {
         if started.is_some() && start.elapsed() > START_TIMEOUT {
             kill_strace(&mut child, own_group);
@@ -317,6 +325,7 @@ fn follow(
             match fifo.read(&mut buf) {
                 Ok(0) => {
                     ended = true;
+                    eof = true;
                     break;
                 }
                 Ok(n) => {
@@ -352,6 +361,7 @@ fn follow(
         if let Some(root) = reader.decoder.root()
             && let Some(s) = started.take()
         {
+            shared.set_root(root);
             shared.add_process(root);
             let _ = s.send(Ok((root, stdout.take(), stderr.take(), start)));
         }
@@ -367,8 +377,13 @@ fn follow(
         for pid in shared.alive() {
             let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
+    }
+    if !eof {
+        // Nobody reads strace's output any more: it would block on a full
+        // pipe with its tracees stopped, and never end by itself.
         kill_strace(&mut child, own_group);
     }
+    drop(fifo);
     let _ = child.wait();
     if let Some(s) = started.take() {
         let _ = s.send(Err(failure.take().unwrap_or_else(|| {
@@ -376,7 +391,8 @@ fn follow(
         })));
         return Ok(());
     }
-    shared.clear();
+    // What strace never reported ending stays in the process table: the
+    // sweep after this thread kills and reaps it.
     match failure {
         Some(e) => Err(e),
         None => Ok(()),

@@ -254,6 +254,26 @@ pub(crate) const ID_TYPES: &[(u64, &str)] =
 pub(crate) const SIGPROCMASK_HOWS: &[(u64, &str)] =
     &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")];
 
+/// The ptrace requests a program under test might try (to detect or
+/// attach a debugger): named so the report can say which.
+pub(crate) const PTRACE_REQUESTS: &[(u64, &str)] = &[
+    (0, "PTRACE_TRACEME"),
+    (16, "PTRACE_ATTACH"),
+    (17, "PTRACE_DETACH"),
+    (0x4206, "PTRACE_SEIZE"),
+];
+
+/// ptrace's arguments as strace shows them: the request alone for
+/// `PTRACE_TRACEME`, the request and the pid for `PTRACE_ATTACH` and
+/// `PTRACE_SEIZE`'s first two.
+pub(crate) fn ptrace_args(a: &[u64]) -> Vec<Arg> {
+    let request = sym_or_int(a[0], PTRACE_REQUESTS);
+    match a[0] {
+        0 => vec![request],
+        _ => vec![request, Arg::Tid(a[1] as i32)],
+    }
+}
+
 pub(crate) const EPOLL_CREATE_FLAGS: &[(u64, &str)] = &[(0o2000000, "EPOLL_CLOEXEC")];
 
 pub(crate) const FD_FLAGS: &[(u64, &str)] = &[(1, "FD_CLOEXEC")];
@@ -809,6 +829,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
         "tgkill" => vec![wait_pid(a[0]), Arg::Tid(a[1] as i32), signal(a[2])],
         "tkill" => vec![Arg::Tid(a[0] as i32), signal(a[1])],
         "getpid" | "getppid" | "gettid" | "sched_yield" | "pause" => Vec::new(),
+        "ptrace" => ptrace_args(a),
         _ => vec![Arg::Text("...".into())],
     };
     Call { nr, args }

@@ -34,7 +34,7 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::mpsc::{self, Receiver, Sender};
 use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use nix::errno::Errno;
 use nix::sys::ptrace::{self, Options};
@@ -42,6 +42,8 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use crate::fence::{self, Cgroup};
+use crate::limits::{LimitHit, Resources, set_rlimits};
 use crate::trace::{Arg, Call, Event, EventKind, SpawnKind, Termination, Tid};
 pub use decode::BUFFER_HEAD;
 use decode::Memory;
@@ -137,6 +139,12 @@ pub struct Spec {
     pub null_stdin: bool,
     /// Start the program in a process group of its own.
     pub own_process_group: bool,
+    /// Bounds on the program and everything it spawns (`None`: unbounded,
+    /// as for `iolab trace`). Each run with bounds also gets a cgroup of its
+    /// own where the machine allows one.
+    pub resources: Option<Resources>,
+    /// Extra environment variables for the program.
+    pub env: Vec<(OsString, OsString)>,
 }
 
 impl Spec {
@@ -151,6 +159,8 @@ impl Spec {
             capture_output: true,
             null_stdin: true,
             own_process_group: true,
+            resources: None,
+            env: Vec::new(),
         }
     }
 }
@@ -161,10 +171,70 @@ impl Spec {
         self.backend = backend;
         self
     }
+
+    /// The same, bounded by `resources`.
+    pub fn with_resources(mut self, resources: Resources) -> Spec {
+        self.resources = Some(resources);
+        self
+    }
+
+    /// The same, with `name=value` in the program's environment.
+    pub fn with_env(mut self, name: impl Into<OsString>, value: impl Into<OsString>) -> Spec {
+        self.env.push((name.into(), value.into()));
+        self
+    }
+
+    /// The command both backends start, limits and fences applied between
+    /// fork and exec: `program args` natively, strace under strace (which
+    /// passes its limits and cgroup on to the program).
+    pub(crate) fn command(
+        &self,
+        program: &std::ffi::OsStr,
+        args: &[OsString],
+        fence: Option<&Cgroup>,
+        traceme: bool,
+    ) -> Command {
+        let mut command = Command::new(program);
+        command.args(args);
+        command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if self.null_stdin {
+            command.stdin(Stdio::null());
+        }
+        if self.capture_output {
+            command.stdout(Stdio::piped()).stderr(Stdio::piped());
+        }
+        if self.own_process_group {
+            command.process_group(0);
+        }
+        let rlimits = match &self.resources {
+            Some(r) => r.rlimits().to_vec(),
+            // No core files even unbounded: a crash (lab 6's `crash` line)
+            // must not litter the disk.
+            None => vec![(libc::RLIMIT_CORE, 0, 0)],
+        };
+        let procs = fence.map(|f| f.procs().clone());
+        // SAFETY: the closure runs in the forked child before exec. It only
+        // makes async-signal-safe system calls (setrlimit; open, write and
+        // close to join the cgroup; ptrace(PTRACE_TRACEME)) on data prepared
+        // before the fork, and allocates nothing.
+        unsafe {
+            command.pre_exec(move || {
+                if let Some(procs) = &procs {
+                    fence::join_in_child(procs);
+                }
+                set_rlimits(&rlimits)?;
+                if traceme {
+                    ptrace::traceme().map_err(std::io::Error::from)?;
+                }
+                Ok(())
+            });
+        }
+        command
+    }
 }
 
 /// What the harness shares with the tracer thread.
-#[derive(Debug, Default)]
+#[derive(Debug)]
 pub(crate) struct Shared {
     /// Set once everything traced must die.
     kill: AtomicBool,
@@ -176,9 +246,50 @@ pub(crate) struct Shared {
     unsent: AtomicBool,
     /// The strace backend's output pipe, to see whether unread output waits.
     output: Mutex<Option<std::fs::File>>,
+    /// How many threads and processes may be alive at once.
+    task_limit: usize,
+    /// The limit the tracer enforced by killing everything, if it had to.
+    hit: Mutex<Option<LimitHit>>,
+    /// The program the harness started.
+    root: std::sync::atomic::AtomicI32,
 }
 
 impl Shared {
+    fn new(task_limit: usize) -> Shared {
+        Shared {
+            kill: AtomicBool::new(false),
+            alive: Mutex::default(),
+            seen: Mutex::default(),
+            unsent: AtomicBool::new(false),
+            output: Mutex::default(),
+            task_limit,
+            hit: Mutex::default(),
+            root: std::sync::atomic::AtomicI32::new(0),
+        }
+    }
+
+    /// The program the harness started is `root`.
+    pub(crate) fn set_root(&self, root: Tid) {
+        self.root.store(root, Ordering::SeqCst);
+    }
+
+    /// `tasks` threads and processes are alive: past the limit, everything
+    /// must die. Returns whether the limit was hit just now (the first time).
+    pub(crate) fn count_tasks(&self, tasks: usize) -> bool {
+        if tasks <= self.task_limit {
+            return false;
+        }
+        let mut hit = self.hit.lock().unwrap_or_else(|e| e.into_inner());
+        if hit.is_some() {
+            return false;
+        }
+        *hit = Some(LimitHit::Tasks {
+            limit: self.task_limit,
+        });
+        self.set_killing();
+        true
+    }
+
     /// Whether everything traced must die.
     pub(crate) fn killing(&self) -> bool {
         self.kill.load(Ordering::SeqCst)
@@ -200,12 +311,17 @@ impl Shared {
             .push(pid);
     }
 
-    /// A traced process ended.
+    /// A traced process ended. One the harness adopted as an orphan (a
+    /// daemon whose parent exited) is reaped here: its tracer collected its
+    /// status as tracer, and the zombie waits for its new parent.
     pub(crate) fn remove_process(&self, pid: Tid) {
         self.alive
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&pid);
+        if pid != self.root.load(Ordering::SeqCst) {
+            fence::reap_if_ended(pid);
+        }
     }
 
     /// Nothing traced is alive any more.
@@ -262,6 +378,12 @@ pub struct Tracer {
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), TraceError>>>,
     own_group: bool,
+    /// The run's cgroup, when it has one.
+    fence: Option<Arc<Cgroup>>,
+    /// Processes that outlived the trace, found and killed by the fences.
+    escaped: Vec<Tid>,
+    /// Of those, the ones still running after that.
+    left_running: Vec<Tid>,
 }
 
 impl Tracer {
@@ -269,16 +391,34 @@ impl Tracer {
     pub fn spawn(spec: &Spec) -> Result<Tracer, TraceError> {
         let (events_tx, events) = mpsc::channel();
         let (started_tx, started) = mpsc::sync_channel(1);
-        let shared = Arc::new(Shared::default());
+        let task_limit = spec.resources.as_ref().map_or(usize::MAX, |r| r.tasks);
+        let shared = Arc::new(Shared::new(task_limit));
+        let fence = match &spec.resources {
+            Some(r) => {
+                fence::adopt_orphans();
+                Cgroup::create(r.tasks).map(Arc::new)
+            }
+            None => None,
+        };
         let spec = spec.clone();
         let own_group = spec.own_process_group;
         let thread_shared = Arc::clone(&shared);
+        let thread_fence = fence.clone();
         let thread = std::thread::Builder::new()
             .name("iolab-tracer".into())
-            .spawn(move || match spec.backend {
-                Backend::Native => trace_thread(spec, thread_shared, events_tx, started_tx),
-                Backend::Strace => {
-                    crate::strace::trace_thread(spec, thread_shared, events_tx, started_tx)
+            .spawn(move || {
+                let fence = thread_fence.as_deref();
+                match spec.backend {
+                    Backend::Native => {
+                        trace_thread(spec, fence, thread_shared, events_tx, started_tx)
+                    }
+                    Backend::Strace => crate::strace::trace_thread(
+                        spec,
+                        fence,
+                        thread_shared,
+                        events_tx,
+                        started_tx,
+                    ),
                 }
             })
             .map_err(|e| TraceError::Thread(e.to_string()))?;
@@ -292,6 +432,9 @@ impl Tracer {
                 shared,
                 thread: Some(thread),
                 own_group,
+                fence,
+                escaped: Vec::new(),
+                left_running: Vec::new(),
             }),
             Ok(Err(e)) => {
                 let _ = thread.join();
@@ -320,9 +463,23 @@ impl Tracer {
     }
 
     /// Kills everything traced, now and anything it spawns from here on.
+    /// (The run's cgroup is emptied once the tracer is done, not here: it
+    /// holds strace too, which must live to report its tracees' ends.)
     pub fn kill_all(&self) {
         self.shared.set_killing();
         self.signal_all(Signal::SIGKILL);
+    }
+
+    /// The limit the tracer enforced by killing everything, if it had to.
+    pub fn limit_hit(&self) -> Option<LimitHit> {
+        *self.shared.hit.lock().unwrap_or_else(|e| e.into_inner())
+    }
+
+    /// Processes that outlived the trace (escaped the tracer, or left behind
+    /// by strace) and were killed by the fences afterwards: known once the
+    /// tracer thread has been joined.
+    pub fn escaped(&self) -> &[Tid] {
+        &self.escaped
     }
 
     /// Thread groups still alive.
@@ -363,12 +520,47 @@ impl Tracer {
     }
 
     fn join_thread(&mut self) -> Result<(), TraceError> {
-        match self.thread.take() {
-            Some(t) => t
-                .join()
-                .map_err(|_| TraceError::Thread("tracer thread panicked".into()))?,
-            None => Ok(()),
+        let Some(thread) = self.thread.take() else {
+            return Ok(());
+        };
+        let result = thread
+            .join()
+            .map_err(|_| TraceError::Thread("tracer thread panicked".into()));
+        self.sweep();
+        result?
+    }
+
+    /// Once no tracer follows them any more: kills what is left in the
+    /// run's cgroup, and every traced process whose end the trace never
+    /// showed (strace's tracees outlive a killed strace), reaping those
+    /// re-parented to the harness; notes what escaped and what still runs.
+    fn sweep(&mut self) {
+        let mut escaped = Vec::new();
+        if let Some(fence) = &self.fence {
+            escaped = fence.members();
+            if !escaped.is_empty() {
+                fence.empty(Duration::from_secs(2));
+            }
         }
+        for pid in self.shared.alive() {
+            if fence::is_running(pid) {
+                escaped.push(pid);
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+            fence::kill_adopted(pid, Duration::from_millis(200));
+        }
+        self.shared.clear();
+        fence::reap_adopted();
+        escaped.sort_unstable();
+        escaped.dedup();
+        self.left_running = fence::still_running(&escaped, Duration::from_millis(500));
+        self.escaped = escaped;
+    }
+
+    /// Processes still running after the trace ended and everything was
+    /// killed: none, unless something defeated every fence.
+    pub fn left_running(&self) -> &[Tid] {
+        &self.left_running
     }
 }
 
@@ -410,40 +602,13 @@ fn ptrace_options() -> Options {
 
 fn trace_thread(
     spec: Spec,
+    fence: Option<&Cgroup>,
     shared: Arc<Shared>,
     tx: Sender<Event>,
     started: mpsc::SyncSender<Started>,
 ) -> Result<(), TraceError> {
-    let mut command = Command::new(&spec.program);
-    command.args(&spec.args);
-    if spec.null_stdin {
-        command.stdin(Stdio::null());
-    }
-    if spec.capture_output {
-        command.stdout(Stdio::piped()).stderr(Stdio::piped());
-    }
-    if spec.own_process_group {
-        command.process_group(0);
-    }
-    // SAFETY: the closure runs in the forked child before exec and only
-    // makes two system calls, setrlimit and ptrace(PTRACE_TRACEME); both are
-    // async-signal-safe and nothing is allocated.
-    unsafe {
-        command.pre_exec(|| {
-            // No core files: a crashing solution (lab 6's `crash` line) must
-            // not litter the disk, and its wait status is then the same on
-            // every machine.
-            let none = libc::rlimit {
-                rlim_cur: 0,
-                rlim_max: 0,
-            };
-            if libc::setrlimit(libc::RLIMIT_CORE, &none) != 0 {
-                return Err(std::io::Error::last_os_error());
-            }
-            ptrace::traceme().map_err(std::io::Error::from)
-        });
-    }
-    let mut child: Child = match command.spawn() {
+    let mut command = spec.command(&spec.program, &spec.args, fence, true);
+    let (mut child, _started): (Child, _) = match fence::spawn(&mut command) {
         Ok(c) => c,
         Err(source) => {
             let _ = started.send(Err(TraceError::Spawn {
@@ -454,6 +619,7 @@ fn trace_thread(
         }
     };
     let root = child.id() as Tid;
+    shared.set_root(root);
     let start = Instant::now();
     let mut tracer = Loop {
         tasks: HashMap::new(),
@@ -600,6 +766,9 @@ impl Loop {
         if tid == pid {
             self.shared.add_process(pid);
         }
+        // Past the limit everything dies, at the top of the next round: a
+        // new task is stopped until resumed, so a bomb cannot outrun this.
+        self.shared.count_tasks(self.tasks.len());
         true
     }
 

@@ -5,7 +5,7 @@
 
 use iolab::grade::{Lab, Report, grade};
 use iolab::normalize::normalize;
-use iolab::scenario::{self, Limits};
+use iolab::scenario;
 use iolab::tracer::{Backend, Spec};
 
 /// The backend the suite runs under: `IOLAB_BACKEND` (native by default).
@@ -30,22 +30,32 @@ pub fn grade_program(id: &str, program: &str, args: &[&str]) -> Report {
         .chain(args.iter().copied())
         .collect::<Vec<_>>()
         .join(" ");
-    let report = grade(&lab(id), &spec, &shown, &Limits::default()).expect("the harness runs");
-    let runs = report.runs.as_ref().expect("the scenarios ran");
-    for run in &runs.0 {
-        assert!(
-            run.outcome.left_alive.is_empty(),
-            "{shown}: processes left alive: {:?}",
-            run.outcome.left_alive
-        );
-        for pid in &run.outcome.processes {
-            assert!(
-                !running(*pid),
-                "{shown}: traced process {pid} still runs after the run"
-            );
-        }
-    }
+    let lab = lab(id);
+    let report = grade(&lab, &spec, &shown, &lab.limits).expect("the harness runs");
+    assert_nothing_left(&report, &shown);
+    record_grade(&report);
     report
+}
+
+/// Asserts that the grading left no process behind: by the harness's own
+/// accounting, and by the process table (every process it traced is gone).
+pub fn assert_nothing_left(report: &Report, shown: &str) {
+    let accounting = &report.accounting;
+    assert!(
+        !accounting.processes.is_empty(),
+        "{shown}: the harness traced no process at all"
+    );
+    assert!(
+        accounting.left_running.is_empty(),
+        "{shown}: processes left running: {:?}",
+        accounting.left_running
+    );
+    for pid in &accounting.processes {
+        assert!(
+            !running(*pid),
+            "{shown}: traced process {pid} still runs after the run"
+        );
+    }
 }
 
 /// Asserts that exactly `failing` checks fail, each message (or its trace
@@ -93,7 +103,7 @@ pub fn transcript_under(backend: Backend, id: &str, name: &str, program: &str) -
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("{id} has a scenario {name}"));
     let spec = Spec::new(program, Vec::<String>::new()).with_backend(backend);
-    let outcome = scenario::run(&spec, scenario, &Limits::default())
+    let outcome = scenario::run(&spec, scenario, &lab.limits)
         .unwrap_or_else(|e| panic!("{id} {name} under {backend}: {e}"));
     normalize(&outcome.trace).render()
 }
@@ -107,8 +117,63 @@ pub fn stable_transcript(id: &str, name: &str, program: &str) -> String {
     runs.into_iter().next().expect("three runs")
 }
 
+/// For `make stress`: when `IOLAB_RECORD` names a directory, writes the
+/// report's score and failed checks to `DIR/scores/`, one file per lab and
+/// solution, so that runs of the suite can be compared.
+pub fn record_grade(report: &Report) {
+    let Some(dir) = std::env::var_os("IOLAB_RECORD") else {
+        return;
+    };
+    let solution: String = report
+        .solution
+        .rsplit('/')
+        .next()
+        .unwrap_or_default()
+        .chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || c == '-' {
+                c
+            } else {
+                '_'
+            }
+        })
+        .collect();
+    let mut failed = report.failed();
+    failed.sort_unstable();
+    record(
+        std::path::Path::new(&dir).join("scores"),
+        &format!("{}-{solution}", report.lab),
+        &format!(
+            "{} {solution} {}/{} {}\n",
+            report.lab,
+            report.score(),
+            report.max(),
+            failed.join(",")
+        ),
+    );
+}
+
+/// Writes `text` to `dir/name`; a second record of the same name must be
+/// the same (the same solution graded twice in one run).
+fn record(dir: std::path::PathBuf, name: &str, text: &str) {
+    let _ = std::fs::create_dir_all(&dir);
+    let path = dir.join(name);
+    if let Ok(before) = std::fs::read_to_string(&path) {
+        assert_eq!(before, text, "{name} recorded twice, differently");
+        return;
+    }
+    std::fs::write(&path, text).expect("IOLAB_RECORD is writable");
+}
+
 /// Asserts the transcript matches the accepted snapshot `snapshots/<name>.snap`.
 pub fn assert_snapshot(name: &str, transcript: &str) {
+    if let Some(dir) = std::env::var_os("IOLAB_RECORD") {
+        record(
+            std::path::Path::new(&dir).join("snapshots"),
+            name,
+            transcript,
+        );
+    }
     insta::with_settings!({snapshot_path => "../../../snapshots", prepend_module_to_snapshot => false}, {
         insta::assert_snapshot!(name, transcript);
     });

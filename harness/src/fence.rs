@@ -1,0 +1,367 @@
+//! What keeps a run's processes from escaping the harness.
+//!
+//! The tracer follows every thread and process a program creates and kills
+//! them all at the end. Two fences back it up:
+//! - the harness is a *child subreaper*: a process whose parent died (a
+//!   double-forked daemon) is re-parented to the harness rather than to
+//!   init, so its exit status comes back here and is reaped;
+//! - where cgroup v2 lets the harness make a group, each run gets its own,
+//!   so that whatever escapes the tracer (a clone with `CLONE_UNTRACED`, the
+//!   tracees strace leaves behind when it dies) is still found and killed
+//!   with one write to `cgroup.kill`. It is never required: without it the
+//!   tracer's own accounting is the fence.
+
+use std::ffi::CString;
+use std::os::unix::ffi::OsStrExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Mutex, Once};
+use std::time::{Duration, Instant};
+
+use nix::sys::signal::{Signal, kill};
+use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
+use nix::unistd::Pid;
+
+use crate::trace::Tid;
+
+/// Makes this process the reaper of its descendants' orphans (once).
+pub(crate) fn adopt_orphans() {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        // Best effort: without it orphans go to init, which reaps them; the
+        // tracer still kills every one it followed.
+        let _ = nix::sys::prctl::set_child_subreaper(true);
+    });
+}
+
+/// The children the harness started itself (each run's program, or its
+/// strace), which their own threads wait for: never reaped by a sweep. The
+/// lock is held from fork to registration, so a sweep never sees one of
+/// them unregistered.
+static STARTED: Mutex<Vec<Tid>> = Mutex::new(Vec::new());
+
+/// Starts `command` as a child the harness waits for itself; it stays
+/// registered as such until the returned guard is dropped.
+pub(crate) fn spawn(command: &mut Command) -> std::io::Result<(Child, Started)> {
+    let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    let child = command.spawn()?;
+    started.push(child.id() as Tid);
+    let pid = child.id() as Tid;
+    Ok((child, Started(pid)))
+}
+
+/// A child started with [`spawn`]; dropped once it has been waited for (or
+/// killed and left for a sweep to reap).
+pub(crate) struct Started(Tid);
+
+impl Drop for Started {
+    fn drop(&mut self) {
+        STARTED
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .retain(|&p| p != self.0);
+    }
+}
+
+/// Kills and reaps every orphan the harness adopted that no tracer follows
+/// (what a run left behind: its processes re-parented here when their
+/// parents died, and killed since). Children the harness started, and
+/// children in its own process group (which it did not start for a run,
+/// since runs have groups of their own), are left alone.
+pub(crate) fn reap_adopted() {
+    let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    let own_group = nix::unistd::getpgrp().as_raw();
+    for pid in children() {
+        if started.contains(&pid) {
+            continue;
+        }
+        let Some(stat) = Stat::of(pid) else { continue };
+        if stat.group == own_group || stat.parent != std::process::id() as Tid {
+            continue;
+        }
+        if stat.state != 'Z' {
+            if tracer_of(pid) != Some(0) {
+                continue; // a live run's tracer follows it
+            }
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+        kill_adopted(pid, Duration::from_millis(200));
+    }
+}
+
+/// The children of every thread of this process.
+fn children() -> Vec<Tid> {
+    let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {
+        return Vec::new();
+    };
+    tasks
+        .flatten()
+        .filter_map(|t| std::fs::read_to_string(t.path().join("children")).ok())
+        .flat_map(|text| {
+            text.split_whitespace()
+                .filter_map(|p| p.parse().ok())
+                .collect::<Vec<Tid>>()
+        })
+        .collect()
+}
+
+/// The pid of the task tracing `pid` (0: none), from `/proc/<pid>/status`.
+fn tracer_of(pid: Tid) -> Option<Tid> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix("TracerPid:"))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+/// The fields of `/proc/<pid>/stat` the fences read.
+struct Stat {
+    state: char,
+    parent: Tid,
+    group: Tid,
+}
+
+impl Stat {
+    fn of(pid: Tid) -> Option<Stat> {
+        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+        // The command name is in parentheses and may hold anything: read
+        // after the last one.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let mut fields = rest.split_whitespace();
+        let state = fields.next()?.chars().next()?;
+        let parent = fields.next()?.parse().ok()?;
+        let group = fields.next()?.parse().ok()?;
+        Some(Stat {
+            state,
+            parent,
+            group,
+        })
+    }
+}
+
+/// The state letter and parent of `pid`.
+fn state_and_parent(pid: Tid) -> Option<(char, Tid)> {
+    Stat::of(pid).map(|s| (s.state, s.parent))
+}
+
+/// Whether `pid` exists and is not a zombie.
+pub(crate) fn is_running(pid: Tid) -> bool {
+    state_and_parent(pid).is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
+}
+
+/// Of `pids`, those still running after waiting up to `wait` for them
+/// to die.
+pub(crate) fn still_running(pids: &[Tid], wait: Duration) -> Vec<Tid> {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left: Vec<Tid> = pids.iter().copied().filter(|&p| is_running(p)).collect();
+        if left.is_empty() || Instant::now() >= deadline {
+            return left;
+        }
+        std::thread::sleep(Duration::from_millis(2));
+    }
+}
+
+/// Whether `pid` is a child of this process (an orphan it adopted, or one
+/// it started).
+fn ours(pid: Tid) -> bool {
+    state_and_parent(pid).is_some_and(|(_, parent)| parent == std::process::id() as Tid)
+}
+
+/// Reaps `pid` if it is an adopted orphan that has ended: its tracer
+/// collected its exit as tracer, and the zombie waits for its parent, this
+/// process. Checked first through `/proc`, so no other child is reaped.
+pub(crate) fn reap_if_ended(pid: Tid) {
+    if state_and_parent(pid)
+        .is_some_and(|(state, parent)| state == 'Z' && parent == std::process::id() as Tid)
+    {
+        let _ = waitpid(
+            Pid::from_raw(pid),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+        );
+    }
+}
+
+/// Kills and reaps `pid` if it is a child of this process (an adopted
+/// orphan no tracer follows any more). Waits at most `wait` for it to die.
+pub(crate) fn kill_adopted(pid: Tid, wait: Duration) {
+    if !ours(pid) {
+        return;
+    }
+    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+    let deadline = Instant::now() + wait;
+    loop {
+        match waitpid(
+            Pid::from_raw(pid),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+        ) {
+            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
+                std::thread::sleep(Duration::from_millis(1));
+            }
+            _ => return,
+        }
+    }
+}
+
+/// A cgroup v2 of its own for one run.
+#[derive(Debug)]
+pub(crate) struct Cgroup {
+    dir: PathBuf,
+    /// `cgroup.procs`, for the child to join between fork and exec.
+    procs: CString,
+}
+
+/// Disables cgroups when set to `0` (to run as on a machine without them).
+const ENV_SWITCH: &str = "IOLAB_CGROUP";
+
+impl Cgroup {
+    /// Makes a cgroup for one run under this process's own cgroup, or
+    /// `None` when there is no cgroup v2 or it cannot be written here.
+    /// With a `pids` controller it also caps the number of tasks.
+    pub(crate) fn create(tasks: usize) -> Option<Cgroup> {
+        if std::env::var_os(ENV_SWITCH).is_some_and(|v| v == "0") {
+            return None;
+        }
+        let parent = own_cgroup_dir()?;
+        clear_stale(&parent);
+        static COUNT: AtomicUsize = AtomicUsize::new(0);
+        let n = COUNT.fetch_add(1, Ordering::Relaxed);
+        let dir = parent.join(format!("iolab-{}-{n}", std::process::id()));
+        std::fs::create_dir(&dir).ok()?;
+        let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok()?;
+        let group = Cgroup { dir, procs };
+        // A fence, not the limit: the tracer counts tasks itself and says
+        // which limit was hit; strace needs a few tasks of its own.
+        let _ = std::fs::write(group.dir.join("pids.max"), (tasks + 16).to_string());
+        Some(group)
+    }
+
+    /// The `cgroup.procs` path a new child writes itself into.
+    pub(crate) fn procs(&self) -> &CString {
+        &self.procs
+    }
+
+    /// The processes in it now.
+    pub(crate) fn members(&self) -> Vec<Tid> {
+        std::fs::read_to_string(self.dir.join("cgroup.procs"))
+            .map(|text| text.lines().filter_map(|l| l.trim().parse().ok()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Sends SIGKILL to everything in it.
+    pub(crate) fn kill(&self) {
+        if std::fs::write(self.dir.join("cgroup.kill"), "1").is_err() {
+            // Before Linux 5.14: one by one.
+            for pid in self.members() {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            }
+        }
+    }
+
+    /// Kills everything in it, reaps what was re-parented here, and waits
+    /// (at most `wait`) until it is empty. Returns what still runs in it.
+    pub(crate) fn empty(&self, wait: Duration) -> Vec<Tid> {
+        let deadline = Instant::now() + wait;
+        loop {
+            let members = self.members();
+            if members.is_empty() {
+                return members;
+            }
+            self.kill();
+            for &pid in &members {
+                kill_adopted(pid, Duration::from_millis(20));
+            }
+            if Instant::now() >= deadline {
+                return self.members();
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+impl Drop for Cgroup {
+    fn drop(&mut self) {
+        self.empty(Duration::from_secs(2));
+        // rmdir fails while a task is still being torn down: try a little.
+        for _ in 0..50 {
+            if std::fs::remove_dir(&self.dir).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(2));
+        }
+    }
+}
+
+/// Joins the cgroup whose `cgroup.procs` is `procs`. Only open, write and
+/// close: async-signal-safe, for use between fork and exec. Failure is not
+/// an error (the tracer is the fence that counts).
+pub(crate) fn join_in_child(procs: &CString) {
+    // SAFETY: `procs` is a valid NUL-terminated path; open, write and close
+    // are async-signal-safe and the buffer is a static byte string.
+    unsafe {
+        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
+        if fd >= 0 {
+            let _ = libc::write(fd, b"0".as_ptr().cast(), 1);
+            libc::close(fd);
+        }
+    }
+}
+
+/// This process's cgroup directory in the cgroup v2 hierarchy.
+fn own_cgroup_dir() -> Option<PathBuf> {
+    let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;
+    // `36 35 0:30 / /sys/fs/cgroup rw,... - cgroup2 cgroup2 rw`
+    let mount = mountinfo.lines().find_map(|line| {
+        let (before, after) = line.split_once(" - ")?;
+        (after.split_whitespace().next()? == "cgroup2")
+            .then(|| before.split_whitespace().nth(4).map(PathBuf::from))?
+    })?;
+    let cgroups = std::fs::read_to_string("/proc/self/cgroup").ok()?;
+    let own = cgroups.lines().find_map(|l| l.strip_prefix("0::"))?;
+    let dir = mount.join(own.trim_start_matches('/'));
+    dir.join("cgroup.procs").exists().then_some(dir)
+}
+
+/// Removes the cgroups of harness processes that died without cleaning up
+/// (killed mid-run), killing whatever was left in them.
+fn clear_stale(parent: &Path) {
+    static ONCE: Once = Once::new();
+    ONCE.call_once(|| {
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let Some(owner) = name
+                .to_str()
+                .and_then(|n| n.strip_prefix("iolab-"))
+                .and_then(|n| n.split('-').next())
+                .and_then(|p| p.parse::<Tid>().ok())
+            else {
+                continue;
+            };
+            if Path::new(&format!("/proc/{owner}")).exists() {
+                continue;
+            }
+            let stale = Cgroup {
+                dir: entry.path(),
+                procs: CString::default(),
+            };
+            drop(stale);
+        }
+    });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_parent_of_this_process_is_read_from_proc() {
+        let (state, parent) = state_and_parent(std::process::id() as Tid).expect("readable");
+        // The main thread's state: the test runner waits while this runs.
+        assert!(matches!(state, 'R' | 'S'), "{state}");
+        assert_eq!(parent, std::os::unix::process::parent_id() as Tid);
+    }
+}

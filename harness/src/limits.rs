@@ -1,0 +1,387 @@
+//! What a program under test may use, and what it ran into.
+//!
+//! A grader runs code written at 2 a.m.: some of it loops, forks or
+//! allocates without end. [`Resources`] bounds each run (the kernel enforces
+//! most of it through rlimits, the tracer counts tasks itself), and
+//! [`findings`] reads a finished trace for the limit a program hit, or the
+//! other ways it left the rules, in words a student understands.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::trace::{Arg, EventKind, Ret, SockAddr, Termination, Tid, Trace, errno_name};
+
+/// Per-run bounds on the program under test and everything it spawns.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Resources {
+    /// CPU time per process (`RLIMIT_CPU`): SIGXCPU at the limit, SIGKILL a
+    /// second later.
+    pub cpu: Duration,
+    /// Virtual memory per process, in bytes (`RLIMIT_AS`).
+    pub address_space: u64,
+    /// Threads and processes alive at once, over the whole run; counted by
+    /// the tracer (an rlimit would count per user, and not at all for root).
+    pub tasks: usize,
+    /// The largest file it may write, in bytes (`RLIMIT_FSIZE`).
+    pub file_size: u64,
+    /// Open file descriptors per process (`RLIMIT_NOFILE`).
+    pub open_files: u64,
+}
+
+const MIB: u64 = 1024 * 1024;
+const GIB: u64 = 1024 * MIB;
+
+impl Default for Resources {
+    fn default() -> Resources {
+        Resources {
+            cpu: Duration::from_secs(60),
+            address_space: 2 * GIB,
+            tasks: 256,
+            file_size: 64 * MIB,
+            open_files: 1024,
+        }
+    }
+}
+
+/// A `--limit` that cannot be read.
+#[derive(Debug, thiserror::Error, PartialEq, Eq)]
+pub enum LimitError {
+    #[error(
+        "unknown limit {0:?}: the limits are time, listen, cpu, memory, tasks, fsize and nofile"
+    )]
+    Unknown(String),
+    #[error("cannot read {value:?} as {what} for limit {name}")]
+    Value {
+        name: String,
+        value: String,
+        what: &'static str,
+    },
+    #[error("a limit is written NAME=VALUE (like cpu=10s or memory=1G), not {0:?}")]
+    Syntax(String),
+}
+
+impl Resources {
+    /// The rlimits to set in the child before exec, as (resource, soft,
+    /// hard). Core files are always off: a crash must not litter the disk,
+    /// and its wait status is then the same on every machine.
+    pub(crate) fn rlimits(&self) -> [(libc::__rlimit_resource_t, u64, u64); 5] {
+        let cpu = self.cpu.as_secs().max(1);
+        [
+            (libc::RLIMIT_CORE, 0, 0),
+            // A second between SIGXCPU and SIGKILL: the signal shows in the
+            // trace, so the report can name the limit.
+            (libc::RLIMIT_CPU, cpu, cpu + 1),
+            (libc::RLIMIT_AS, self.address_space, self.address_space),
+            (libc::RLIMIT_FSIZE, self.file_size, self.file_size),
+            (libc::RLIMIT_NOFILE, self.open_files, self.open_files),
+        ]
+    }
+}
+
+/// Sets `limits` on the calling process. Async-signal-safe (only
+/// `setrlimit`), for use between fork and exec.
+pub(crate) fn set_rlimits(limits: &[(libc::__rlimit_resource_t, u64, u64)]) -> std::io::Result<()> {
+    for &(resource, soft, hard) in limits {
+        let limit = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: setrlimit reads one rlimit struct through the pointer,
+        // which points at a live local.
+        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
+            return Err(std::io::Error::last_os_error());
+        }
+    }
+    Ok(())
+}
+
+/// `2 GiB`, `64 MiB`, `512 KiB`, `100 bytes`.
+pub fn bytes(n: u64) -> String {
+    for (unit, size) in [("GiB", GIB), ("MiB", MIB), ("KiB", 1024)] {
+        if n >= size {
+            let v = format!("{:.1}", n as f64 / size as f64);
+            return format!("{} {unit}", v.strip_suffix(".0").unwrap_or(&v));
+        }
+    }
+    format!("{n} bytes")
+}
+
+/// `60 s`, `500 ms`.
+pub fn seconds(d: Duration) -> String {
+    if d.subsec_millis() == 0 && d.as_secs() > 0 {
+        format!("{} s", d.as_secs())
+    } else {
+        format!("{} ms", d.as_millis())
+    }
+}
+
+/// Reads `10s`, `500ms`, `2m` or a plain number of seconds.
+pub fn parse_duration(text: &str) -> Option<Duration> {
+    let text = text.trim();
+    let (number, scale) = if let Some(n) = text.strip_suffix("ms") {
+        (n, 0.001)
+    } else if let Some(n) = text.strip_suffix('s') {
+        (n, 1.0)
+    } else if let Some(n) = text.strip_suffix('m') {
+        (n, 60.0)
+    } else {
+        (text, 1.0)
+    };
+    let v: f64 = number.trim().parse().ok()?;
+    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v * scale))
+}
+
+/// Reads `1G`, `512M`, `64K`, `64KiB` or a plain number of bytes.
+pub fn parse_bytes(text: &str) -> Option<u64> {
+    let text = text.trim();
+    let text = text
+        .strip_suffix("iB")
+        .or_else(|| text.strip_suffix('B'))
+        .unwrap_or(text);
+    let (number, scale) = match text.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&text[..i], 1024),
+        Some((i, 'M' | 'm')) => (&text[..i], MIB),
+        Some((i, 'G' | 'g')) => (&text[..i], GIB),
+        _ => (text, 1),
+    };
+    number.trim().parse::<u64>().ok()?.checked_mul(scale)
+}
+
+/// One `NAME=VALUE` limit, for the command line: `time` and `listen` are
+/// the scenario's wall-time bounds, the others [`Resources`].
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Limit {
+    Time(Duration),
+    Listen(Duration),
+    Cpu(Duration),
+    Memory(u64),
+    Tasks(usize),
+    FileSize(u64),
+    OpenFiles(u64),
+}
+
+impl std::str::FromStr for Limit {
+    type Err = LimitError;
+
+    fn from_str(s: &str) -> Result<Limit, LimitError> {
+        let (name, value) = s
+            .split_once('=')
+            .ok_or_else(|| LimitError::Syntax(s.to_string()))?;
+        let bad = |what| LimitError::Value {
+            name: name.to_string(),
+            value: value.to_string(),
+            what,
+        };
+        let duration = || parse_duration(value).ok_or_else(|| bad("a duration (10s, 500ms)"));
+        let size = || parse_bytes(value).ok_or_else(|| bad("a size (1G, 512M, 64K)"));
+        let count = || value.trim().parse::<u64>().map_err(|_| bad("a number"));
+        Ok(match name.trim() {
+            "time" => Limit::Time(duration()?),
+            "listen" => Limit::Listen(duration()?),
+            "cpu" => Limit::Cpu(duration()?),
+            "memory" | "as" => Limit::Memory(size()?),
+            "tasks" => Limit::Tasks(count()? as usize),
+            "fsize" => Limit::FileSize(size()?),
+            "nofile" => Limit::OpenFiles(count()?),
+            other => return Err(LimitError::Unknown(other.to_string())),
+        })
+    }
+}
+
+/// Which limit the tracer itself enforced, when it had to.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitHit {
+    /// More threads and processes alive at once than [`Resources::tasks`].
+    Tasks { limit: usize },
+}
+
+impl fmt::Display for LimitHit {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            LimitHit::Tasks { limit } => write!(
+                f,
+                "it had more than {limit} threads and processes at once (the tasks limit), so iolab killed all of them: a fork or thread bomb?"
+            ),
+        }
+    }
+}
+
+/// What a run shows beyond the checks: the limits the program hit and the
+/// rules it broke, each a sentence for the report. `root` is the program
+/// the harness started; `left_behind` the processes still running when it
+/// ended by itself.
+pub fn findings(
+    trace: &Trace,
+    resources: &Resources,
+    hit: Option<LimitHit>,
+    left_behind: &[Tid],
+) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut say = |s: String| {
+        if !out.contains(&s) {
+            out.push(s);
+        }
+    };
+    if let Some(hit) = hit {
+        say(hit.to_string());
+    }
+    let root = trace.events.iter().find(|e| e.tid != 0).map(|e| e.tid);
+    let mut execs = 0;
+    for e in &trace.events {
+        match &e.kind {
+            EventKind::Signal(s) if *s == libc::SIGXCPU => say(format!(
+                "it used up its {} of CPU time (the cpu limit) and was killed: an endless loop?",
+                seconds(resources.cpu)
+            )),
+            EventKind::Signal(s) if *s == libc::SIGXFSZ => say(format!(
+                "it wrote a file past the {} file size limit (fsize)",
+                bytes(resources.file_size)
+            )),
+            EventKind::Exec { program, .. } => {
+                execs += 1;
+                if execs > 1 && Some(e.pid) == root {
+                    say(format!(
+                        "it replaced itself with another program: execve(\"{program}\")"
+                    ));
+                }
+            }
+            _ => {}
+        }
+    }
+    for rec in &trace.records {
+        let errno = rec.errno();
+        match (rec.name(), errno) {
+            ("mmap" | "brk" | "mremap" | "mprotect", Some(libc::ENOMEM)) => say(format!(
+                "it ran out of memory: {}() failed with ENOMEM at the {} memory limit (address space)",
+                rec.name(),
+                bytes(resources.address_space)
+            )),
+            (_, Some(libc::EMFILE)) => say(format!(
+                "it ran out of file descriptors: {}() failed with EMFILE at the {} open files limit (nofile); are connections closed when their clients leave?",
+                rec.name(),
+                resources.open_files
+            )),
+            ("clone" | "clone3" | "fork" | "vfork", Some(libc::EAGAIN)) => say(format!(
+                "it could not create another thread or process: {}() failed with EAGAIN",
+                rec.name()
+            )),
+            ("ptrace", Some(e)) => say(format!(
+                "it called ptrace({}), which failed with {}: a program has one tracer, and under iolab that is iolab; solutions must not use ptrace",
+                ptrace_request(rec.args.first()),
+                errno_name(e)
+            )),
+            ("bind", Some(libc::EADDRINUSE)) => say(format!(
+                "bind({}) failed with EADDRINUSE: another program already listens on that port; bind the port you are given (--port; 0 means any free port)",
+                match rec.args.get(1) {
+                    Some(Arg::Addr(a)) => addr_text(a),
+                    _ => "?".to_string(),
+                }
+            )),
+            ("bind", None) if matches!(rec.ret, Some(Ret::Ok(_))) => {
+                if let Some(Arg::Addr(a)) = rec.args.get(1) {
+                    match a {
+                        SockAddr::Inet(ip, _) if ip.is_unspecified() => say(format!(
+                            "it listens on every interface ({}), where other machines can reach it; iolab connected to 127.0.0.1 (labs listen on 127.0.0.1)",
+                            addr_text(a)
+                        )),
+                        SockAddr::Inet6(..) => say(format!(
+                            "it listens on IPv6 ({}); iolab connected over IPv6 (labs listen on 127.0.0.1)",
+                            addr_text(a)
+                        )),
+                        _ => {}
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+    if let Some(Termination::Killed { signal, .. }) = trace.root_termination()
+        && signal == libc::SIGSEGV
+    {
+        say(
+            "it crashed with SIGSEGV (a segmentation fault: it touched memory it does not own)"
+                .to_string(),
+        );
+    }
+    if !left_behind.is_empty() {
+        let pids: Vec<String> = left_behind.iter().map(Tid::to_string).collect();
+        say(format!(
+            "when it ended it left {} running in the background (pid {}), which iolab killed: a lab server must stay in the foreground and not daemonize",
+            if left_behind.len() == 1 {
+                "a process".to_string()
+            } else {
+                format!("{} processes", left_behind.len())
+            },
+            pids.join(", ")
+        ));
+    }
+    out
+}
+
+/// The name of a ptrace request, as the decoders give its first argument.
+fn ptrace_request(arg: Option<&Arg>) -> String {
+    let n = match arg {
+        Some(Arg::Sym(s)) => return s.to_string(),
+        Some(Arg::Int(n)) => *n as u64,
+        Some(Arg::Hex(n) | Arg::Ptr(n)) => *n,
+        _ => return "?".to_string(),
+    };
+    match n {
+        0 => "PTRACE_TRACEME".to_string(),
+        16 => "PTRACE_ATTACH".to_string(),
+        17 => "PTRACE_DETACH".to_string(),
+        0x4206 => "PTRACE_SEIZE".to_string(),
+        other => other.to_string(),
+    }
+}
+
+/// `127.0.0.1:8080`, `[::1]:8080`.
+fn addr_text(a: &SockAddr) -> String {
+    match a {
+        SockAddr::Inet(ip, port) => format!("{ip}:{port}"),
+        SockAddr::Inet6(ip, port) => format!("[{ip}]:{port}"),
+        SockAddr::Unix(path) => path.clone(),
+        SockAddr::Other(family) => format!("family {family}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn limits_parse_with_units() {
+        assert_eq!("cpu=10s".parse(), Ok(Limit::Cpu(Duration::from_secs(10))));
+        assert_eq!(
+            "time=500ms".parse(),
+            Ok(Limit::Time(Duration::from_millis(500)))
+        );
+        assert_eq!("memory=1G".parse(), Ok(Limit::Memory(GIB)));
+        assert_eq!("as=512MiB".parse(), Ok(Limit::Memory(512 * MIB)));
+        assert_eq!("fsize=64K".parse(), Ok(Limit::FileSize(64 * 1024)));
+        assert_eq!("tasks=32".parse(), Ok(Limit::Tasks(32)));
+        assert_eq!("nofile=100".parse(), Ok(Limit::OpenFiles(100)));
+    }
+
+    #[test]
+    fn bad_limits_say_what_is_wrong() {
+        let e = "stack=1M".parse::<Limit>().unwrap_err();
+        assert!(e.to_string().contains("unknown limit \"stack\""), "{e}");
+        let e = "cpu=fast".parse::<Limit>().unwrap_err();
+        assert!(e.to_string().contains("a duration"), "{e}");
+        let e = "cpu".parse::<Limit>().unwrap_err();
+        assert!(e.to_string().contains("NAME=VALUE"), "{e}");
+        assert!("memory=-1G".parse::<Limit>().is_err());
+        assert!("memory=99999999999G".parse::<Limit>().is_err());
+    }
+
+    #[test]
+    fn sizes_and_times_print_in_round_units() {
+        assert_eq!(bytes(2 * GIB), "2 GiB");
+        assert_eq!(bytes(64 * MIB), "64 MiB");
+        assert_eq!(bytes(1536 * 1024), "1.5 MiB");
+        assert_eq!(bytes(10), "10 bytes");
+        assert_eq!(seconds(Duration::from_secs(60)), "60 s");
+        assert_eq!(seconds(Duration::from_millis(1500)), "1500 ms");
+    }
+}
