@@ -8,7 +8,7 @@ LABS := 1 2 3 4 5 6 7
 LAB ?= 1
 BACKEND ?= native
 
-.PHONY: build test review grade trace compare backends $(addprefix lab,$(LABS))
+.PHONY: build test review grade trace compare backends stress $(addprefix lab,$(LABS))
 
 build:
 	$(CARGO) build --bins
@@ -48,3 +48,11 @@ backends: build
 	  awk -v n=lab$$n -v x=$$((t1-t0)) -v y=$$((t2-t1)) -v a="$$a" -v b="$$b" \
 	    'BEGIN { printf "%-5s %9.2fs %9.2fs %6.2fx  %s | %s\n", n, x/1e9, y/1e9, y/x, a, b }'; \
 	done
+
+# make stress: the whole suite N times (default 20) on an idle machine, then
+# N times with a CPU hog on every core; prints "N/N identical" for scores and
+# snapshots per round (records under target/stress/). Takes about 2 minutes
+# per run.
+N ?= 20
+stress:
+	STRESS_BACKEND=$(BACKEND) harness/stress.sh $(N)

@@ -840,9 +840,54 @@ pub fn task_state(pid: Tid, tid: Tid) -> Option<char> {
         .and_then(|s| s.chars().next())
 }
 
-/// Whether a task is asleep in the kernel (state `S` or `D`).
+/// Whether a task is asleep in the kernel (state `S` or `D`), and the
+/// kernel has no network work pending that could wake it: under load,
+/// loopback packets are handed to the `ksoftirqd` threads, and a FIN or a
+/// handshake's last ACK can wait there while the server still sleeps.
 fn asleep(pid: Tid, tid: Tid) -> bool {
-    matches!(task_state(pid, tid), Some('S' | 'D'))
+    matches!(task_state(pid, tid), Some('S' | 'D')) && softirqs_idle()
+}
+
+/// Whether every `ksoftirqd` thread this process can see is asleep (true
+/// where none is visible, as in a container with its own pid namespace).
+fn softirqs_idle() -> bool {
+    static DAEMONS: std::sync::OnceLock<Vec<Tid>> = std::sync::OnceLock::new();
+    let daemons = DAEMONS.get_or_init(|| {
+        std::fs::read_dir("/proc")
+            .map(|dir| {
+                dir.flatten()
+                    .filter_map(|e| e.file_name().to_str()?.parse::<Tid>().ok())
+                    .filter(|pid| {
+                        std::fs::read_to_string(format!("/proc/{pid}/comm"))
+                            .is_ok_and(|c| c.starts_with("ksoftirqd/"))
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    });
+    daemons
+        .iter()
+        .all(|&pid| !matches!(task_state(pid, pid), Some('R')))
+}
+
+/// Waits until what the client sent (data, or its FIN) has reached the
+/// server's kernel: its send queue is empty, every byte acknowledged. On
+/// loopback that happens at once, unless the machine is loaded and the
+/// packets wait for `ksoftirqd`; a server whose receive buffer is full never
+/// acknowledges, so this gives up after the reply timeout.
+fn delivered(server: &mut Server, stream: &TcpStream, limits: &Limits) {
+    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
+    let start = Instant::now();
+    loop {
+        let mut queued: libc::c_int = 0;
+        // SAFETY: TIOCOUTQ writes one c_int through the pointer, which
+        // points at a live local; the fd is the open stream's.
+        let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
+        if r != 0 || queued == 0 || start.elapsed() > limits.reply || server.overdue() {
+            return;
+        }
+        server.pump(Duration::from_micros(200));
+    }
 }
 
 /// The local port of socket `fd` of process `pid`, from `/proc`.
@@ -1049,7 +1094,10 @@ fn perform(
             server.step(format!("{name}: send {}", escape(data)));
             match client(clients, name) {
                 Some(s) => match s.write_all(data) {
-                    Ok(()) => Observed::Done,
+                    Ok(()) => {
+                        delivered(server, s, limits);
+                        Observed::Done
+                    }
                     Err(e) => Observed::Failed(format!("{name} could not send: {e}")),
                 },
                 None => Observed::Failed(format!("{name} is not connected")),
@@ -1059,6 +1107,13 @@ fn perform(
             server.step(format!("{name}: close"));
             match clients.iter_mut().find(|c| c.name == *name) {
                 Some(c) => {
+                    // The FIN first, and closed once it arrived, so that the
+                    // next settle sees the server's answer to it.
+                    if let Some(s) = &c.stream
+                        && s.shutdown(std::net::Shutdown::Write).is_ok()
+                    {
+                        delivered(server, s, limits);
+                    }
                     c.stream = None;
                     Observed::Done
                 }

@@ -190,3 +190,103 @@ fn trace_exit_status_follows_the_program() {
     assert_eq!(out.status.code(), Some(1));
     assert!(stdout_of(&out).contains("+++ exited with 1 +++"));
 }
+
+/// Runs `iolab ARGS` to the end and returns its output and peak RSS in KiB
+/// (its own and its waited-for descendants', from wait4).
+fn run_measured(args: &[&str], env: &[(&str, &str)]) -> (String, i32, i64) {
+    use std::os::unix::process::ExitStatusExt;
+    let dir = tempfile::tempdir().unwrap();
+    let out_path = dir.path().join("out.txt");
+    let out = std::fs::File::create(&out_path).unwrap();
+    let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iolab"));
+    command
+        .args(args)
+        .stdout(out)
+        .stderr(std::process::Stdio::null());
+    for (k, v) in env {
+        command.env(k, v);
+    }
+    // Waited for below with wait4, which also gives its resource usage.
+    #[allow(clippy::zombie_processes)]
+    let child = command.spawn().unwrap();
+    let mut status = 0;
+    // SAFETY: an all-zero rusage is a valid value (plain integers).
+    let mut usage: libc::rusage = unsafe { std::mem::zeroed() };
+    // SAFETY: wait4 writes the status and the rusage through pointers to
+    // live locals; the pid is our own child, not yet waited for.
+    let r = unsafe { libc::wait4(child.id() as i32, &mut status, 0, &mut usage) };
+    assert_eq!(r, child.id() as i32, "wait4 failed");
+    let code = std::process::ExitStatus::from_raw(status)
+        .code()
+        .unwrap_or(-1);
+    let text = std::fs::read_to_string(&out_path).unwrap();
+    (text, code, usage.ru_maxrss)
+}
+
+#[test]
+fn gigabytes_of_output_do_not_grow_iolab() {
+    let exe = env!("CARGO_BIN_EXE_hostile-flood-output");
+    let solution = format!("{exe} --gib 2");
+    let (text, code, max_rss_kib) = run_measured(&["grade", "lab1", "--solution", &solution], &[]);
+    assert_eq!(code, 0, "{text}");
+    assert!(
+        text.contains(
+            "it wrote 2 GiB to stdout and 2 GiB to stderr; iolab kept the first 64 KiB of each"
+        ),
+        "{text}"
+    );
+    assert!(
+        max_rss_kib < 64 * 1024,
+        "iolab's peak memory was {max_rss_kib} KiB while 4 GiB of output went through it"
+    );
+    assert_no_process_runs(exe);
+}
+
+#[test]
+fn a_daemon_is_killed_without_a_cgroup_too() {
+    let exe = env!("CARGO_BIN_EXE_hostile-daemon");
+    let (text, code, _) = run_measured(
+        &["grade", "lab1", "--solution", exe],
+        &[("IOLAB_CGROUP", "0")],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(text.contains("exited with 0 before it listened"), "{text}");
+    assert!(
+        text.contains("must stay in the foreground and not daemonize"),
+        "{text}"
+    );
+    assert!(text.contains("none left running"), "{text}");
+    assert_no_process_runs(exe);
+}
+
+#[test]
+fn a_fork_bomb_is_stopped_without_a_cgroup_too() {
+    let exe = env!("CARGO_BIN_EXE_hostile-fork-bomb");
+    let started = std::time::Instant::now();
+    let (text, code, _) = run_measured(
+        &["grade", "lab1", "--limit", "tasks=32", "--solution", exe],
+        &[("IOLAB_CGROUP", "0")],
+    );
+    assert_eq!(code, 1, "{text}");
+    assert!(
+        text.contains("more than 32 threads and processes at once (the tasks limit)"),
+        "{text}"
+    );
+    assert!(text.contains("none left running"), "{text}");
+    assert!(
+        started.elapsed() < std::time::Duration::from_secs(15),
+        "{text}"
+    );
+    assert_no_process_runs(exe);
+}
+
+#[test]
+fn a_bad_limit_is_a_usage_error() {
+    let out = iolab()
+        .args(["grade", "lab1", "--limit", "memory=lots"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("cannot read \"lots\" as a size"), "{err}");
+}
