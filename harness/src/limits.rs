@@ -207,14 +207,16 @@ impl fmt::Display for LimitHit {
 }
 
 /// What a run shows beyond the checks: the limits the program hit and the
-/// rules it broke, each a sentence for the report. `root` is the program
-/// the harness started; `left_behind` the processes still running when it
-/// ended by itself.
+/// rules it broke, each a sentence for the report. `left_behind` are the
+/// processes still running when the program ended by itself; `listened`
+/// whether it got as far as listening (an `execve` into another program is
+/// named only when it did not: wrappers such as `env python3` are fine).
 pub fn findings(
     trace: &Trace,
     resources: &Resources,
     hit: Option<LimitHit>,
     left_behind: &[Tid],
+    listened: bool,
 ) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut say = |s: String| {
@@ -239,7 +241,7 @@ pub fn findings(
             )),
             EventKind::Exec { program, .. } => {
                 execs += 1;
-                if execs > 1 && Some(e.pid) == root {
+                if execs > 1 && Some(e.pid) == root && !listened {
                     say(format!(
                         "it replaced itself with another program: execve(\"{program}\")"
                     ));

@@ -504,6 +504,7 @@ impl Server {
             &self.limits.resources,
             self.tracer.limit_hit(),
             left_behind,
+            self.addr.port() != 0,
         );
         let (stdout, stderr) = (self.stdout.total(), self.stderr.total());
         if stdout.max(stderr) > OUTPUT_CAP as u64 {
@@ -1450,10 +1451,18 @@ fn slow_burst(
     let mut got = Vec::new();
     let mut last_progress = Instant::now();
     let mut stalls = 0;
+    let mut last_sent = 0;
     while got.len() < want {
         let before = (got.len(), sent.load(Ordering::SeqCst));
         let settled = server.settle();
-        let closed = drain(stream, &mut got, want);
+        // Read only once the writer is stuck too (or done): the server has
+        // stopped taking input because its replies wait for room. Reading
+        // at every settle would let a starved writer (a loaded machine)
+        // pace the server, whose replies then never fill the buffers.
+        let now_sent = sent.load(Ordering::SeqCst);
+        let writer_stuck = now_sent == last_sent || now_sent >= want;
+        last_sent = now_sent;
+        let closed = writer_stuck && drain(stream, &mut got, want);
         if closed || settled == Settled::Gone || server.overdue() {
             break;
         }
