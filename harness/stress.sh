@@ -44,8 +44,10 @@ round() {
   for i in $(seq 1 "$N"); do
     local dir="$OUT/$name/$i"
     mkdir -p "$dir/scores" "$dir/snapshots"
+    local record
+    record=$(cd "$dir" && pwd)
     local t0=$(date +%s)
-    if IOLAB_RECORD="$PWD/$dir" IOLAB_BACKEND=$BACKEND INSTA_UPDATE=no \
+    if IOLAB_RECORD="$record" IOLAB_BACKEND=$BACKEND INSTA_UPDATE=no \
       $CARGO test --quiet >"$dir/log.txt" 2>&1; then
       passed=$((passed + 1))
       local ok=pass

@@ -46,8 +46,8 @@ static STARTED: Mutex<Vec<Tid>> = Mutex::new(Vec::new());
 pub(crate) fn spawn(command: &mut Command) -> std::io::Result<(Child, Started)> {
     let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
     let child = command.spawn()?;
-    started.push(child.id() as Tid);
     let pid = child.id() as Tid;
+    started.push(pid);
     Ok((child, Started(pid)))
 }
 
@@ -64,30 +64,88 @@ impl Drop for Started {
     }
 }
 
-/// Kills and reaps every orphan the harness adopted that no tracer follows
-/// (what a run left behind: its processes re-parented here when their
-/// parents died, and killed since). Children the harness started, and
-/// children in its own process group (which it did not start for a run,
-/// since runs have groups of their own), are left alone.
+/// Whether `pid` is an orphan the harness adopted from a run and may kill
+/// and reap: a child of this process it did not start, in a process group
+/// other than its own (runs get groups of their own), that no tracer
+/// follows (a traced one is its tracer's to wait for: any thread's
+/// `waitpid` would take that tracer's events). Checked under the lock that
+/// spawns take, so a child being started is never mistaken for one.
+fn adopted(started: &[Tid], pid: Tid) -> Option<Stat> {
+    if started.contains(&pid) {
+        return None;
+    }
+    let stat = Stat::of(pid)?;
+    let ours = stat.parent == std::process::id() as Tid
+        && stat.group != nix::unistd::getpgrp().as_raw()
+        && tracer_of(pid) == Some(0);
+    ours.then_some(stat)
+}
+
+/// Kills and reaps every orphan the harness adopted (see [`adopted`]):
+/// what runs left behind, re-parented here when their parents died.
 pub(crate) fn reap_adopted() {
-    let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
-    let own_group = nix::unistd::getpgrp().as_raw();
-    for pid in children() {
-        if started.contains(&pid) {
-            continue;
-        }
-        let Some(stat) = Stat::of(pid) else { continue };
-        if stat.group == own_group || stat.parent != std::process::id() as Tid {
-            continue;
-        }
-        if stat.state != 'Z' {
-            if tracer_of(pid) != Some(0) {
-                continue; // a live run's tracer follows it
-            }
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+    let candidates: Vec<Tid> = {
+        let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+        children()
+            .into_iter()
+            .filter(|&pid| adopted(&started, pid).is_some())
+            .collect()
+    };
+    for pid in candidates {
         kill_adopted(pid, Duration::from_millis(200));
     }
+}
+
+/// Reaps `pid` if it is an adopted orphan that has ended (under strace: its
+/// tracer, strace, collected its exit, and the zombie waits for us).
+pub(crate) fn reap_if_ended(pid: Tid) {
+    let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+    if adopted(&started, pid).is_some_and(|s| s.state == 'Z') {
+        let _ = waitpid(
+            Pid::from_raw(pid),
+            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+        );
+    }
+}
+
+/// Kills and reaps `pid` if it is an adopted orphan, waiting at most
+/// `wait` for it to die. Each wait is checked again under the lock.
+pub(crate) fn kill_adopted(pid: Tid, wait: Duration) {
+    let deadline = Instant::now() + wait;
+    let mut killed = false;
+    loop {
+        {
+            let started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
+            let Some(stat) = adopted(&started, pid) else {
+                return;
+            };
+            if stat.state != 'Z' && !killed {
+                let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+                killed = true;
+            }
+            match waitpid(
+                Pid::from_raw(pid),
+                Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+            ) {
+                Ok(WaitStatus::StillAlive) => {}
+                _ => return,
+            }
+        }
+        if Instant::now() >= deadline {
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
+/// Whether `pid` is in process group `group` and running.
+pub(crate) fn running_in_group(pid: Tid, group: Tid) -> bool {
+    Stat::of(pid).is_some_and(|s| s.group == group && !matches!(s.state, 'Z' | 'X'))
+}
+
+/// The process group of `pid`.
+pub(crate) fn group_of(pid: Tid) -> Option<Tid> {
+    Stat::of(pid).map(|s| s.group)
 }
 
 /// The children of every thread of this process.
@@ -140,14 +198,9 @@ impl Stat {
     }
 }
 
-/// The state letter and parent of `pid`.
-fn state_and_parent(pid: Tid) -> Option<(char, Tid)> {
-    Stat::of(pid).map(|s| (s.state, s.parent))
-}
-
 /// Whether `pid` exists and is not a zombie.
 pub(crate) fn is_running(pid: Tid) -> bool {
-    state_and_parent(pid).is_some_and(|(state, _)| !matches!(state, 'Z' | 'X'))
+    Stat::of(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X'))
 }
 
 /// Of `pids`, those still running after waiting up to `wait` for them
@@ -160,47 +213,6 @@ pub(crate) fn still_running(pids: &[Tid], wait: Duration) -> Vec<Tid> {
             return left;
         }
         std::thread::sleep(Duration::from_millis(2));
-    }
-}
-
-/// Whether `pid` is a child of this process (an orphan it adopted, or one
-/// it started).
-fn ours(pid: Tid) -> bool {
-    state_and_parent(pid).is_some_and(|(_, parent)| parent == std::process::id() as Tid)
-}
-
-/// Reaps `pid` if it is an adopted orphan that has ended: its tracer
-/// collected its exit as tracer, and the zombie waits for its parent, this
-/// process. Checked first through `/proc`, so no other child is reaped.
-pub(crate) fn reap_if_ended(pid: Tid) {
-    if state_and_parent(pid)
-        .is_some_and(|(state, parent)| state == 'Z' && parent == std::process::id() as Tid)
-    {
-        let _ = waitpid(
-            Pid::from_raw(pid),
-            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
-        );
-    }
-}
-
-/// Kills and reaps `pid` if it is a child of this process (an adopted
-/// orphan no tracer follows any more). Waits at most `wait` for it to die.
-pub(crate) fn kill_adopted(pid: Tid, wait: Duration) {
-    if !ours(pid) {
-        return;
-    }
-    let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-    let deadline = Instant::now() + wait;
-    loop {
-        match waitpid(
-            Pid::from_raw(pid),
-            Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
-        ) {
-            Ok(WaitStatus::StillAlive) if Instant::now() < deadline => {
-                std::thread::sleep(Duration::from_millis(1));
-            }
-            _ => return,
-        }
     }
 }
 
@@ -233,7 +245,10 @@ impl Cgroup {
         let group = Cgroup { dir, procs };
         // A fence, not the limit: the tracer counts tasks itself and says
         // which limit was hit; strace needs a few tasks of its own.
-        let _ = std::fs::write(group.dir.join("pids.max"), (tasks + 16).to_string());
+        let _ = std::fs::write(
+            group.dir.join("pids.max"),
+            tasks.saturating_add(16).to_string(),
+        );
         Some(group)
     }
 
@@ -359,9 +374,10 @@ mod tests {
 
     #[test]
     fn the_parent_of_this_process_is_read_from_proc() {
-        let (state, parent) = state_and_parent(std::process::id() as Tid).expect("readable");
+        let stat = Stat::of(std::process::id() as Tid).expect("readable");
         // The main thread's state: the test runner waits while this runs.
-        assert!(matches!(state, 'R' | 'S'), "{state}");
-        assert_eq!(parent, std::os::unix::process::parent_id() as Tid);
+        assert!(matches!(stat.state, 'R' | 'S'), "{}", stat.state);
+        assert_eq!(stat.parent, std::os::unix::process::parent_id() as Tid);
+        assert_eq!(stat.group, nix::unistd::getpgrp().as_raw());
     }
 }

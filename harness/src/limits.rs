@@ -65,7 +65,8 @@ impl Resources {
     /// hard). Core files are always off: a crash must not litter the disk,
     /// and its wait status is then the same on every machine.
     pub(crate) fn rlimits(&self) -> [(libc::__rlimit_resource_t, u64, u64); 5] {
-        let cpu = self.cpu.as_secs().max(1);
+        // Whole seconds, rounded up: the kernel counts no finer.
+        let cpu = (self.cpu.as_secs() + u64::from(self.cpu.subsec_nanos() > 0)).max(1);
         [
             (libc::RLIMIT_CORE, 0, 0),
             // A second between SIGXCPU and SIGKILL: the signal shows in the
@@ -75,6 +76,45 @@ impl Resources {
             (libc::RLIMIT_FSIZE, self.file_size, self.file_size),
             (libc::RLIMIT_NOFILE, self.open_files, self.open_files),
         ]
+    }
+}
+
+/// `limits`, each lowered to what this process may pass on: its own hard
+/// limit (set by `ulimit` or the system), which a child cannot raise.
+pub(crate) fn clamped(
+    limits: &[(libc::__rlimit_resource_t, u64, u64)],
+) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
+    limits
+        .iter()
+        .map(|&(resource, soft, hard)| {
+            let mut own = libc::rlimit {
+                rlim_cur: libc::RLIM_INFINITY,
+                rlim_max: libc::RLIM_INFINITY,
+            };
+            // SAFETY: getrlimit writes one rlimit struct through the
+            // pointer, which points at a live local.
+            unsafe { libc::getrlimit(resource, &mut own) };
+            let hard = hard.min(own.rlim_max);
+            (resource, soft.min(hard), hard)
+        })
+        .collect()
+}
+
+/// Sets the CPU limit of `resources` on the running process `pid` (under
+/// strace, which must not carry it itself). Best effort: it may be gone.
+pub(crate) fn set_cpu_limit(pid: i32, resources: &Resources) {
+    for (resource, soft, hard) in clamped(&resources.rlimits()) {
+        if resource != libc::RLIMIT_CPU {
+            continue;
+        }
+        let limit = libc::rlimit {
+            rlim_cur: soft,
+            rlim_max: hard,
+        };
+        // SAFETY: prlimit reads one rlimit struct through the pointer, which
+        // points at a live local, and writes nothing (the old-limit pointer
+        // is null).
+        unsafe { libc::prlimit(pid, resource, &limit, std::ptr::null_mut()) };
     }
 }
 
@@ -128,7 +168,7 @@ pub fn parse_duration(text: &str) -> Option<Duration> {
         (text, 1.0)
     };
     let v: f64 = number.trim().parse().ok()?;
-    (v.is_finite() && v >= 0.0).then(|| Duration::from_secs_f64(v * scale))
+    Duration::try_from_secs_f64(v * scale).ok()
 }
 
 /// Reads `1G`, `512M`, `64K`, `64KiB` or a plain number of bytes.
@@ -228,6 +268,10 @@ pub fn findings(
         say(hit.to_string());
     }
     let root = trace.events.iter().find(|e| e.tid != 0).map(|e| e.tid);
+    let crashed = matches!(
+        trace.root_termination(),
+        Some(Termination::Killed { signal, .. }) if signal != libc::SIGTERM
+    ) || matches!(trace.root_termination(), Some(Termination::Exited(code)) if code != 0);
     let mut execs = 0;
     for e in &trace.events {
         match &e.kind {
@@ -253,7 +297,8 @@ pub fn findings(
     for rec in &trace.records {
         let errno = rec.errno();
         match (rec.name(), errno) {
-            ("mmap" | "brk" | "mremap" | "mprotect", Some(libc::ENOMEM)) => say(format!(
+            // Named only when it died: glibc survives a failed arena mmap.
+            ("mmap" | "mremap" | "mprotect", Some(libc::ENOMEM)) if crashed => say(format!(
                 "it ran out of memory: {}() failed with ENOMEM at the {} memory limit (address space)",
                 rec.name(),
                 bytes(resources.address_space)
@@ -287,7 +332,7 @@ pub fn findings(
                             addr_text(a)
                         )),
                         SockAddr::Inet6(..) => say(format!(
-                            "it listens on IPv6 ({}); iolab connected over IPv6 (labs listen on 127.0.0.1)",
+                            "it listens on an IPv6 address ({}); iolab connected over IPv6 (labs listen on 127.0.0.1)",
                             addr_text(a)
                         )),
                         _ => {}
@@ -322,26 +367,18 @@ pub fn findings(
 
 /// The name of a ptrace request, as the decoders give its first argument.
 fn ptrace_request(arg: Option<&Arg>) -> String {
-    let n = match arg {
-        Some(Arg::Sym(s)) => return s.to_string(),
-        Some(Arg::Int(n)) => *n as u64,
-        Some(Arg::Hex(n) | Arg::Ptr(n)) => *n,
-        _ => return "?".to_string(),
-    };
-    match n {
-        0 => "PTRACE_TRACEME".to_string(),
-        16 => "PTRACE_ATTACH".to_string(),
-        17 => "PTRACE_DETACH".to_string(),
-        0x4206 => "PTRACE_SEIZE".to_string(),
-        other => other.to_string(),
+    match arg {
+        Some(Arg::Sym(s)) => s.to_string(),
+        Some(Arg::Int(n)) => n.to_string(),
+        _ => "?".to_string(),
     }
 }
 
 /// `127.0.0.1:8080`, `[::1]:8080`.
 fn addr_text(a: &SockAddr) -> String {
     match a {
-        SockAddr::Inet(ip, port) => format!("{ip}:{port}"),
-        SockAddr::Inet6(ip, port) => format!("[{ip}]:{port}"),
+        SockAddr::Inet(ip, port) => std::net::SocketAddr::from((*ip, *port)).to_string(),
+        SockAddr::Inet6(ip, port) => std::net::SocketAddr::from((*ip, *port)).to_string(),
         SockAddr::Unix(path) => path.clone(),
         SockAddr::Other(family) => format!("family {family}"),
     }

@@ -110,7 +110,7 @@ enum Command {
         /// The solution to grade, as one shell-quoted string (default: the lab's own binary).
         #[arg(long, value_name = "'CMD ARGS...'")]
         solution: Option<String>,
-        /// Seconds the solution may take to start listening (same as --limit listen=SECS).
+        /// Seconds the solution may take to start listening (default 10; wins over --limit listen=).
         #[arg(long, value_name = "SECS")]
         listen_timeout: Option<u64>,
         #[command(flatten)]

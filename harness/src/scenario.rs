@@ -119,6 +119,13 @@ pub struct Accounting {
     pub left_running: Vec<Tid>,
 }
 
+/// The instant `d` from now, or far in the future for a huge `d`.
+fn far(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
 /// Findings as indented bullet lines.
 fn bullets(findings: &[String]) -> String {
     findings.iter().map(|f| format!("\n  - {f}")).collect()
@@ -269,10 +276,9 @@ pub struct Outcome {
     pub stderr: String,
     /// How the server ended (before the harness stopped it, if it did).
     pub ended_by_itself: Option<Termination>,
-    /// The limits it hit and the rules it broke, as sentences for the report.
+    /// The limits it hit and the rules it broke (running out of time
+    /// included), as sentences for the report.
     pub findings: Vec<String>,
-    /// Whether the scenario ran out of time (`Limits::time`).
-    pub timed_out: bool,
     pub accounting: Accounting,
 }
 
@@ -417,13 +423,13 @@ impl Server {
             spins: HashMap::new(),
             spin_from: Duration::MAX,
             addr: SocketAddr::new(IpAddr::V4(Ipv4Addr::LOCALHOST), 0),
-            deadline: Instant::now() + limits.time,
+            deadline: far(limits.time),
             failure: None,
         };
         let root = server.tracer.root;
         server.live.insert(root);
         let listen = limits.listen.min(limits.time);
-        let deadline = Instant::now() + listen;
+        let deadline = far(listen);
         loop {
             if let Some(addr) = server.listening_addr() {
                 server.addr = addr;
@@ -799,8 +805,16 @@ impl Server {
         if let Err(e) = self.tracer.join() {
             self.failure.get_or_insert(e);
         }
+        // The readers end when every writer of the pipes is gone; one that
+        // defeated every fence (see `left_running`) would keep them open.
+        let deadline = Instant::now() + Duration::from_secs(2);
+        while self.readers.iter().any(|r| !r.is_finished()) && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(1));
+        }
         for r in self.readers.drain(..) {
-            let _ = r.join();
+            if r.is_finished() {
+                let _ = r.join();
+            }
         }
         Accounting {
             processes: self.tracer.seen_processes(),
@@ -1021,7 +1035,6 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
         trace: std::mem::take(&mut server.trace),
         ended_by_itself,
         findings,
-        timed_out,
         accounting,
     })
 }

@@ -111,7 +111,7 @@ pub(crate) fn trace_thread(
 ) -> Result<(), TraceError> {
     match start(&spec, fence) {
         Ok((child, started_guard, fifo, dir)) => {
-            let result = follow(child, fifo, spec.own_process_group, &shared, &tx, started);
+            let result = follow(child, fifo, &spec, &shared, &tx, started);
             drop(started_guard);
             drop(dir);
             result
@@ -183,6 +183,14 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
+    /// Kills every traced process known (a limit was hit, or the output
+    /// cannot be read).
+    fn kill_everything(&self) {
+        for pid in self.shared.alive() {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+        }
+    }
+
     /// Sends decoded events, keeping the shared process table current and
     /// killing new processes once everything must die.
     fn send(&mut self, events: Vec<Event>) {
@@ -207,20 +215,14 @@ impl Reader<'_> {
                     self.tasks = self.tasks.saturating_sub(1);
                     if e.tid == e.pid {
                         self.shared.remove_process(e.tid);
+                        // An orphan re-parented to the harness: strace
+                        // collected its exit as tracer, the zombie is ours.
+                        crate::fence::reap_if_ended(e.tid);
                     }
                 }
                 _ => {}
             }
             let _ = self.tx.send(e);
-        }
-    }
-}
-
-impl Reader<'_> {
-    /// Kills every traced process known: a limit was hit.
-    fn kill_everything(&self) {
-        for pid in self.shared.alive() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
         }
     }
 }
@@ -238,11 +240,12 @@ fn kill_strace(child: &mut Child, own_group: bool) {
 fn follow(
     mut child: Child,
     mut fifo: File,
-    own_group: bool,
+    spec: &Spec,
     shared: &Arc<Shared>,
     tx: &Sender<Event>,
     started: SyncSender<Started>,
 ) -> Result<(), TraceError> {
+    let own_group = spec.own_process_group;
     let start = Instant::now();
     let epoch = SystemTime::now()
         .duration_since(UNIX_EPOCH)
@@ -363,6 +366,9 @@ fn follow(
         {
             shared.set_root(root);
             shared.add_process(root);
+            if let Some(resources) = &spec.resources {
+                crate::limits::set_cpu_limit(root, resources);
+            }
             let _ = s.send(Ok((root, stdout.take(), stderr.take(), start)));
         }
         if started.is_none() {
@@ -374,9 +380,7 @@ fn follow(
     if failure.is_some() {
         // Output that cannot be read is the end of the trace: nothing may run on.
         shared.set_killing();
-        for pid in shared.alive() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
+        reader.kill_everything();
     }
     if !eof {
         // Nobody reads strace's output any more: it would block on a full

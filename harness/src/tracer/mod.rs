@@ -43,7 +43,7 @@ use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
 use crate::fence::{self, Cgroup};
-use crate::limits::{LimitHit, Resources, set_rlimits};
+use crate::limits::{LimitHit, Resources, clamped, set_rlimits};
 use crate::trace::{Arg, Call, Event, EventKind, SpawnKind, Termination, Tid};
 pub use decode::BUFFER_HEAD;
 use decode::Memory;
@@ -206,12 +206,17 @@ impl Spec {
         if self.own_process_group {
             command.process_group(0);
         }
-        let rlimits = match &self.resources {
-            Some(r) => r.rlimits().to_vec(),
+        let mut rlimits = match &self.resources {
+            Some(r) => clamped(&r.rlimits()),
             // No core files even unbounded: a crash (lab 6's `crash` line)
             // must not litter the disk.
             None => vec![(libc::RLIMIT_CORE, 0, 0)],
         };
+        if !traceme {
+            // strace itself may use more CPU than the program: the program
+            // gets its CPU limit from the strace backend once it runs.
+            rlimits.retain(|&(resource, ..)| resource != libc::RLIMIT_CPU);
+        }
         let procs = fence.map(|f| f.procs().clone());
         // SAFETY: the closure runs in the forked child before exec. It only
         // makes async-signal-safe system calls (setrlimit; open, write and
@@ -250,8 +255,8 @@ pub(crate) struct Shared {
     task_limit: usize,
     /// The limit the tracer enforced by killing everything, if it had to.
     hit: Mutex<Option<LimitHit>>,
-    /// The program the harness started.
-    root: std::sync::atomic::AtomicI32,
+    /// The process group of the program the harness started (0: unknown).
+    group: std::sync::atomic::AtomicI32,
 }
 
 impl Shared {
@@ -264,13 +269,16 @@ impl Shared {
             output: Mutex::default(),
             task_limit,
             hit: Mutex::default(),
-            root: std::sync::atomic::AtomicI32::new(0),
+            group: std::sync::atomic::AtomicI32::new(0),
         }
     }
 
-    /// The program the harness started is `root`.
+    /// The program the harness started is `root`: its process group is
+    /// the run's (its own natively, strace's under strace).
     pub(crate) fn set_root(&self, root: Tid) {
-        self.root.store(root, Ordering::SeqCst);
+        if let Some(group) = fence::group_of(root) {
+            self.group.store(group, Ordering::SeqCst);
+        }
     }
 
     /// `tasks` threads and processes are alive: past the limit, everything
@@ -311,17 +319,12 @@ impl Shared {
             .push(pid);
     }
 
-    /// A traced process ended. One the harness adopted as an orphan (a
-    /// daemon whose parent exited) is reaped here: its tracer collected its
-    /// status as tracer, and the zombie waits for its new parent.
+    /// A traced process ended.
     pub(crate) fn remove_process(&self, pid: Tid) {
         self.alive
             .lock()
             .unwrap_or_else(|e| e.into_inner())
             .remove(&pid);
-        if pid != self.root.load(Ordering::SeqCst) {
-            fence::reap_if_ended(pid);
-        }
     }
 
     /// Nothing traced is alive any more.
@@ -542,8 +545,12 @@ impl Tracer {
                 fence.empty(Duration::from_secs(2));
             }
         }
+        // Killed by pid only while still in the run's process group (or
+        // adopted here): a pid strace never reported ending may have been
+        // reaped and reused since.
+        let group = self.shared.group.load(Ordering::SeqCst);
         for pid in self.shared.alive() {
-            if fence::is_running(pid) {
+            if group > 0 && fence::running_in_group(pid, group) {
                 escaped.push(pid);
                 let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
             }
