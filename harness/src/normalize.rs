@@ -240,7 +240,10 @@ impl Names {
                     }
                     names.apply_exit(r, rec, table, &mut accepted, &mut pipes);
                 }
-                EventKind::Spawn { child, kind } => {
+                // A task is named once, at its first spawn: a second report
+                // of the same child (strace can announce a child before its
+                // parent's clone returns) takes no number.
+                EventKind::Spawn { child, kind } if !names.tasks.contains_key(child) => {
                     let name = match kind {
                         SpawnKind::Thread => {
                             threads += 1;
@@ -253,11 +256,9 @@ impl Names {
                             format!("P{processes}")
                         }
                     };
-                    if !names.tasks.contains_key(child) {
-                        names.tasks.insert(*child, name);
-                        names.order.push(*child);
-                        names.parents.insert(*child, (e.tid, *kind));
-                    }
+                    names.tasks.insert(*child, name);
+                    names.order.push(*child);
+                    names.parents.insert(*child, (e.tid, *kind));
                 }
                 _ => {}
             }
