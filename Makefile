@@ -51,8 +51,8 @@ backends: build
 
 # make stress: the whole suite N times (default 20) on an idle machine, then
 # N times with a CPU hog on every core; prints "N/N identical" for scores and
-# snapshots per round (records under target/stress/). Takes about 2 minutes
-# per run.
+# snapshots per round (records under target/stress/). Takes about 2.5
+# minutes per run; STRESS_ROUNDS=hogs (or idle) runs one round only.
 N ?= 20
 stress:
 	STRESS_BACKEND=$(BACKEND) harness/stress.sh $(N)
