@@ -891,20 +891,31 @@ fn softirqs_idle() -> bool {
         .all(|&pid| !matches!(task_state(pid, pid), Some('R')))
 }
 
+/// Bytes in the client's send queue not yet acknowledged by the server's
+/// kernel.
+fn unsent(stream: &TcpStream) -> libc::c_int {
+    let mut queued: libc::c_int = 0;
+    // SAFETY: TIOCOUTQ writes one c_int through the pointer, which points at
+    // a live local; the fd is the open stream's.
+    let r = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::TIOCOUTQ,
+            &mut queued,
+        )
+    };
+    if r == 0 { queued } else { 0 }
+}
+
 /// Waits until what the client sent (data, or its FIN) has reached the
 /// server's kernel: its send queue is empty, every byte acknowledged. On
 /// loopback that happens at once, unless the machine is loaded and the
 /// packets wait for `ksoftirqd`; a server whose receive buffer is full never
 /// acknowledges, so this gives up after the reply timeout.
 fn delivered(server: &mut Server, stream: &TcpStream, limits: &Limits) {
-    let fd = std::os::fd::AsRawFd::as_raw_fd(stream);
     let start = Instant::now();
     loop {
-        let mut queued: libc::c_int = 0;
-        // SAFETY: TIOCOUTQ writes one c_int through the pointer, which
-        // points at a live local; the fd is the open stream's.
-        let r = unsafe { libc::ioctl(fd, libc::TIOCOUTQ, &mut queued) };
-        if r != 0 || queued == 0 || start.elapsed() > limits.reply || server.overdue() {
+        if unsent(stream) == 0 || start.elapsed() > limits.reply || server.overdue() {
             return;
         }
         server.pump(Duration::from_micros(200));
@@ -1470,18 +1481,16 @@ fn slow_burst(
     let mut got = Vec::new();
     let mut last_progress = Instant::now();
     let mut stalls = 0;
-    let mut last_sent = 0;
     while got.len() < want {
         let before = (got.len(), sent.load(Ordering::SeqCst));
         let settled = server.settle();
-        // Read only once the writer is stuck too (or done): the server has
-        // stopped taking input because its replies wait for room. Reading
-        // at every settle would let a starved writer (a loaded machine)
-        // pace the server, whose replies then never fill the buffers.
-        let now_sent = sent.load(Ordering::SeqCst);
-        let writer_stuck = now_sent == last_sent || now_sent >= want;
-        last_sent = now_sent;
-        let closed = writer_stuck && drain(stream, &mut got, want);
+        // Read only once the server has stopped taking input (bytes wait
+        // in the client's send queue: the server's window is closed, as
+        // its replies wait for room), or all was sent. Reading at every
+        // settle would let a starved writer (a loaded machine) pace the
+        // server, whose replies then never fill the buffers.
+        let done = sent.load(Ordering::SeqCst) >= want;
+        let closed = (done || unsent(stream) > 0) && drain(stream, &mut got, want);
         if closed || settled == Settled::Gone || server.overdue() {
             break;
         }
