@@ -23,6 +23,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use crate::procfs::{Stat, status_field};
 use crate::trace::Tid;
 
 /// Makes this process the reaper of its descendants' orphans (once).
@@ -77,7 +78,7 @@ fn adopted(started: &[Tid], pid: Tid) -> Option<Stat> {
     let stat = Stat::of(pid)?;
     let ours = stat.parent == std::process::id() as Tid
         && stat.group != nix::unistd::getpgrp().as_raw()
-        && tracer_of(pid) == Some(0);
+        && status_field(pid, "TracerPid") == Some(0);
     ours.then_some(stat)
 }
 
@@ -140,7 +141,7 @@ pub(crate) fn kill_adopted(pid: Tid, wait: Duration) {
 
 /// Whether `pid` is in process group `group` and running.
 pub(crate) fn running_in_group(pid: Tid, group: Tid) -> bool {
-    Stat::of(pid).is_some_and(|s| s.group == group && !matches!(s.state, 'Z' | 'X'))
+    Stat::of(pid).is_some_and(|s| s.group == group && s.running())
 }
 
 /// The process group of `pid`.
@@ -164,43 +165,9 @@ fn children() -> Vec<Tid> {
         .collect()
 }
 
-/// The pid of the task tracing `pid` (0: none), from `/proc/<pid>/status`.
-fn tracer_of(pid: Tid) -> Option<Tid> {
-    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("TracerPid:"))
-        .and_then(|v| v.trim().parse().ok())
-}
-
-/// The fields of `/proc/<pid>/stat` the fences read.
-struct Stat {
-    state: char,
-    parent: Tid,
-    group: Tid,
-}
-
-impl Stat {
-    fn of(pid: Tid) -> Option<Stat> {
-        let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
-        // The command name is in parentheses and may hold anything: read
-        // after the last one.
-        let rest = &stat[stat.rfind(')')? + 1..];
-        let mut fields = rest.split_whitespace();
-        let state = fields.next()?.chars().next()?;
-        let parent = fields.next()?.parse().ok()?;
-        let group = fields.next()?.parse().ok()?;
-        Some(Stat {
-            state,
-            parent,
-            group,
-        })
-    }
-}
-
 /// Whether `pid` exists and is not a zombie.
 pub(crate) fn is_running(pid: Tid) -> bool {
-    Stat::of(pid).is_some_and(|s| !matches!(s.state, 'Z' | 'X'))
+    Stat::of(pid).is_some_and(|s| s.running())
 }
 
 /// Of `pids`, those still running after waiting up to `wait` for them
@@ -366,18 +333,4 @@ fn clear_stale(parent: &Path) {
             drop(stale);
         }
     });
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn the_parent_of_this_process_is_read_from_proc() {
-        let stat = Stat::of(std::process::id() as Tid).expect("readable");
-        // The main thread's state: the test runner waits while this runs.
-        assert!(matches!(stat.state, 'R' | 'S'), "{}", stat.state);
-        assert_eq!(stat.parent, std::os::unix::process::parent_id() as Tid);
-        assert_eq!(stat.group, nix::unistd::getpgrp().as_raw());
-    }
 }

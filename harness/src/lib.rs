@@ -10,6 +10,7 @@ pub mod grade;
 pub mod labs;
 pub mod limits;
 pub mod normalize;
+pub mod procfs;
 pub mod scenario;
 pub mod strace;
 mod tables;

@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::limits::{self, Resources, bytes, seconds};
+use crate::procfs::{cpu_time, task_state};
 use crate::trace::{Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, Trace};
 use crate::tracer::{Spec, TraceError, Tracer};
 
@@ -642,11 +643,8 @@ impl Server {
             .iter()
             .filter_map(|&t| {
                 let pid = self.pids.get(&t).copied().unwrap_or(t);
-                let text =
-                    std::fs::read_to_string(format!("/proc/{pid}/task/{t}/schedstat")).ok()?;
-                text.split_whitespace().next()?.parse::<u64>().ok()
+                cpu_time(pid, t)
             })
-            .map(Duration::from_nanos)
             .sum()
     }
 
@@ -850,15 +848,6 @@ fn waits_forever(rec: &crate::trace::Record) -> bool {
         _ => None,
     };
     matches!(timeout, Some(Arg::Ptr(0)) | Some(Arg::Int(-1)))
-}
-
-/// A task's scheduler state letter from `/proc/PID/task/TID/stat` (`R`,
-/// `S`, `D`, `t`, `Z`, ...), or `None` once it is gone.
-pub fn task_state(pid: Tid, tid: Tid) -> Option<char> {
-    let stat = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?;
-    stat.rfind(')')
-        .and_then(|i| stat[i + 1..].split_whitespace().next())
-        .and_then(|s| s.chars().next())
 }
 
 /// Whether a task is asleep in the kernel (state `S` or `D`), and the
@@ -1293,7 +1282,7 @@ fn timed_requests(
             // call (a sleep, a lock wait), or it has computed for a while.
             if let Some((tid, read_at)) = reader {
                 let pid = server.pids.get(&tid).copied().unwrap_or(tid);
-                let cpu_at_read = on_cpu(pid, tid);
+                let cpu_at_read = cpu_time(pid, tid);
                 let next_call = |trace: &Trace| {
                     trace.events[read_at + 1..].iter().any(|e| {
                         e.tid == tid && matches!(e.kind, EventKind::Enter(_) | EventKind::Gone(_))
@@ -1302,7 +1291,7 @@ fn timed_requests(
                 while !next_call(&server.trace)
                     && Instant::now() < deadline
                     && !server.stuck()
-                    && match (cpu_at_read, on_cpu(pid, tid)) {
+                    && match (cpu_at_read, cpu_time(pid, tid)) {
                         (Some(a), Some(b)) => b.saturating_sub(a) < AT_WORK,
                         _ => false,
                     }
@@ -1383,16 +1372,6 @@ fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> Option<(Tid, usiz
             });
         read.then(|| (trace.events[i].tid, i))
     })
-}
-
-/// How long a task has run on a CPU, from `/proc/.../schedstat`.
-fn on_cpu(pid: Tid, tid: Tid) -> Option<Duration> {
-    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).ok()?;
-    text.split_whitespace()
-        .next()?
-        .parse::<u64>()
-        .ok()
-        .map(Duration::from_nanos)
 }
 
 /// How much CPU the task that read a request must use before the next

@@ -2,6 +2,8 @@
 //! documented exit codes (0 full score, 1 points lost, 2 usage or harness
 //! error) for bad input, leaving no process behind.
 
+mod common;
+
 use assert_cmd::Command;
 
 fn iolab() -> Command {
@@ -10,18 +12,8 @@ fn iolab() -> Command {
 
 /// Fails if any process still runs the given executable.
 fn assert_no_process_runs(exe: &str) {
-    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
-        let Ok(cmdline) = std::fs::read(entry.path().join("cmdline")) else {
-            continue;
-        };
-        let argv0 = cmdline.split(|&b| b == 0).next().unwrap_or_default();
-        assert_ne!(
-            argv0,
-            exe.as_bytes(),
-            "a process of {exe} is still running: {:?}",
-            entry.path()
-        );
-    }
+    let left = common::processes_with("cmdline", |argv| argv.first() == Some(&exe.as_bytes()));
+    assert!(left.is_empty(), "processes of {exe} still run: {left:?}");
 }
 
 fn stdout_of(output: &std::process::Output) -> String {

@@ -46,7 +46,8 @@ fn grade_hostile(program: &str, args: &[&str], limits: &[&str]) -> Run {
     let text = report.render();
     common::assert_nothing_left(&report, &shown);
     common::record_grade(&report);
-    let marked = marked_processes(&mark);
+    let needle = format!("IOLAB_TEST_MARK={mark}");
+    let marked = common::processes_with("environ", |env| env.contains(&needle.as_bytes()));
     assert!(
         marked.is_empty(),
         "{shown}: processes carrying the run's mark still exist: {marked:?}\n{text}"
@@ -56,21 +57,6 @@ fn grade_hostile(program: &str, args: &[&str], limits: &[&str]) -> Run {
         text,
         elapsed,
     }
-}
-
-/// Processes whose environment holds `IOLAB_TEST_MARK=mark`.
-fn marked_processes(mark: &str) -> Vec<String> {
-    let needle = format!("IOLAB_TEST_MARK={mark}");
-    std::fs::read_dir("/proc")
-        .expect("/proc is readable")
-        .flatten()
-        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
-        .filter(|e| {
-            std::fs::read(e.path().join("environ"))
-                .is_ok_and(|env| env.split(|&b| b == 0).any(|v| v == needle.as_bytes()))
-        })
-        .map(|e| e.file_name().to_string_lossy().into_owned())
-        .collect()
 }
 
 fn assert_within(run: &Run, bound: Duration) {

@@ -183,14 +183,6 @@ struct Reader<'a> {
 }
 
 impl Reader<'_> {
-    /// Kills every traced process known (a limit was hit, or the output
-    /// cannot be read).
-    fn kill_everything(&self) {
-        for pid in self.shared.alive() {
-            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
-        }
-    }
-
     /// Sends decoded events, keeping the shared process table current and
     /// killing new processes once everything must die.
     fn send(&mut self, events: Vec<Event>) {
@@ -205,7 +197,7 @@ impl Reader<'_> {
                         self.shared.add_process(*child);
                     }
                     if self.shared.count_tasks(self.tasks) {
-                        self.kill_everything();
+                        self.shared.signal_alive(Signal::SIGKILL);
                     }
                     if self.shared.killing() {
                         let _ = kill(Pid::from_raw(*child), Signal::SIGKILL);
@@ -380,7 +372,7 @@ fn follow(
     if failure.is_some() {
         // Output that cannot be read is the end of the trace: nothing may run on.
         shared.set_killing();
-        reader.kill_everything();
+        shared.signal_alive(Signal::SIGKILL);
     }
     if !eof {
         // Nobody reads strace's output any more: it would block on a full

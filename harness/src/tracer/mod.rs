@@ -44,6 +44,7 @@ use nix::unistd::Pid;
 
 use crate::fence::{self, Cgroup};
 use crate::limits::{LimitHit, Resources, clamped, set_rlimits};
+use crate::procfs::status_field;
 use crate::trace::{Arg, Call, Event, EventKind, SpawnKind, Termination, Tid};
 pub use decode::BUFFER_HEAD;
 use decode::Memory;
@@ -359,6 +360,13 @@ impl Shared {
         r == 0 && waiting == 0 && !self.unsent.load(Ordering::SeqCst)
     }
 
+    /// Sends `signal` to every traced process still alive.
+    pub(crate) fn signal_alive(&self, signal: Signal) {
+        for pid in self.alive() {
+            let _ = kill(Pid::from_raw(pid), signal);
+        }
+    }
+
     pub(crate) fn alive(&self) -> Vec<Tid> {
         let alive = self.alive.lock().unwrap_or_else(|e| e.into_inner());
         let mut v: Vec<Tid> = alive.iter().copied().collect();
@@ -459,10 +467,7 @@ impl Tracer {
         if self.own_group {
             let _ = kill(Pid::from_raw(-self.root), signal);
         }
-        let alive: Vec<Tid> = self.alive();
-        for pid in alive {
-            let _ = kill(Pid::from_raw(pid), signal);
-        }
+        self.shared.signal_alive(signal);
     }
 
     /// Kills everything traced, now and anything it spawns from here on.
@@ -717,7 +722,7 @@ impl Loop {
     fn pid_of(&self, tid: Tid) -> Tid {
         match self.tasks.get(&tid) {
             Some(t) => t.pid,
-            None => tgid_from_proc(tid).unwrap_or(tid),
+            None => status_field(tid, "Tgid").unwrap_or(tid),
         }
     }
 
@@ -886,7 +891,7 @@ impl Loop {
     fn signal_stop(&mut self, tid: Tid, sig: Signal) {
         if !self.tasks.contains_key(&tid) {
             // A new task whose initial stop beat its parent's clone event.
-            let pid = tgid_from_proc(tid).unwrap_or(tid);
+            let pid = status_field(tid, "Tgid").unwrap_or(tid);
             self.adopt(tid, pid, false);
             if sig == Signal::SIGSTOP {
                 self.resume(tid, None);
@@ -973,13 +978,4 @@ fn syscall_info(tid: Tid) -> Option<SyscallInfo> {
 /// The syscall number a stopped task is in, from its registers.
 fn orig_syscall_nr(tid: Tid) -> Option<u64> {
     ptrace::getregs(Pid::from_raw(tid)).ok().map(|r| r.orig_rax)
-}
-
-/// The thread group of `tid`, from `/proc`.
-fn tgid_from_proc(tid: Tid) -> Option<Tid> {
-    let status = std::fs::read_to_string(format!("/proc/{tid}/status")).ok()?;
-    status
-        .lines()
-        .find_map(|l| l.strip_prefix("Tgid:"))
-        .and_then(|v| v.trim().parse().ok())
 }

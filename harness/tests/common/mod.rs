@@ -186,11 +186,24 @@ pub fn assert_snapshot(name: &str, transcript: &str) {
     });
 }
 
+/// The pids in the process table whose `/proc/<pid>/FILE`, as its
+/// NUL-separated entries (`cmdline`: argv, `environ`: the environment it
+/// started with), satisfies `pred`.
+pub fn processes_with(file: &str, pred: impl Fn(&[&[u8]]) -> bool) -> Vec<String> {
+    std::fs::read_dir("/proc")
+        .expect("/proc is readable")
+        .flatten()
+        .filter(|e| e.file_name().to_string_lossy().parse::<u32>().is_ok())
+        .filter(|e| {
+            std::fs::read(e.path().join(file))
+                .is_ok_and(|text| pred(&text.split(|&b| b == 0).collect::<Vec<_>>()))
+        })
+        .map(|e| e.file_name().to_string_lossy().into_owned())
+        .collect()
+}
+
 /// Whether `pid` is a live process (a zombie waiting for its parent to reap
 /// it no longer runs).
 pub fn running(pid: i32) -> bool {
-    !matches!(
-        iolab::scenario::task_state(pid, pid),
-        None | Some('Z' | 'X')
-    )
+    !matches!(iolab::procfs::task_state(pid, pid), None | Some('Z' | 'X'))
 }

@@ -1,0 +1,94 @@
+//! What the harness reads about tasks from `/proc`: a task's state, parent
+//! and process group, its CPU time, and fields of its status file. One
+//! parser for each, shared by the tracer, the scenarios and the fences.
+
+use std::time::Duration;
+
+use crate::trace::Tid;
+
+/// The fields of a task's `stat` file the harness reads.
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Stat {
+    /// `R` running or runnable, `S`/`D` asleep, `Z` zombie, ...
+    pub(crate) state: char,
+    pub(crate) parent: Tid,
+    pub(crate) group: Tid,
+}
+
+impl Stat {
+    /// Of process `pid` (its main thread).
+    pub(crate) fn of(pid: Tid) -> Option<Stat> {
+        Stat::parse(&std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?)
+    }
+
+    /// Of thread `tid` of process `pid`.
+    pub(crate) fn of_task(pid: Tid, tid: Tid) -> Option<Stat> {
+        Stat::parse(&std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/stat")).ok()?)
+    }
+
+    fn parse(stat: &str) -> Option<Stat> {
+        // The command name is in parentheses and may hold anything: read
+        // after the last one.
+        let rest = &stat[stat.rfind(')')? + 1..];
+        let mut fields = rest.split_whitespace();
+        Some(Stat {
+            state: fields.next()?.chars().next()?,
+            parent: fields.next()?.parse().ok()?,
+            group: fields.next()?.parse().ok()?,
+        })
+    }
+
+    /// Whether it still runs (exists, and is neither a zombie nor dead).
+    pub(crate) fn running(&self) -> bool {
+        !matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// The state letter of thread `tid` of process `pid`.
+pub fn task_state(pid: Tid, tid: Tid) -> Option<char> {
+    Stat::of_task(pid, tid).map(|s| s.state)
+}
+
+/// How long thread `tid` of process `pid` has run on a CPU, from the
+/// scheduler's own accounting (`schedstat`).
+pub(crate) fn cpu_time(pid: Tid, tid: Tid) -> Option<Duration> {
+    let text = std::fs::read_to_string(format!("/proc/{pid}/task/{tid}/schedstat")).ok()?;
+    text.split_whitespace()
+        .next()?
+        .parse::<u64>()
+        .ok()
+        .map(Duration::from_nanos)
+}
+
+/// A numeric field of `/proc/<pid>/status`, such as `Tgid` or `TracerPid`.
+pub(crate) fn status_field(pid: Tid, name: &str) -> Option<Tid> {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).ok()?;
+    status
+        .lines()
+        .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
+        .and_then(|v| v.trim().parse().ok())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn this_process_is_read_from_proc() {
+        let me = std::process::id() as Tid;
+        let stat = Stat::of(me).expect("readable");
+        // The main thread's state: the test runner waits while this runs.
+        assert!(matches!(stat.state, 'R' | 'S'), "{}", stat.state);
+        assert_eq!(stat.parent, std::os::unix::process::parent_id() as Tid);
+        assert_eq!(stat.group, nix::unistd::getpgrp().as_raw());
+        assert_eq!(status_field(me, "Tgid"), Some(me));
+        assert_eq!(status_field(me, "Tgi"), None);
+        assert!(cpu_time(me, me).is_some());
+    }
+
+    #[test]
+    fn a_command_name_with_parentheses_is_skipped() {
+        let stat = Stat::parse("42 (a) b) S 7 9 9 0").expect("parses");
+        assert_eq!((stat.state, stat.parent, stat.group), ('S', 7, 9));
+    }
+}
