@@ -8,7 +8,7 @@ LABS := 1 2 3 4 5 6 7
 LAB ?= 1
 BACKEND ?= native
 
-.PHONY: build test review grade trace compare backends stress $(addprefix lab,$(LABS))
+.PHONY: build test review grade trace compare backends stress bench $(addprefix lab,$(LABS))
 
 build:
 	$(CARGO) build --bins
@@ -56,3 +56,9 @@ backends: build
 N ?= 20
 stress:
 	STRESS_BACKEND=$(BACKEND) harness/stress.sh $(N)
+
+# make bench: what tracing costs, iolab against strace, in one run (needs
+# strace; about 10 minutes; BENCH_N and BENCH_REPS shorten it). The figures
+# behind BENCHMARKS.md. Run it on an otherwise idle machine.
+bench:
+	$(CARGO) bench --bench trace

@@ -7,6 +7,7 @@
 use std::fmt::Write as _;
 use std::time::{Duration, Instant};
 
+use crate::filter::SyscallSet;
 use crate::normalize::{Transcript, normalize};
 use crate::scenario::{self, Accounting, Limits, Outcome, Scenario, ScenarioError};
 use crate::tracer::{Spec, TraceError};
@@ -84,6 +85,15 @@ pub struct Lab {
     /// The lab's time bounds and resource limits (the defaults, unless a
     /// lab needs more; the command line can override each).
     pub limits: Limits,
+    /// The syscalls its scenarios stop on (see `labs::SERVER_SYSCALLS`).
+    pub syscalls: SyscallSet,
+}
+
+impl Lab {
+    /// `spec` as the lab runs it: stopping only on the lab's syscalls.
+    pub fn traced(&self, spec: &Spec) -> Spec {
+        spec.clone().with_filter(self.syscalls.clone())
+    }
 }
 
 /// A check's result in a report.
@@ -237,6 +247,7 @@ pub fn grade(
         accounting.escaped.extend(&a.escaped);
         accounting.left_running.extend(&a.left_running);
     };
+    let spec = &lab.traced(spec);
     for s in &lab.scenarios {
         match scenario::run(spec, s, limits) {
             Ok(outcome) => {

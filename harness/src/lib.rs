@@ -6,6 +6,7 @@
 //! with the live trace. `labs` holds each lab's scenario and rubric.
 
 mod fence;
+pub mod filter;
 pub mod grade;
 pub mod labs;
 pub mod limits;

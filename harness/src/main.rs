@@ -13,13 +13,14 @@ use std::time::Duration;
 use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
+use iolab::filter::SyscallSet;
 use iolab::grade::{self, Lab, Report};
 use iolab::limits::Limit;
 use iolab::normalize::{normalize, raw_lines, side_by_side};
 use iolab::scenario::{self, Limits};
 use iolab::strace::format::Formatter;
 use iolab::trace::Trace;
-use iolab::tracer::{Backend, Spec, Tracer};
+use iolab::tracer::{Backend, Placement, Spec, Tracer};
 
 #[derive(Parser)]
 #[command(
@@ -92,6 +93,18 @@ enum Command {
         /// Write the transcript to FILE instead of stdout.
         #[arg(short = 'o', long, value_name = "FILE")]
         output: Option<PathBuf>,
+        /// Trace only these syscalls, in strace's syntax: `-e trace=%net,read`
+        /// (names, %desc, %file, %net, %process, %signal, %ipc, %memory,
+        /// %creds, %clock, all, none; a leading `!` negates). Only they stop
+        /// the program (seccomp-bpf); spawns, execs, signals and exits are
+        /// still followed.
+        #[arg(short = 'e', value_name = "trace=SET")]
+        expr: Option<SyscallSet>,
+        /// Where the tracer and the program run: auto (one CPU while the
+        /// program has one task), same (one CPU throughout) or spread (no
+        /// pinning).
+        #[arg(long, value_name = "auto|same|spread", default_value = "auto")]
+        cpu: Placement,
         /// The program and its arguments.
         #[arg(
             required = true,
@@ -159,10 +172,25 @@ fn run(cli: Cli) -> Result<ExitCode> {
             format,
             raw,
             output,
+            expr,
+            cpu,
             command,
         } => {
             let format = if raw { Format::Raw } else { format };
-            trace(backend.backend, format, output, command)
+            let (program, args) = command
+                .split_first()
+                .ok_or_else(|| anyhow!("no program given"))?;
+            let mut spec = Spec::new(program, args)
+                .with_backend(backend.backend)
+                .with_placement(cpu);
+            if let Some(set) = expr {
+                spec = spec.with_filter(set);
+            }
+            // The transcript folds EAGAIN storms anyway: the tracer folds
+            // them as they stream, and memory stays flat however long the
+            // storm. The raw and strace forms show every call.
+            spec.collapse = format == Format::Transcript;
+            trace(spec, format, output)
         }
         Command::Grade {
             backend,
@@ -206,7 +234,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let lab = find_lab(&lab)?;
             let limits = limits.apply(&lab);
             let (spec, _) = solution_spec(&lab, solution.as_deref())?;
-            let spec = spec.with_backend(backend.backend);
+            let spec = lab.traced(&spec.with_backend(backend.backend));
             let name = name.as_deref().unwrap_or(lab.standard);
             let find = |name: &str| {
                 lab.scenarios
@@ -316,16 +344,7 @@ fn save_runs(lab: &Lab, report: &Report) -> Option<PathBuf> {
 }
 
 /// `iolab trace`: the program keeps the terminal; Ctrl-C stops it and everything it spawned.
-fn trace(
-    backend: Backend,
-    format: Format,
-    output: Option<PathBuf>,
-    command: Vec<OsString>,
-) -> Result<ExitCode> {
-    let (program, args) = command
-        .split_first()
-        .ok_or_else(|| anyhow!("no program given"))?;
-    let mut spec = Spec::new(program, args).with_backend(backend);
+fn trace(mut spec: Spec, format: Format, output: Option<PathBuf>) -> Result<ExitCode> {
     spec.capture_output = false;
     spec.null_stdin = false;
     spec.own_process_group = false;
@@ -343,6 +362,9 @@ fn trace(
     };
     let mut killed = false;
     let mut strace = Formatter::new();
+    // The raw and strace forms print as they go and keep only how the
+    // program ended; the transcript needs the whole (folded) trace.
+    let mut root = None;
     loop {
         if interrupted.load(Ordering::SeqCst) && !killed {
             tracer.kill_all();
@@ -364,13 +386,19 @@ fn trace(
                     }
                     Format::Transcript => {}
                 }
-                trace.push(e);
+                if let iolab::trace::EventKind::Gone(how) = &e.kind
+                    && e.tid == tracer.root
+                {
+                    root = Some(*how);
+                }
+                if format == Format::Transcript {
+                    trace.push(e);
+                }
             }
             Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {}
             Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
         }
     }
-    let root = trace.root_termination();
     tracer.wait()?;
     match format {
         Format::Transcript => write!(out, "{}", normalize(&trace).render_with_counts())?,

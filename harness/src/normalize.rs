@@ -53,6 +53,9 @@ pub struct Line {
     pub block: usize,
     /// The syscall records this line shows.
     pub records: Vec<usize>,
+    /// How many calls a storm line stands for (its records and their
+    /// repeats folded by the tracer); 0 for other lines.
+    pub calls: u64,
     /// The line stands for a storm: its `records` are calls that achieved
     /// nothing.
     pub storm: bool,
@@ -128,7 +131,7 @@ impl Transcript {
             if line.storm {
                 // A storm's calls are its records (over all its repeats).
                 if counts {
-                    let _ = write!(out, "  (storm of {} calls)", line.records.len());
+                    let _ = write!(out, "  (storm of {} calls)", line.calls);
                 } else {
                     out.push_str("  (storm)");
                 }
@@ -935,7 +938,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
                 let base = program.rsplit('/').next().unwrap_or(program);
                 push(format!("--- exec {base} ---"), Vec::new());
             }
-            EventKind::Spawn { .. } | EventKind::Blocked => {}
+            EventKind::Spawn { .. } | EventKind::Blocked | EventKind::Repeat(_) => {}
         }
     }
 
@@ -985,6 +988,7 @@ fn sections(
         count: 1,
         block: 1,
         records: Vec::new(),
+        calls: 0,
         storm: false,
     };
     for &task in names.order.iter().filter(|t| shown.contains(t)) {
@@ -1116,6 +1120,8 @@ fn handlers_from(trace: &Trace) -> HashMap<(Tid, i32), usize> {
 struct RawLine {
     text: String,
     records: Vec<usize>,
+    /// For a storm: how many calls it stands for.
+    calls: u64,
     storm: bool,
 }
 
@@ -1141,6 +1147,7 @@ fn storms(raw: Vec<(String, Vec<usize>)>, trace: &Trace) -> Vec<RawLine> {
             out.push(RawLine {
                 text: raw[i].0.clone(),
                 records: raw[i].1.clone(),
+                calls: 0,
                 storm: false,
             });
             i += 1;
@@ -1152,10 +1159,17 @@ fn storms(raw: Vec<(String, Vec<usize>)>, trace: &Trace) -> Vec<RawLine> {
         }
         let group = &raw[i..end];
         let calls: Vec<&(String, Vec<usize>)> = group.iter().filter(|l| idle(l)).collect();
-        if calls.len() < 2 {
+        // A call the tracer saw repeat (EventKind::Repeat) is a storm alone.
+        let times: u64 = calls
+            .iter()
+            .flat_map(|l| l.1.iter())
+            .map(|&r| trace.records[r].times())
+            .sum();
+        if times < 2 {
             out.extend(group.iter().map(|l| RawLine {
                 text: l.0.clone(),
                 records: l.1.clone(),
+                calls: 0,
                 storm: false,
             }));
             i = end;
@@ -1165,6 +1179,7 @@ fn storms(raw: Vec<(String, Vec<usize>)>, trace: &Trace) -> Vec<RawLine> {
             out.push(RawLine {
                 text: l.0.clone(),
                 records: Vec::new(),
+                calls: 0,
                 storm: false,
             });
         }
@@ -1177,6 +1192,7 @@ fn storms(raw: Vec<(String, Vec<usize>)>, trace: &Trace) -> Vec<RawLine> {
         out.push(RawLine {
             text: distinct.join(" | "),
             records: calls.iter().flat_map(|l| l.1.iter().copied()).collect(),
+            calls: times,
             storm: true,
         });
         i = end;
@@ -1220,6 +1236,7 @@ fn collapse(raw: Vec<RawLine>) -> Vec<Line> {
                         count: if last { repeats } else { 1 },
                         block: if last { block } else { 1 },
                         records,
+                        calls: (0..repeats).map(|n| raw[i + n * block + k].calls).sum(),
                         storm: raw[i + k].storm,
                     });
                 }
@@ -1232,6 +1249,7 @@ fn collapse(raw: Vec<RawLine>) -> Vec<Line> {
                     count: 1,
                     block: 1,
                     records: line.records.clone(),
+                    calls: line.calls,
                     storm: line.storm,
                 });
                 i += 1;
@@ -1320,6 +1338,7 @@ pub fn raw_lines(trace: &Trace) -> Vec<String> {
                 EventKind::Gone(how) => format!("gone: {how}"),
                 EventKind::Step(s) => format!("step: {s}"),
                 EventKind::Blocked => "blocked".to_string(),
+                EventKind::Repeat(n) => format!("repeated {n} more times"),
             };
             format!("{at} {:>7}/{:<7} {what}", e.pid, e.tid)
         })

@@ -896,6 +896,27 @@ fn unsent(stream: &TcpStream) -> libc::c_int {
     if r == 0 { queued } else { 0 }
 }
 
+/// Bytes of the client's the server's kernel has acknowledged so far
+/// (`tcpi_bytes_acked` of `TCP_INFO`), or `None` if the kernel will not say.
+fn acked(stream: &TcpStream) -> Option<u64> {
+    // SAFETY: an all-zero tcp_info is a valid value (plain integers).
+    let mut info: libc::tcp_info = unsafe { std::mem::zeroed() };
+    let mut len = std::mem::size_of::<libc::tcp_info>() as libc::socklen_t;
+    // SAFETY: getsockopt writes at most `len` bytes into `info`, a live
+    // local of that size, and the new length into `len`; the fd is the
+    // open stream's.
+    let r = unsafe {
+        libc::getsockopt(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::IPPROTO_TCP,
+            libc::TCP_INFO,
+            (&mut info as *mut libc::tcp_info).cast(),
+            &mut len,
+        )
+    };
+    (r == 0).then_some(info.tcpi_bytes_acked)
+}
+
 /// Waits until what the client sent (data, or its FIN) has reached the
 /// server's kernel: its send queue is empty, every byte acknowledged. On
 /// loopback that happens at once, unless the machine is loaded and the
@@ -1462,14 +1483,18 @@ fn slow_burst(
     let mut stalls = 0;
     while got.len() < want {
         let before = (got.len(), sent.load(Ordering::SeqCst));
+        let acked_before = acked(stream);
         let settled = server.settle();
         // Read only once the server has stopped taking input (bytes wait
-        // in the client's send queue: the server's window is closed, as
-        // its replies wait for room), or all was sent. Reading at every
-        // settle would let a starved writer (a loaded machine) pace the
-        // server, whose replies then never fill the buffers.
+        // in the client's send queue, and the server's kernel acknowledged
+        // none while the server settled: its window is closed, as its
+        // replies wait for room), or all was sent. Reading at every settle
+        // would let a starved writer (a loaded machine) pace the server,
+        // and each early read lets the server's send buffer grow, until
+        // its replies never fill the buffers.
         let done = sent.load(Ordering::SeqCst) >= want;
-        let closed = (done || unsent(stream) > 0) && drain(stream, &mut got, want);
+        let stalled = unsent(stream) > 0 && acked(stream) == acked_before;
+        let closed = (done || stalled) && drain(stream, &mut got, want);
         if closed || settled == Settled::Gone || server.overdue() {
             break;
         }

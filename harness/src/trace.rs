@@ -216,6 +216,10 @@ pub enum EventKind {
     Step(String),
     /// The scenario observed this task blocked in its pending syscall.
     Blocked,
+    /// The task's last call ran this many more times in a row, with the
+    /// same arguments and the same `EAGAIN` (folded by the tracer: see
+    /// `tracer::Spec::collapse`).
+    Repeat(u64),
 }
 
 /// A syscall from entry to exit: the unit transcripts and checks talk about.
@@ -237,11 +241,19 @@ pub struct Record {
     pub exited_at: Option<Duration>,
     /// The scenario saw this call blocked (entered, not returning, task asleep).
     pub blocked: bool,
+    /// How many more times it ran right after, identically (see
+    /// [`EventKind::Repeat`]): the record stands for `1 + repeats` calls.
+    pub repeats: u64,
 }
 
 impl Record {
     pub fn name(&self) -> &'static str {
         syscall_name(self.nr)
+    }
+
+    /// How many calls the record stands for: itself and its repeats.
+    pub fn times(&self) -> u64 {
+        1 + self.repeats
     }
 
     /// The fd in argument `i`, if it is one.
@@ -362,6 +374,8 @@ pub struct Trace {
     record_of_event: HashMap<usize, usize>,
     /// The record each task is inside right now.
     pending: HashMap<Tid, usize>,
+    /// The last record each task completed.
+    last: HashMap<Tid, usize>,
 }
 
 impl Trace {
@@ -394,6 +408,7 @@ impl Trace {
                     entered_at: Some(event.at),
                     exited_at: None,
                     blocked: false,
+                    repeats: 0,
                 };
                 self.records.push(rec);
                 let r = self.records.len() - 1;
@@ -418,6 +433,7 @@ impl Trace {
                             entered_at: None,
                             exited_at: None,
                             blocked: false,
+                            repeats: 0,
                         });
                         self.records.len() - 1
                     }
@@ -428,6 +444,12 @@ impl Trace {
                 rec.exited_at = Some(event.at);
                 merge_outs(&mut rec.args, &ret.outs);
                 self.record_of_event.insert(index, r);
+                self.last.insert(event.tid, r);
+            }
+            EventKind::Repeat(n) => {
+                if let Some(&r) = self.last.get(&event.tid) {
+                    self.records[r].repeats += n;
+                }
             }
             EventKind::Blocked => {
                 if let Some(&r) = self.pending.get(&event.tid) {

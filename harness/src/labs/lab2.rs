@@ -18,6 +18,7 @@ pub(super) fn lab() -> Lab {
         standard: "standard",
         facts: Some(idle_facts),
         limits: Limits::default(),
+        syscalls: super::server_syscalls(),
         checks: vec![
             Check {
                 id: "nonblocking-sockets",

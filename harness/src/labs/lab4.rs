@@ -30,6 +30,7 @@ pub(super) fn lab() -> Lab {
         standard: "level",
         facts: Some(idle_facts),
         limits: Limits::default(),
+        syscalls: super::server_syscalls(),
         checks: vec![
             Check {
                 id: "epoll-create",

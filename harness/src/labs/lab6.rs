@@ -75,6 +75,7 @@ pub(super) fn lab() -> Lab {
         standard: "standard",
         facts: None,
         limits: Limits::default(),
+        syscalls: super::server_syscalls(),
         checks: vec![
             Check {
                 id: "listen-before-fork",

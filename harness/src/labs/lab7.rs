@@ -93,6 +93,7 @@ pub(super) fn lab() -> Lab {
         standard: "standard",
         facts: Some(facts),
         limits: Limits::default(),
+        syscalls: super::server_syscalls(),
         checks: vec![
             Check {
                 id: "thread-per-connection",

@@ -10,6 +10,7 @@ mod lab7;
 
 use std::time::Duration;
 
+use crate::filter::SyscallSet;
 use crate::grade::{Lab, Run, Runs, Verdict};
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
 use crate::trace::{Arg, EventKind, READS, Record, Ret, Termination, Tid, WAITS, WRITES};
@@ -36,6 +37,21 @@ pub fn find(id: &str) -> Option<Lab> {
 }
 
 /// The indices of the records of `run` that satisfy `pred`.
+/// The syscalls every lab's scenarios stop on, in strace's syntax: what
+/// the checks, the transcripts and the findings look at (sockets and fds,
+/// processes and threads, signals, locks and sleeps, and the memory calls
+/// whose `ENOMEM` a finding names). A solution's other calls (a runtime's
+/// clocks, random numbers, thread-local set-up) run at full speed, so a
+/// Python or Go solution's start-up costs no more than a Rust one's.
+pub const SERVER_SYSCALLS: &str = "%net,%desc,%process,%signal,futex,sched_yield,nanosleep,clock_nanosleep,gettid,getpid,mmap,mremap,mprotect,brk,ptrace";
+
+/// [`SERVER_SYSCALLS`] as a set.
+pub fn server_syscalls() -> SyscallSet {
+    // A test parses it; were it ever broken, grading would stop on every
+    // syscall rather than fail.
+    SyscallSet::parse(SERVER_SYSCALLS).unwrap_or_else(|_| SyscallSet::all())
+}
+
 fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {
     run.outcome
         .trace
@@ -653,4 +669,28 @@ fn idle_facts(runs: &Runs) -> Vec<String> {
             ))
         })
         .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_server_syscall_set_parses_and_holds_what_checks_read() {
+        let set = SyscallSet::parse(SERVER_SYSCALLS).expect("SERVER_SYSCALLS parses");
+        assert!(!set.is_all());
+        let names = [
+            READS,
+            WRITES,
+            WAITS,
+            &["accept", "accept4", "clone", "clone3", "futex"],
+        ];
+        for name in names.iter().flat_map(|n| n.iter()) {
+            let nr = crate::trace::syscall_nr(name).expect("a syscall");
+            assert!(set.contains(nr), "{name} is not in SERVER_SYSCALLS");
+        }
+        for lab in all() {
+            assert_eq!(lab.syscalls, set, "{} stops on the server set", lab.id);
+        }
+    }
 }

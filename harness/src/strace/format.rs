@@ -145,10 +145,13 @@ impl Formatter {
                     time(e.at)
                 ));
             }
+            // strace has no notation for a folded repeat: `iolab trace`
+            // folds repeats only for its transcript, never for this form.
             EventKind::Exec { .. }
             | EventKind::Spawn { .. }
             | EventKind::Step(_)
-            | EventKind::Blocked => {}
+            | EventKind::Blocked
+            | EventKind::Repeat(_) => {}
         }
         lines
     }

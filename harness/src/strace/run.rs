@@ -157,6 +157,11 @@ fn start(
         .map(OsString::from)
         .collect();
     args.push(fifo_path.into_os_string());
+    if let Some(filter) = &spec.filter {
+        // The same set, filtered in the kernel the same way.
+        args.push("--seccomp-bpf".into());
+        args.push(format!("--trace={}", filter.expr()).into());
+    }
     args.push("--".into());
     args.push(spec.program.clone());
     args.extend(spec.args.iter().cloned());

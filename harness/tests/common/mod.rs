@@ -102,7 +102,7 @@ pub fn transcript_under(backend: Backend, id: &str, name: &str, program: &str) -
         .iter()
         .find(|s| s.name == name)
         .unwrap_or_else(|| panic!("{id} has a scenario {name}"));
-    let spec = Spec::new(program, Vec::<String>::new()).with_backend(backend);
+    let spec = lab.traced(&Spec::new(program, Vec::<String>::new()).with_backend(backend));
     let outcome = scenario::run(&spec, scenario, &lab.limits)
         .unwrap_or_else(|e| panic!("{id} {name} under {backend}: {e}"));
     normalize(&outcome.trace).render()
