@@ -58,7 +58,7 @@ stress:
 	STRESS_BACKEND=$(BACKEND) harness/stress.sh $(N)
 
 # make bench: what tracing costs, iolab against strace, in one run (needs
-# strace; about 10 minutes; BENCH_N and BENCH_REPS shorten it). The figures
+# strace; about 20 minutes, most of it strace's; BENCH_N=100000 shortens it). The figures
 # behind BENCHMARKS.md. Run it on an otherwise idle machine.
 bench:
 	$(CARGO) bench --bench trace
