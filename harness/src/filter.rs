@@ -63,7 +63,7 @@ impl SyscallSet {
         }
     }
 
-    /// Parses strace's syntax: `-e trace=SET`, `trace=SET` or `SET`, where
+    /// Parses strace's syntax: `trace=SET` (what follows `-e`) or `SET`, where
     /// SET is a comma-separated list of syscall names, `%class` names,
     /// `all` and `none`, optionally negated as a whole by a leading `!`.
     /// A name with a leading `?` may be unknown (strace's rule).
@@ -83,7 +83,7 @@ impl SyscallSet {
         };
         let mut set = SyscallSet::none();
         let mut any = false;
-        for item in list.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+        for item in list.split(',').filter(|s| !s.is_empty()) {
             any = true;
             if item.starts_with('/') {
                 return Err(FilterError::Regex {
@@ -158,16 +158,6 @@ impl SyscallSet {
 
     pub fn is_empty(&self) -> bool {
         self.bits.iter().all(|&w| w == 0)
-    }
-
-    /// The set with `other`'s syscalls added (the expression keeps this
-    /// set's: what the user asked to see).
-    pub fn union(&self, other: &SyscallSet) -> SyscallSet {
-        let mut out = self.clone();
-        for (a, b) in out.bits.iter_mut().zip(other.bits) {
-            *a |= b;
-        }
-        out
     }
 
     /// The 32 bits of syscalls `32 * word .. 32 * word + 32`, bit `i` for

@@ -135,6 +135,34 @@ fn a_filtered_program_is_still_followed_through_forks_threads_signals_and_execs(
 }
 
 #[test]
+fn a_call_a_signal_interrupted_is_shown_going_on() {
+    // `sleep 10` is interrupted by SIGURG, which it ignores (so no handler
+    // runs and the kernel resumes the sleep with restart_syscall, which the
+    // set does not name): the trace shows the sleep going on. The second is
+    // ample for `sleep` to be asleep before the signal.
+    let script = "sleep 10 & pid=$!; sleep 1; kill -URG $pid; sleep 0.3; kill -TERM $pid; wait";
+    let filter = set("nanosleep,clock_nanosleep");
+    let trace = run(Spec::new("sh", ["-c", script]).with_filter(filter)).0;
+    assert!(
+        trace
+            .records
+            .iter()
+            .any(|r| r.is(&["clock_nanosleep", "nanosleep"]) && r.errno() == Some(516)),
+        "the sleep is interrupted (ERESTART_RESTARTBLOCK)"
+    );
+    assert!(
+        trace.records.iter().any(|r| r.is(&["restart_syscall"])),
+        "and resumed where the trace shows it: {:?}",
+        names(&trace)
+    );
+    assert_eq!(
+        names(&trace),
+        ["clock_nanosleep", "restart_syscall"],
+        "nothing else"
+    );
+}
+
+#[test]
 fn the_program_own_exec_is_not_broken_and_later_execs_are_seen() {
     // execve in the set: the filter is installed before the harness's own
     // execve, which must go through (not fail with ENOSYS), while the
@@ -190,7 +218,12 @@ fn an_eagain_storm_is_folded_as_it_streams() {
 
 #[test]
 fn placement_pins_a_single_task_and_frees_it_at_its_first_thread() {
-    let cpus = std::thread::available_parallelism().map_or(1, |n| n.get());
+    // The CPUs this test may use (not available_parallelism, which a CPU
+    // quota lowers).
+    let mine = nix::sched::sched_getaffinity(nix::unistd::Pid::from_raw(0)).expect("affinity");
+    let cpus = (0..nix::sched::CpuSet::count())
+        .filter(|&i| mine.is_set(i).unwrap_or(false))
+        .count();
     let said = |placement| run(Spec::new(LOOP, ["affinity"]).with_placement(placement)).1;
     assert_eq!(said(Placement::Auto), format!("cpus: 1 then {cpus}\n"));
     assert_eq!(said(Placement::Same), "cpus: 1 then 1\n");

@@ -36,14 +36,13 @@ pub fn find(id: &str) -> Option<Lab> {
         .find(|l| l.id.strip_prefix("lab") == Some(id))
 }
 
-/// The indices of the records of `run` that satisfy `pred`.
 /// The syscalls every lab's scenarios stop on, in strace's syntax: what
 /// the checks, the transcripts and the findings look at (sockets and fds,
 /// processes and threads, signals, locks and sleeps, and the memory calls
 /// whose `ENOMEM` a finding names). A solution's other calls (a runtime's
 /// clocks, random numbers, thread-local set-up) run at full speed, so a
 /// Python or Go solution's start-up costs no more than a Rust one's.
-pub const SERVER_SYSCALLS: &str = "%net,%desc,%process,%signal,futex,sched_yield,nanosleep,clock_nanosleep,gettid,getpid,mmap,mremap,mprotect,brk,ptrace";
+pub const SERVER_SYSCALLS: &str = "%net,%desc,%process,%signal,futex,sched_yield,nanosleep,clock_nanosleep,gettid,getpid,mmap,mremap,mprotect,brk,ptrace,restart_syscall";
 
 /// [`SERVER_SYSCALLS`] as a set.
 pub fn server_syscalls() -> SyscallSet {
@@ -52,6 +51,7 @@ pub fn server_syscalls() -> SyscallSet {
     SyscallSet::parse(SERVER_SYSCALLS).unwrap_or_else(|_| SyscallSet::all())
 }
 
+/// The indices of the records of `run` that satisfy `pred`.
 fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {
     run.outcome
         .trace

@@ -26,11 +26,15 @@ use nix::unistd::Pid;
 
 use super::stream::Decoder;
 use crate::fence::Cgroup;
-use crate::trace::{Event, EventKind, SpawnKind};
+use crate::trace::{Event, EventKind, SpawnKind, syscall_name, syscall_nr};
 use crate::tracer::{Shared, Spec, Started, TraceError};
 
 /// The oldest strace whose output the decoder knows.
 const MIN_VERSION: (u32, u32) = (6, 0);
+
+/// Calls strace always traces under a filter: the decoder learns the
+/// program's start, its spawns and its execs from their lines.
+const STRACE_ALWAYS: &[&str] = &["execve", "execveat", "clone", "clone3", "fork", "vfork"];
 /// How long strace may take to print the program's first line.
 const START_TIMEOUT: Duration = Duration::from_secs(10);
 /// How long strace gets to report its tracees' deaths after SIGKILL.
@@ -158,9 +162,22 @@ fn start(
         .collect();
     args.push(fifo_path.into_os_string());
     if let Some(filter) = &spec.filter {
-        // The same set, filtered in the kernel the same way.
+        // The same set, filtered in the kernel the same way, spelled out
+        // name by name (`?`: a name this strace lacks is no error). The
+        // decoder learns the program's start, its spawns and its execs
+        // from those calls' lines, so they are always traced here.
+        let mut set = filter.clone();
+        for nr in STRACE_ALWAYS.iter().filter_map(|n| syscall_nr(n)) {
+            set.insert(nr);
+        }
+        let names: Vec<String> = set
+            .numbers()
+            .map(syscall_name)
+            .filter(|n| *n != "syscall_unknown")
+            .map(|n| format!("?{n}"))
+            .collect();
         args.push("--seccomp-bpf".into());
-        args.push(format!("--trace={}", filter.expr()).into());
+        args.push(format!("--trace={}", names.join(",")).into());
     }
     args.push("--".into());
     args.push(spec.program.clone());

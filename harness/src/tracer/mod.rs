@@ -169,16 +169,20 @@ pub struct Spec {
 /// On one CPU that is a plain context switch; across two, each hand-off
 /// wakes a CPU that went idle (an inter-processor interrupt, often out of
 /// a deep idle state), several times slower per stop. But a program with
-/// several threads or processes must be free to run them in parallel.
+/// several threads or processes must be free to run them in parallel, and
+/// one that sizes a pool from its CPU affinity at start-up (Go's
+/// `GOMAXPROCS`, `available_parallelism`) would see one CPU when pinned.
+/// So grading does not pin (its cost is settling, not stops), and
+/// `iolab trace` pins a single task (`Auto`).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 pub enum Placement {
     /// Tracer and program share one CPU while the program is a single
     /// task, and go back to every allowed CPU at its first thread or child.
-    #[default]
     Auto,
     /// Tracer and program share one CPU for the whole run.
     Same,
     /// No pinning: the scheduler decides.
+    #[default]
     Spread,
 }
 
@@ -681,6 +685,9 @@ struct Task {
     last_eagain: Option<(u64, [u64; 6])>,
     /// Repeats of that call not reported yet.
     repeats: u64,
+    /// Its last shown call was interrupted to be resumed by
+    /// `restart_syscall`, which is then shown too.
+    restarting: bool,
 }
 
 /// A syscall a task is inside.
@@ -704,6 +711,7 @@ impl Task {
             exec_path: None,
             last_eagain: None,
             repeats: 0,
+            restarting: false,
         }
     }
 }
@@ -724,20 +732,36 @@ fn ptrace_options(filtered: bool) -> Options {
 
 /// Syscalls the native tracer stops on for itself whenever it filters:
 /// `execve` for the path as the program gave it, `restart_syscall` to see a
-/// shown call that a signal interrupted go on. They are sent as events only
-/// when the set shows them.
+/// shown call that a signal interrupted go on (it is shown then, as the
+/// call the task is inside). Otherwise they are sent as events only when
+/// the set shows them.
 const ALWAYS_STOPPED: &[&str] = &["execve", "execveat", "restart_syscall"];
 
+/// The errno a call interrupted by a signal returns when the kernel will
+/// resume it with `restart_syscall` (`ERESTART_RESTARTBLOCK`).
+const ERESTART_RESTARTBLOCK: i64 = 516;
+
+/// Calls a run of `EAGAIN` repeats may fold: their entry reads no memory
+/// the call writes, so an entry decoded late (when a held repeat turns out
+/// not to be one) shows what it showed at entry.
+const FOLDABLE: &[&str] = &["read", "readv", "write", "writev", "sendto", "recvfrom"];
+
 /// The path `program` runs from: itself when it names a file, else the
-/// first executable of that name on `PATH` (the exec must get the very
-/// pointer the seccomp program lets through, not a `PATH` search's copies).
-fn resolve(program: &std::ffi::OsStr) -> std::io::Result<OsString> {
+/// first executable of that name on `PATH` (the program's, if `env` sets
+/// it): the exec must get the very pointer the seccomp program lets
+/// through, not a `PATH` search's copies.
+fn resolve(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> std::io::Result<OsString> {
     use std::os::unix::ffi::OsStrExt;
     use std::os::unix::fs::PermissionsExt;
     if program.as_bytes().contains(&b'/') {
         return Ok(program.to_owned());
     }
-    let path = std::env::var_os("PATH").unwrap_or_else(|| "/usr/bin:/bin".into());
+    let path = env
+        .iter()
+        .find(|(k, _)| k == "PATH")
+        .map(|(_, v)| v.clone())
+        .or_else(|| std::env::var_os("PATH"))
+        .unwrap_or_else(|| "/usr/bin:/bin".into());
     for dir in std::env::split_paths(&path) {
         let candidate = dir.join(program);
         if let Ok(meta) = std::fs::metadata(&candidate)
@@ -775,7 +799,7 @@ fn trace_thread(
     };
     let filtered = spec.filter.is_some();
     let program = if filtered {
-        match resolve(&spec.program) {
+        match resolve(&spec.program, &spec.env) {
             Ok(p) => p,
             Err(error) => {
                 let _ = started.send(Err(spawn_error(error)));
@@ -804,7 +828,7 @@ fn trace_thread(
             {
                 stopped.insert(nr);
             }
-            match seccomp::Launch::new(&stopped, &program, &spec.args, &spec.env) {
+            match seccomp::Launch::new(&stopped, &program, &spec.program, &spec.args, &spec.env) {
                 Ok(l) => Some(l),
                 Err(error) => {
                     let _ = started.send(Err(spawn_error(error)));
@@ -852,8 +876,8 @@ fn trace_thread(
         filtered,
         shown: spec.filter.clone(),
         collapse: spec.collapse,
-        unpin: match spec.placement {
-            Placement::Auto => everywhere,
+        unpin: match (spec.placement, pin, everywhere) {
+            (Placement::Auto, Some(pin), Some(everywhere)) => Some((pin, everywhere)),
             _ => None,
         },
     };
@@ -922,8 +946,8 @@ struct Loop {
     /// Fold `EAGAIN` repeats (see [`Spec::collapse`]).
     collapse: bool,
     /// While tracer and program are pinned to one CPU until the program
-    /// has a second task: the CPUs to go back to.
-    unpin: Option<CpuSet>,
+    /// has a second task: the pin, and the CPUs to go back to.
+    unpin: Option<(CpuSet, CpuSet)>,
 }
 
 impl Loop {
@@ -1008,10 +1032,14 @@ impl Loop {
         }
         // A second task: tracer and program go back to every CPU, so that
         // the program's tasks can run in parallel.
-        if let Some(everywhere) = self.unpin.take() {
+        if let Some((pin, everywhere)) = self.unpin.take() {
             let _ = sched_setaffinity(Pid::from_raw(0), &everywhere);
+            // Only tasks still on the pin: a program may have chosen its
+            // own CPUs since (`taskset` as the traced program).
             for &t in self.tasks.keys() {
-                let _ = sched_setaffinity(Pid::from_raw(t), &everywhere);
+                if sched_getaffinity(Pid::from_raw(t)).is_ok_and(|m| m == pin) {
+                    let _ = sched_setaffinity(Pid::from_raw(t), &everywhere);
+                }
             }
         }
         // Past the limit everything dies, at the top of the next round: a
@@ -1021,7 +1049,7 @@ impl Loop {
     }
 
     fn gone(&mut self, tid: Tid, how: Termination) {
-        self.flush_repeats(tid);
+        self.release(tid);
         let Some(task) = self.tasks.remove(&tid) else {
             return;
         };
@@ -1031,16 +1059,37 @@ impl Loop {
         }
     }
 
-    /// Sends the count of `tid`'s folded repeats, if any: before anything
-    /// else of that task is sent.
+    /// Sends the count of `tid`'s folded repeats, if any, and ends the run:
+    /// before anything else of that task is sent.
     fn flush_repeats(&mut self, tid: Tid) {
         let Some(task) = self.tasks.get_mut(&tid) else {
             return;
         };
         let repeats = std::mem::take(&mut task.repeats);
+        task.last_eagain = None;
         let pid = task.pid;
         if repeats > 0 {
             self.emit(tid, pid, EventKind::Repeat(repeats));
+        }
+    }
+
+    /// Before a signal, spawn, exec or end of `tid`: its repeats are
+    /// counted, and a call held back as a possible repeat is sent, so that
+    /// events keep their order.
+    fn release(&mut self, tid: Tid) {
+        self.flush_repeats(tid);
+        let Some(task) = self.tasks.get_mut(&tid) else {
+            return;
+        };
+        let pid = task.pid;
+        if let Some(p) = task.pending.as_mut()
+            && p.shown
+            && !p.sent
+        {
+            p.sent = true;
+            let (nr, args) = (p.nr, p.args);
+            let call = decode::decode_entry(&Memory::new(tid), nr, &args);
+            self.emit(tid, pid, EventKind::Enter(call));
         }
     }
 
@@ -1050,6 +1099,13 @@ impl Loop {
     fn syscall_stop(&mut self, tid: Tid) {
         self.shared.stops.fetch_add(1, Ordering::Relaxed);
         let Some(info) = syscall_info(tid) else {
+            // Under a filter a syscall-stop is an exit (entries are seccomp
+            // stops): the task is outside its call now, whatever it was.
+            if self.filtered
+                && let Some(t) = self.tasks.get_mut(&tid)
+            {
+                t.pending = None;
+            }
             self.resume(tid, None);
             return;
         };
@@ -1061,7 +1117,12 @@ impl Loop {
     }
 
     fn entry(&mut self, tid: Tid, nr: u64, args: [u64; 6]) {
-        let shown = self.shown.as_ref().is_none_or(|s| s.contains(nr));
+        let restarting = self
+            .tasks
+            .get_mut(&tid)
+            .is_some_and(|t| std::mem::take(&mut t.restarting));
+        let shown = self.shown.as_ref().is_none_or(|s| s.contains(nr))
+            || (restarting && crate::trace::syscall_name(nr) == "restart_syscall");
         let repeat = self.collapse
             && self
                 .tasks
@@ -1132,9 +1193,13 @@ impl Loop {
             }
         };
         if let Some(t) = self.tasks.get_mut(&tid) {
+            let name = crate::trace::syscall_name(pending.nr);
+            // recvfrom with a source address writes it: not folded.
+            let foldable =
+                FOLDABLE.contains(&name) && !(name == "recvfrom" && pending.args[4] != 0);
             t.last_eagain =
-                (self.collapse && eagain && crate::trace::syscall_name(pending.nr) != "futex")
-                    .then_some((pending.nr, pending.args));
+                (self.collapse && eagain && foldable).then_some((pending.nr, pending.args));
+            t.restarting = is_error && value == -ERESTART_RESTARTBLOCK;
         }
         let ret = decode::decode_exit(
             &Memory::new(tid),
@@ -1149,7 +1214,7 @@ impl Loop {
 
     fn event_stop(&mut self, tid: Tid, event: i32) {
         let pid = self.pid_of(tid);
-        self.flush_repeats(tid);
+        self.release(tid);
         match event {
             libc::PTRACE_EVENT_CLONE | libc::PTRACE_EVENT_FORK | libc::PTRACE_EVENT_VFORK => {
                 if let Ok(msg) = ptrace::getevent(Pid::from_raw(tid)) {
@@ -1238,7 +1303,7 @@ impl Loop {
             Err(Errno::EINVAL) => self.resume(tid, None),
             Err(_) => {}
             Ok(_) => {
-                self.flush_repeats(tid);
+                self.release(tid);
                 let pid = self.pid_of(tid);
                 self.emit(tid, pid, EventKind::Signal(sig as i32));
                 self.resume(tid, Some(sig));

@@ -10,8 +10,10 @@
 //!
 //! Two exceptions keep the program's start working. The filter is
 //! installed before the `execve` that starts the program, when the tracer
-//! has not yet asked for seccomp stops (it can only set its options once
-//! the child has stopped, after that exec), and an unasked-for
+//! has not yet asked for seccomp stops: it could only once the child
+//! stopped, and the child is started with std's `Command`, whose `spawn`
+//! (on the tracer's own thread) returns only after the exec; strace, which
+//! forks by hand, stops the child first instead. An unasked-for
 //! `SECCOMP_RET_TRACE` fails the call with `ENOSYS`. So [`Launch`] makes
 //! that `execve` itself, and the program lets it through when its path is
 //! the very pointer the harness passes (any other `execve` stops); and if
@@ -19,7 +21,10 @@
 //! carries a mark in its high bits, which the program also lets through.
 //! (Through std's own error path, a `write` and an `exit_group` that both
 //! fail with `ENOSYS`, the child would hang in a crash the tracer, still
-//! inside `spawn`, never waits for.)
+//! inside `spawn`, never waits for.) Both exceptions stay in the filter for
+//! the whole run: a later `execve` from that very address, or an
+//! `exit_group` with that mark, runs without a stop (the exec is still
+//! seen as an event, the exit as the task's end).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::io;
@@ -100,6 +105,8 @@ impl Program {
             .map(|w| (w, set.word32(w)))
             .filter(|&(_, bits)| bits != 0)
             .collect();
+        // Jumps are one byte: every block fits however full the set.
+        const _: () = assert!(MAX_SYSCALLS / 32 * 7 + 1 < u8::MAX as usize);
         let block_len = |bits: u32| if bits == u32::MAX { 1 } else { 7 };
         let mut remaining: usize = words.iter().map(|&(_, b)| block_len(b)).sum();
         for &(word, bits) in &words {
@@ -220,11 +227,12 @@ pub(crate) struct Launch {
 }
 
 impl Launch {
-    /// Prepares to run `path args` with the harness's environment plus
-    /// `env`, stopping on `set`. `path` names the file (no `PATH` search).
+    /// Prepares to run the file `path` (no `PATH` search) as `arg0 args`
+    /// with the harness's environment plus `env`, stopping on `set`.
     pub(crate) fn new(
         set: &SyscallSet,
         path: &OsStr,
+        arg0: &OsStr,
         args: &[OsString],
         env: &[(OsString, OsString)],
     ) -> io::Result<Launch> {
@@ -238,7 +246,7 @@ impl Launch {
             .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
             .collect();
         vars.extend(env.iter().cloned());
-        let mut strings = vec![path.clone()];
+        let mut strings = vec![c(arg0.as_bytes())?];
         for a in args {
             strings.push(c(a.as_bytes())?);
         }
@@ -263,8 +271,8 @@ impl Launch {
 
     /// In the child, last before exec: installs the filter and execs the
     /// program. Returns only if the filter cannot be installed; if the exec
-    /// fails, the child exits with the errno as its status. Async-signal-safe: system calls on data prepared
-    /// before the fork.
+    /// fails, the child exits with the errno as its status.
+    /// Async-signal-safe: system calls on data prepared before the fork.
     pub(crate) fn exec(&self) -> io::Error {
         if let Err(e) = self.program.install() {
             return e;
