@@ -1488,11 +1488,14 @@ fn slow_burst(
         // Read only once the server has stopped taking input (bytes wait
         // in the client's send queue, and the server's kernel acknowledged
         // none while the server settled: its window is closed, as its
-        // replies wait for room), or all was sent. Reading at every settle
-        // would let a starved writer (a loaded machine) pace the server,
-        // and each early read lets the server's send buffer grow, until
-        // its replies never fill the buffers.
-        let done = sent.load(Ordering::SeqCst) >= want;
+        // replies wait for room), or the server's kernel has the whole
+        // request. Reading at every settle would let a starved writer (a
+        // loaded machine) pace the server, and each early read lets the
+        // server's send buffer grow, until its replies never fill the
+        // buffers. (All written is not all received: the client's own
+        // send buffer grows to hold most of the request while a slow
+        // server reads it.)
+        let done = sent.load(Ordering::SeqCst) >= want && unsent(stream) == 0;
         let stalled = unsent(stream) > 0 && acked(stream) == acked_before;
         let closed = (done || stalled) && drain(stream, &mut got, want);
         if closed || settled == Settled::Gone || server.overdue() {
