@@ -896,6 +896,21 @@ fn unsent(stream: &TcpStream) -> libc::c_int {
     if r == 0 { queued } else { 0 }
 }
 
+/// Bytes of the server's replies waiting in the client's receive queue.
+fn arrived(stream: &TcpStream) -> libc::c_int {
+    let mut waiting: libc::c_int = 0;
+    // SAFETY: FIONREAD writes one c_int through the pointer, which points
+    // at a live local; the fd is the open stream's.
+    let r = unsafe {
+        libc::ioctl(
+            std::os::fd::AsRawFd::as_raw_fd(stream),
+            libc::FIONREAD,
+            &mut waiting,
+        )
+    };
+    if r == 0 { waiting } else { 0 }
+}
+
 /// Bytes of the client's the server's kernel has acknowledged so far
 /// (`tcpi_bytes_acked` of `TCP_INFO`), or `None` if the kernel will not say.
 fn acked(stream: &TcpStream) -> Option<u64> {
@@ -1482,26 +1497,28 @@ fn slow_burst(
     let mut last_progress = Instant::now();
     let mut stalls = 0;
     while got.len() < want {
-        let before = (got.len(), sent.load(Ordering::SeqCst));
-        let acked_before = acked(stream);
+        let flow = |s: &TcpStream| (acked(s), arrived(s));
+        let before = (got.len(), sent.load(Ordering::SeqCst), acked(stream));
+        let flow_before = flow(stream);
         let settled = server.settle();
-        // Read only once the server has stopped taking input (bytes wait
-        // in the client's send queue, and the server's kernel acknowledged
-        // none while the server settled: its window is closed, as its
-        // replies wait for room), or the server's kernel has the whole
-        // request. Reading at every settle would let a starved writer (a
-        // loaded machine) pace the server, and each early read lets the
-        // server's send buffer grow, until its replies never fill the
-        // buffers. (All written is not all received: the client's own
-        // send buffer grows to hold most of the request while a slow
-        // server reads it.)
-        let done = sent.load(Ordering::SeqCst) >= want && unsent(stream) == 0;
-        let stalled = unsent(stream) > 0 && acked(stream) == acked_before;
-        let closed = (done || stalled) && drain(stream, &mut got, want);
+        // Read only once the server has stopped: blocked or spinning, or
+        // busy without taking input or sending replies during the whole
+        // settle; and with bytes of the request waiting in the client's
+        // send queue (it is not taking input: its replies wait for room),
+        // or with the whole request sent. Until then the client reads
+        // nothing, so the server's send buffer cannot grow (that needs its
+        // replies acknowledged), and a 1 MiB reply must wait for room.
+        // Reading earlier, at every settle, let a starved writer (a loaded
+        // machine) pace the server, and a slow server's own buffers grow,
+        // until its replies never filled them.
+        let busy = matches!(settled, Settled::Busy { .. }) && flow(stream) != flow_before;
+        let done = sent.load(Ordering::SeqCst) >= want;
+        let closed = !busy && (done || unsent(stream) > 0) && drain(stream, &mut got, want);
         if closed || settled == Settled::Gone || server.overdue() {
             break;
         }
-        if (got.len(), sent.load(Ordering::SeqCst)) == before {
+        // A server that takes input or sends replies is progressing.
+        if (got.len(), sent.load(Ordering::SeqCst), acked(stream)) == before {
             stalls += 1;
             if stalls >= 3 && last_progress.elapsed() > limits.reply.min(Duration::from_secs(1)) {
                 break;
