@@ -883,32 +883,22 @@ fn softirqs_idle() -> bool {
 /// Bytes in the client's send queue not yet acknowledged by the server's
 /// kernel.
 fn unsent(stream: &TcpStream) -> libc::c_int {
-    let mut queued: libc::c_int = 0;
-    // SAFETY: TIOCOUTQ writes one c_int through the pointer, which points at
-    // a live local; the fd is the open stream's.
-    let r = unsafe {
-        libc::ioctl(
-            std::os::fd::AsRawFd::as_raw_fd(stream),
-            libc::TIOCOUTQ,
-            &mut queued,
-        )
-    };
-    if r == 0 { queued } else { 0 }
+    queued(stream, libc::TIOCOUTQ)
 }
 
 /// Bytes of the server's replies waiting in the client's receive queue.
 fn arrived(stream: &TcpStream) -> libc::c_int {
-    let mut waiting: libc::c_int = 0;
-    // SAFETY: FIONREAD writes one c_int through the pointer, which points
-    // at a live local; the fd is the open stream's.
-    let r = unsafe {
-        libc::ioctl(
-            std::os::fd::AsRawFd::as_raw_fd(stream),
-            libc::FIONREAD,
-            &mut waiting,
-        )
-    };
-    if r == 0 { waiting } else { 0 }
+    queued(stream, libc::FIONREAD)
+}
+
+/// A byte count one of the socket queue ioctls (`TIOCOUTQ`, `FIONREAD`)
+/// gives for the stream, 0 if it fails.
+fn queued(stream: &TcpStream, request: libc::Ioctl) -> libc::c_int {
+    let mut bytes: libc::c_int = 0;
+    // SAFETY: both requests write one c_int through the pointer, which
+    // points at a live local; the fd is the open stream's.
+    let r = unsafe { libc::ioctl(std::os::fd::AsRawFd::as_raw_fd(stream), request, &mut bytes) };
+    if r == 0 { bytes } else { 0 }
 }
 
 /// Bytes of the client's the server's kernel has acknowledged so far
