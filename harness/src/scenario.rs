@@ -98,6 +98,15 @@ pub enum ScenarioError {
 }
 
 impl ScenarioError {
+    /// What the program wrote to stderr (the first 64 KiB), when it ran.
+    pub fn stderr(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Trace(_) => None,
+            ScenarioError::ExitedBeforeListening { stderr, .. }
+            | ScenarioError::NeverListened { stderr, .. } => Some(stderr),
+        }
+    }
+
     /// What the harness traced and killed, when the program ran at all.
     pub fn accounting(&self) -> Option<&Accounting> {
         match self {
@@ -741,6 +750,7 @@ impl Server {
         };
         self.spins.clear();
         self.spin_from = self.tracer.start.elapsed();
+        let cpu_before = self.cpu_time();
         loop {
             self.pump(Duration::from_millis(5));
             if self.live.is_empty() {
@@ -778,6 +788,15 @@ impl Server {
                 self.limits.settle_max
             };
             if start.elapsed() >= max {
+                // Busy means it went on by itself: made calls, or computed.
+                // A server that did neither for a settle period while not
+                // asleep was waiting for a CPU (or its tracer was): a loaded
+                // machine, not a busy server. Give it the time it lost.
+                let waiting = self.last_event.elapsed() >= self.limits.settle
+                    && self.cpu_time().saturating_sub(cpu_before) < self.limits.settle;
+                if waiting && start.elapsed() < max * STARVED_WAIT && !self.overdue() {
+                    continue;
+                }
                 self.busy = true;
                 return Settled::Busy {
                     calls: self.trace.records.len() - calls_before,
@@ -827,6 +846,10 @@ impl Server {
         }
     }
 }
+
+/// How many settle windows a settle waits for a server that neither
+/// blocked nor ran (starved of CPU) before calling it busy.
+const STARVED_WAIT: u32 = 10;
 
 /// The calls a task made that achieved nothing, since its last one that did.
 struct Spin {
