@@ -8,7 +8,7 @@ LABS := 1 2 3 4 5 6 7
 LAB ?= 1
 BACKEND ?= native
 
-.PHONY: build test review grade trace compare backends stress bench $(addprefix lab,$(LABS))
+.PHONY: build test review grade explain starter trace compare backends stress bench $(addprefix lab,$(LABS))
 
 build:
 	$(CARGO) build --bins
@@ -17,9 +17,20 @@ build:
 $(addprefix lab,$(LABS)): lab%: build
 	$(IOLAB) grade lab$* --backend $(BACKEND)
 
-# make grade: every lab, one after another.
+# make grade: every lab's solution, then one summary table (each lab's
+# traces under target/iolab/<lab>/<scenario>/).
 grade: build
-	@status=0; for n in $(LABS); do $(IOLAB) grade lab$$n --backend $(BACKEND) || status=1; done; exit $$status
+	$(IOLAB) grade all --backend $(BACKEND)
+
+# make explain CMD='python3 server.py': name any TCP server's I/O model.
+explain: build
+	$(IOLAB) explain --backend $(BACKEND) -- $(CMD)
+
+# make starter DEST=dir: a student tree, with every lab's solution regions
+# replaced by todo!() and the handout's instructions.
+starter: build
+	@test -n "$(DEST)" || { echo "usage: make starter DEST=dir"; exit 2; }
+	$(IOLAB) starter --from . --dest $(DEST)
 
 # make trace LAB=1: the normalized transcript of the lab's standard scenario.
 trace: build

@@ -4,7 +4,7 @@
 //! verdict carries the message a student needs and the transcript lines that
 //! prove it.
 
-use std::fmt::Write as _;
+use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use crate::filter::SyscallSet;
@@ -19,17 +19,63 @@ pub struct Run {
 }
 
 /// Every scenario run of a lab, by scenario name.
-pub struct Runs(pub Vec<Run>);
+///
+/// It notes which scenarios a check reads, so that a failed check's report
+/// can point at the saved traces of exactly those scenarios.
+pub struct Runs {
+    runs: Vec<Run>,
+    read: RefCell<Vec<&'static str>>,
+}
 
 impl Runs {
+    pub fn new(runs: Vec<Run>) -> Runs {
+        Runs {
+            runs,
+            read: RefCell::new(Vec::new()),
+        }
+    }
+
     /// The run of scenario `name`. Rubrics only ask for their own scenarios.
     pub fn get(&self, name: &str) -> &Run {
-        self.0
+        let run = self
+            .runs
             .iter()
             .find(|r| r.outcome.scenario == name)
             .unwrap_or_else(|| {
                 panic!("rubric asked for scenario {name:?}, which the lab does not run")
-            })
+            });
+        self.note(run.outcome.scenario);
+        run
+    }
+
+    /// Every run, in the lab's order (a check reading them all).
+    pub fn iter(&self) -> impl Iterator<Item = &Run> {
+        for run in &self.runs {
+            self.note(run.outcome.scenario);
+        }
+        self.runs.iter()
+    }
+
+    /// Every run, without noting it as read (for reports and artifacts).
+    pub fn all(&self) -> &[Run] {
+        &self.runs
+    }
+
+    fn note(&self, name: &'static str) {
+        let mut read = self.read.borrow_mut();
+        if !read.contains(&name) {
+            read.push(name);
+        }
+    }
+
+    /// The scenarios read since the last call, in the lab's order.
+    fn take_read(&self) -> Vec<&'static str> {
+        let read = std::mem::take(&mut *self.read.borrow_mut());
+        self.runs
+            .iter()
+            .map(|r| r.outcome.scenario)
+            .filter(|s| read.contains(s))
+            .collect()
     }
 }
 
@@ -59,11 +105,52 @@ impl Verdict {
     }
 }
 
+/// What a check judges.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Kind {
+    /// The I/O model, from the trace alone: which calls the server made,
+    /// where it waited, who served a connection. A server speaking another
+    /// protocol is still judged on these.
+    Model,
+    /// What the clients got back: the lab's upper-case echo and commands.
+    Protocol,
+}
+
+impl Kind {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Kind::Model => "model",
+            Kind::Protocol => "protocol",
+        }
+    }
+}
+
+/// Who sees a check's result on Gradescope (its `visibility`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Visibility {
+    /// Shown as soon as the submission is graded.
+    Visible,
+    /// Hidden from students until the due date (a hidden test).
+    AfterDueDate,
+}
+
+impl Visibility {
+    /// Gradescope's name for it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Visibility::Visible => "visible",
+            Visibility::AfterDueDate => "after_due_date",
+        }
+    }
+}
+
 /// One item of a rubric.
 pub struct Check {
     /// A short stable id, used by tests and JSON reports.
     pub id: &'static str,
     pub title: &'static str,
+    pub kind: Kind,
+    pub visibility: Visibility,
     pub points: u32,
     /// What to change when the check fails.
     pub hint: &'static str,
@@ -100,9 +187,13 @@ impl Lab {
 pub struct CheckResult {
     pub id: &'static str,
     pub title: &'static str,
+    pub kind: Kind,
+    pub visibility: Visibility,
     pub points: u32,
     pub hint: &'static str,
     pub verdict: Verdict,
+    /// The scenarios the check read (whose traces back a failure).
+    pub scenarios: Vec<&'static str>,
 }
 
 impl CheckResult {
@@ -126,6 +217,11 @@ pub struct Report {
     pub findings: Vec<String>,
     /// Every run's processes, by the harness's own accounting.
     pub accounting: Accounting,
+    /// Each snapshotted scenario's transcript against the instructor's
+    /// snapshot built into iolab (never the files of the tree graded).
+    pub reference: Vec<crate::reference::Comparison>,
+    /// Where each scenario's traces were saved, once they were.
+    pub artifacts: Option<std::path::PathBuf>,
     pub elapsed: Duration,
 }
 
@@ -159,70 +255,17 @@ impl Report {
             .collect()
     }
 
-    /// The terminal report.
-    pub fn render(&self) -> String {
-        let mut out = String::new();
-        let _ = writeln!(out, "iolab {} — {}", self.lab, self.title);
-        let _ = writeln!(out, "solution: {}", self.solution);
-        if let Some(f) = &self.failure {
-            let _ = writeln!(out, "error: {f}");
-        }
-        if !self.findings.is_empty() {
-            let _ = writeln!(out, "\nnoticed:");
-            for f in &self.findings {
-                let _ = writeln!(out, "  - {f}");
-            }
-        }
-        out.push('\n');
-        for r in &self.results {
-            let mark = if r.verdict.passed { "PASS" } else { "FAIL" };
-            let _ = writeln!(
-                out,
-                "  [{mark}] {:>3}/{:<3} {}",
-                r.score(),
-                r.points,
-                r.title
-            );
-            if !r.verdict.passed {
-                for line in r.verdict.message.lines() {
-                    let _ = writeln!(out, "         {line}");
-                }
-                if !r.verdict.evidence.is_empty() {
-                    let _ = writeln!(out, "         trace:");
-                    for e in &r.verdict.evidence {
-                        let _ = writeln!(out, "           {e}");
-                    }
-                }
-                let _ = writeln!(out, "         hint: {}", r.hint);
-            }
-        }
-        if !self.facts.is_empty() {
-            let _ = writeln!(out, "\nmeasured:");
-            for f in &self.facts {
-                let _ = writeln!(out, "  {f}");
-            }
-        }
-        out.push('\n');
-        let a = &self.accounting;
-        let _ = write!(out, "processes: {} traced", a.processes.len());
-        if !a.escaped.is_empty() {
-            let _ = write!(
-                out,
-                ", {} outlived the trace and were killed by iolab",
-                a.escaped.len()
-            );
-        }
-        if a.left_running.is_empty() {
-            let _ = writeln!(out, ", none left running");
-        } else {
-            let _ = writeln!(
-                out,
-                ", STILL RUNNING: {:?} (kill them: kill -9 PID)",
-                a.left_running
-            );
-        }
-        let _ = writeln!(out, "Score: {}/{}", self.score(), self.max());
-        out
+    /// The points of checks of one kind: (scored, possible).
+    pub fn score_of(&self, kind: Kind) -> (u32, u32) {
+        self.results
+            .iter()
+            .filter(|r| r.kind == kind)
+            .fold((0, 0), |(s, m), r| (s + r.score(), m + r.points))
+    }
+
+    /// Whether the solution got every point.
+    pub fn full_marks(&self) -> bool {
+        self.failure.is_none() && self.score() == self.max()
     }
 }
 
@@ -240,6 +283,7 @@ pub fn grade(
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut failure = None;
+    let mut unimplemented = false;
     let mut findings: Vec<String> = Vec::new();
     let mut accounting = Accounting::default();
     let mut account = |a: &Accounting| {
@@ -268,34 +312,57 @@ pub fn grade(
                 if let Some(a) = e.accounting() {
                     account(a);
                 }
+                unimplemented = e.stderr().is_some_and(not_implemented);
                 failure = Some(e.to_string());
                 break;
             }
         }
     }
     let runs = if failure.is_none() {
-        Some(Runs(runs))
+        Some(Runs::new(runs))
     } else {
         None
     };
     let results = lab
         .checks
         .iter()
-        .map(|c| CheckResult {
-            id: c.id,
-            title: c.title,
-            points: c.points,
-            hint: c.hint,
-            verdict: match (&runs, &failure) {
+        .map(|c| {
+            let verdict = match (&runs, &failure) {
                 (Some(runs), _) => (c.judge)(runs),
+                (None, Some(_)) if unimplemented => {
+                    Verdict::fail("not implemented yet", Vec::new())
+                }
                 (None, Some(_)) => Verdict::fail(
                     "not checked: the scenarios could not run (see the error above)",
                     Vec::new(),
                 ),
                 (None, None) => Verdict::fail("not checked", Vec::new()),
-            },
+            };
+            CheckResult {
+                id: c.id,
+                title: c.title,
+                kind: c.kind,
+                visibility: c.visibility,
+                points: c.points,
+                hint: c.hint,
+                verdict,
+                scenarios: runs.as_ref().map(Runs::take_read).unwrap_or_default(),
+            }
         })
         .collect();
+    let failure = failure.map(|f| {
+        if unimplemented {
+            format!(
+                "not implemented yet: the solution stopped at a todo!() (or NotImplementedError) before it listened; {f}"
+            )
+        } else {
+            f
+        }
+    });
+    let reference = match &runs {
+        Some(runs) => crate::reference::compare(lab.id, runs.all()),
+        None => Vec::new(),
+    };
     let facts = match (&runs, lab.facts) {
         (Some(runs), Some(facts)) => facts(runs),
         _ => Vec::new(),
@@ -310,6 +377,14 @@ pub fn grade(
         runs,
         findings,
         accounting,
+        reference,
+        artifacts: None,
         elapsed: started.elapsed(),
     })
+}
+
+/// Whether a run's error shows a starter tree's placeholder: Rust's
+/// `todo!()` ("not yet implemented") or Python's `NotImplementedError`.
+fn not_implemented(stderr: &str) -> bool {
+    stderr.contains("not yet implemented") || stderr.contains("NotImplementedError")
 }

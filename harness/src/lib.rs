@@ -5,6 +5,7 @@
 //! `grade` (checks), with `scenario` driving clients in steps synchronized
 //! with the live trace. `labs` holds each lab's scenario and rubric.
 
+pub mod explain;
 mod fence;
 pub mod filter;
 pub mod grade;
@@ -12,7 +13,10 @@ pub mod labs;
 pub mod limits;
 pub mod normalize;
 pub mod procfs;
+pub mod reference;
+pub mod report;
 pub mod scenario;
+pub mod starter;
 pub mod strace;
 mod tables;
 pub mod trace;

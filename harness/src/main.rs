@@ -14,9 +14,10 @@ use anyhow::{Context, Result, anyhow, bail};
 use clap::{Parser, Subcommand};
 
 use iolab::filter::SyscallSet;
-use iolab::grade::{self, Lab, Report};
+use iolab::grade::{self, Lab};
 use iolab::limits::Limit;
 use iolab::normalize::{normalize, raw_lines, side_by_side};
+use iolab::report::Style;
 use iolab::scenario::{self, Limits};
 use iolab::strace::format::Formatter;
 use iolab::trace::Trace;
@@ -114,11 +115,12 @@ enum Command {
         )]
         command: Vec<OsString>,
     },
-    /// Grade a lab solution: run the lab's scenarios and print the score.
+    /// Grade a lab solution: run the lab's scenarios and print the score
+    /// (`all`: every lab's own solution, one summary table).
     Grade {
         #[command(flatten)]
         backend: BackendArg,
-        /// The lab: lab1, lab2, ... (or just the number).
+        /// The lab: lab1, lab2, ... (or just the number), or `all`.
         lab: String,
         /// The solution to grade, as one shell-quoted string (default: the lab's own binary).
         #[arg(long, value_name = "'CMD ARGS...'")]
@@ -128,6 +130,40 @@ enum Command {
         listen_timeout: Option<u64>,
         #[command(flatten)]
         limits: LimitArgs,
+        /// Also write the result in Gradescope's results.json format to PATH.
+        #[arg(long, value_name = "PATH")]
+        json: Option<PathBuf>,
+        /// Where each scenario's traces are kept (default: target/iolab
+        /// next to the iolab binary); the report prints each failure's.
+        #[arg(long, value_name = "DIR")]
+        traces: Option<PathBuf>,
+    },
+    /// Probe any TCP server and name its I/O model: `io:`, `concurrency:`
+    /// and `lock:` lines, then the trace lines behind each answer.
+    Explain {
+        #[command(flatten)]
+        backend: BackendArg,
+        #[command(flatten)]
+        limits: LimitArgs,
+        /// The server and its arguments; it must listen on TCP (any port:
+        /// iolab finds it from the traced bind and listen).
+        #[arg(
+            required = true,
+            trailing_var_arg = true,
+            allow_hyphen_values = true,
+            value_name = "CMD"
+        )]
+        command: Vec<OsString>,
+    },
+    /// Write a student tree to DEST: the project with every lab's solution
+    /// regions replaced by todo!() and the handout's instructions.
+    Starter {
+        /// The directory to create (it must not exist, or be empty).
+        #[arg(long, value_name = "DIR")]
+        dest: PathBuf,
+        /// The instructor's tree (default: the one iolab was built from).
+        #[arg(long, value_name = "DIR")]
+        from: Option<PathBuf>,
     },
     /// Run a lab's standard scenario and print the normalized transcript
     /// (what `snapshots/` holds for the reference solution).
@@ -198,7 +234,21 @@ fn run(cli: Cli) -> Result<ExitCode> {
             solution,
             listen_timeout,
             limits,
+            json,
+            traces,
         } => {
+            let traces = match traces {
+                Some(dir) => dir,
+                None => traces_dir()?,
+            };
+            if lab == "all" {
+                if solution.is_some() || json.is_some() {
+                    bail!(
+                        "`iolab grade all` grades every lab's own solution; --solution and --json take one lab"
+                    );
+                }
+                return grade_all(backend.backend, &limits, listen_timeout, &traces);
+            }
             let lab = find_lab(&lab)?;
             let (spec, shown) = solution_spec(&lab, solution.as_deref())?;
             let spec = spec.with_backend(backend.backend);
@@ -206,21 +256,60 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(secs) = listen_timeout {
                 limits.listen = Duration::from_secs(secs);
             }
-            let report = grade::grade(&lab, &spec, &shown, &limits)?;
-            let saved = save_runs(&lab, &report);
-            let mut text = report.render();
-            if let Some(dir) = saved {
-                let at = text.rfind("Score:").unwrap_or(text.len());
-                text.insert_str(at, &format!("transcripts: {}\n", dir.display()));
+            let mut report = grade::grade(&lab, &spec, &shown, &limits)?;
+            if let Err(e) = report.save_artifacts(&traces) {
+                eprintln!(
+                    "iolab: warning: cannot keep the traces under {}: {e}",
+                    traces.display()
+                );
             }
-            print!("{text}");
-            Ok(
-                if report.score() == report.max() && report.failure.is_none() {
-                    ExitCode::SUCCESS
-                } else {
-                    ExitCode::from(1)
-                },
-            )
+            print!("{}", report.render_styled(Style::for_stdout()));
+            if let Some(path) = json {
+                let text = serde_json::to_string_pretty(&report.gradescope())?;
+                std::fs::write(&path, text + "\n")
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+            Ok(if report.full_marks() {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            })
+        }
+        Command::Explain {
+            backend,
+            limits,
+            command,
+        } => {
+            let (program, args) = command
+                .split_first()
+                .ok_or_else(|| anyhow!("no program given"))?;
+            let spec = Spec::new(program, args).with_backend(backend.backend);
+            let mut bounds = Limits::default();
+            for l in &limits.limits {
+                bounds.set(l.clone());
+            }
+            let (explanation, run) = iolab::explain::explain(&spec, &bounds)?;
+            print!("{}", explanation.render());
+            for f in &run.outcome.findings {
+                println!("\nnoticed: {f}");
+            }
+            Ok(ExitCode::SUCCESS)
+        }
+        Command::Starter { dest, from } => {
+            let from = match from {
+                Some(dir) => dir,
+                None => PathBuf::from(env!("CARGO_MANIFEST_DIR")),
+            };
+            let summary = iolab::starter::write_tree(&from, &dest)?;
+            println!(
+                "starter tree written to {}: {} files, {} solution regions in {} labs replaced by todo!()",
+                dest.display(),
+                summary.files,
+                summary.regions,
+                summary.labs.len()
+            );
+            println!("next: cd {} && make lab1", dest.display());
+            Ok(ExitCode::SUCCESS)
         }
         Command::Transcript {
             backend,
@@ -322,25 +411,40 @@ fn solution_spec(lab: &Lab, solution: Option<&str>) -> Result<(Spec, String)> {
     }
 }
 
-/// Saves each scenario's transcript and raw trace under `target/iolab/<lab>/`.
-fn save_runs(lab: &Lab, report: &Report) -> Option<PathBuf> {
-    let runs = report.runs.as_ref()?;
-    let dir = build_dir().ok()?.parent()?.join("iolab").join(lab.id);
-    std::fs::create_dir_all(&dir).ok()?;
-    for run in &runs.0 {
-        let name = run.outcome.scenario;
-        std::fs::write(
-            dir.join(format!("{name}.txt")),
-            run.transcript.render_with_counts(),
-        )
-        .ok()?;
-        std::fs::write(
-            dir.join(format!("{name}.raw.txt")),
-            raw_lines(&run.outcome.trace).join("\n") + "\n",
-        )
-        .ok()?;
+/// Where grading keeps traces by default: `target/iolab`, next to the
+/// directory iolab was built into.
+fn traces_dir() -> Result<PathBuf> {
+    let build = build_dir()?;
+    Ok(build.parent().unwrap_or(&build).join("iolab"))
+}
+
+/// `iolab grade all`: every lab's own solution, then one summary table.
+fn grade_all(
+    backend: Backend,
+    limits: &LimitArgs,
+    listen_timeout: Option<u64>,
+    traces: &Path,
+) -> Result<ExitCode> {
+    let mut rows = Vec::new();
+    let mut all_full = true;
+    for lab in iolab::labs::all() {
+        let (spec, shown) = solution_spec(&lab, None)?;
+        let mut bounds = limits.apply(&lab);
+        if let Some(secs) = listen_timeout {
+            bounds.listen = Duration::from_secs(secs);
+        }
+        eprintln!("grading {} ...", lab.id);
+        let mut report = grade::grade(&lab, &spec.with_backend(backend), &shown, &bounds)?;
+        let _ = report.save_artifacts(traces);
+        all_full &= report.full_marks();
+        rows.push(report);
     }
-    Some(dir)
+    print!("{}", iolab::report::summary(&rows, Style::for_stdout()));
+    Ok(if all_full {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::from(1)
+    })
 }
 
 /// `iolab trace`: the program keeps the terminal; Ctrl-C stops it and everything it spawned.

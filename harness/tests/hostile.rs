@@ -179,7 +179,7 @@ fn gigabytes_of_output_are_read_and_dropped_past_the_cap() {
     assert_says(&run, "iolab kept the first 64 KiB of each");
     // The flood is before it listens; after that it is the reference.
     assert_score(&run, 100);
-    for r in &run.report.runs.as_ref().expect("the scenarios ran").0 {
+    for r in run.report.runs.as_ref().expect("the scenarios ran").all() {
         assert!(r.outcome.stdout.len() <= OUTPUT_CAP);
         assert!(r.outcome.stderr.len() <= OUTPUT_CAP);
     }
@@ -194,7 +194,7 @@ fn a_server_that_ignores_sigterm_is_killed() {
         .runs
         .as_ref()
         .expect("the scenarios ran")
-        .0
+        .all()
         .iter()
         .map(|r| r.transcript.render())
         .collect();

@@ -57,6 +57,7 @@ fn parse_port(mut args: impl Iterator<Item = String>) -> Option<u16> {
 /// Sets up the listening socket, then serves clients one after another.
 /// Returns only on an unexpected error.
 fn serve(port: u16) -> nix::Result<Infallible> {
+    // SOLUTION BEGIN: lab 1: listen on 127.0.0.1 with blocking sockets, then accept one client at a time and echo each chunk upper-cased until it closes
     // socket(AF_INET, SOCK_STREAM, 0). No SOCK_NONBLOCK: every call on this
     // socket, and on the connections it accepts, waits until it can complete.
     let listener = socket(
@@ -93,8 +94,10 @@ fn serve(port: u16) -> nix::Result<Infallible> {
         // there is nothing useful to do with one.
         let _ = close(conn);
     }
+    // SOLUTION END
 }
 
+// SOLUTION HELPERS BEGIN
 /// Waits in `accept` for the next client.
 fn accept_client(listener: &OwnedFd) -> nix::Result<OwnedFd> {
     loop {
@@ -140,3 +143,4 @@ fn write_all(conn: &OwnedFd, mut bytes: &[u8]) -> nix::Result<()> {
     }
     Ok(())
 }
+// SOLUTION HELPERS END

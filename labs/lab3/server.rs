@@ -109,6 +109,7 @@ impl Conn {
 /// Sets up the listening socket, then serves every client from one loop.
 /// Returns only on an unexpected error.
 fn serve(port: u16) -> nix::Result<Infallible> {
+    // SOLUTION BEGIN: lab 3: serve every client from one thread that waits only in select, with non-blocking sockets and a write set for unsent output
     // socket(AF_INET, SOCK_STREAM, 0): a blocking socket for now; it is made
     // non-blocking below, once it is listening.
     let listener = socket(
@@ -162,8 +163,10 @@ fn serve(port: u16) -> nix::Result<Infallible> {
             }
         }
     }
+    // SOLUTION END
 }
 
+// SOLUTION HELPERS BEGIN
 /// Turns on `O_NONBLOCK`: reads, writes and accepts on `fd` that cannot
 /// complete at once fail with EAGAIN instead of waiting.
 fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
@@ -312,3 +315,4 @@ fn send_unsent(conn: &mut Conn) -> nix::Result<bool> {
     }
     Ok(true)
 }
+// SOLUTION HELPERS END

@@ -127,6 +127,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Option<(Trigger, u16)> 
 /// Sets up the listening socket and the epoll instance, then serves every
 /// client from the one event loop. Returns only on an unexpected error.
 fn serve(trigger: Trigger, port: u16) -> nix::Result<Infallible> {
+    // SOLUTION BEGIN: lab 4: serve every client from one epoll loop, level- or edge-triggered as --trigger says, draining to EAGAIN in edge mode
     // socket(AF_INET, SOCK_STREAM, 0), then O_NONBLOCK: `accept` must answer
     // EAGAIN instead of parking the thread once the backlog is empty.
     let listener = socket(
@@ -180,8 +181,10 @@ fn serve(trigger: Trigger, port: u16) -> nix::Result<Infallible> {
             on_conn_event(trigger, &epoll, slot, &mut buf)?;
         }
     }
+    // SOLUTION END
 }
 
+// SOLUTION HELPERS BEGIN
 /// Switches `fd` to non-blocking mode: fcntl(F_GETFL), then F_SETFL with
 /// O_NONBLOCK added. From then on a call that would wait fails with EAGAIN.
 fn set_nonblocking(fd: &OwnedFd) -> nix::Result<()> {
@@ -359,3 +362,4 @@ fn write_some(trigger: Trigger, fd: &OwnedFd, bytes: &[u8]) -> nix::Result<usize
     }
     Ok(sent)
 }
+// SOLUTION HELPERS END

@@ -111,6 +111,7 @@ fn parse_args(mut args: impl Iterator<Item = String>) -> Option<(u16, usize)> {
 /// The master: listens, starts the workers, then looks after them until
 /// SIGTERM. Returns once every worker has been stopped and reaped.
 fn serve(port: u16, workers: usize) -> nix::Result<()> {
+    // SOLUTION BEGIN: lab 6: listen, then fork worker processes that accept on the shared socket; reap and replace a crashed worker, stop them all on SIGTERM
     let listener = listen_socket(port)?;
 
     // SIGTERM sets a flag. No SA_RESTART: a signal that arrives while the
@@ -133,8 +134,10 @@ fn serve(port: u16, workers: usize) -> nix::Result<()> {
     stop_workers(&pids);
     let _ = close(listener);
     result
+    // SOLUTION END
 }
 
+// SOLUTION HELPERS BEGIN
 /// socket, SO_REUSEADDR, bind, listen, getsockname, and the `listening on` line.
 fn listen_socket(port: u16) -> nix::Result<OwnedFd> {
     // Blocking, as in lab 1: every worker simply sleeps in `accept`.
@@ -318,3 +321,4 @@ fn stop_workers(pids: &[Option<Pid>]) {
         while waitpid(*pid, None) == Err(Errno::EINTR) {}
     }
 }
+// SOLUTION HELPERS END

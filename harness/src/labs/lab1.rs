@@ -4,7 +4,7 @@
 use super::{
     READS, blocked_in, describe_settle, diff, ended, evidence, nonblocking_switches, single_task,
 };
-use crate::grade::{Check, Lab, Runs, Verdict};
+use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Scenario, Step};
 
 /// The size of the burst a correct server echoes whole.
@@ -61,6 +61,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "blocking-sockets",
                 title: "listening and connection sockets are blocking",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "create sockets without SOCK_NONBLOCK and never set O_NONBLOCK (fcntl) or FIONBIO (ioctl) on them; in this lab waiting happens inside accept and read",
                 judge: blocking_sockets,
@@ -68,6 +70,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "accept-blocks",
                 title: "accept blocks while no client is connecting",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "call accept on the listening socket directly and let it wait; do not wait in poll/select/sleep first",
                 judge: accept_blocks,
@@ -75,6 +79,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "read-blocks",
                 title: "read blocks on a connected but silent client",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "call read (or recv) on the connection directly and let it wait for data; do not poll or sleep before it",
                 judge: read_blocks,
@@ -82,6 +88,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "head-of-line",
                 title: "head-of-line blocking: B waits until A leaves",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 20,
                 hint: "serve one client at a time in the only thread: accept, read/write until the client closes, close, then accept the next",
                 judge: head_of_line,
@@ -89,6 +97,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "echo",
                 title: "answers every chunk upper-cased, including a 256 KiB burst",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 20,
                 hint: "write back exactly the bytes read, upper-cased, and loop until a write has sent all of them",
                 judge: echo,
@@ -96,6 +106,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "single-task",
                 title: "one thread, one process: no clone or fork",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "lab 1 is the single-threaded model: no threads, no child processes (those are labs 5 and 6)",
                 judge: single_task,
@@ -106,7 +118,7 @@ pub(super) fn lab() -> Lab {
 
 fn blocking_sockets(runs: &Runs) -> Verdict {
     let mut lines = Vec::new();
-    for run in &runs.0 {
+    for run in runs.iter() {
         let offending = nonblocking_switches(run)
             .into_iter()
             .filter(|s| s.on)

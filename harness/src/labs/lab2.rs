@@ -1,7 +1,7 @@
 //! Lab 2, non-blocking I/O with `EAGAIN` polling: with `O_NONBLOCK` nothing
 //! waits, so one thread juggles many sockets, at the price of spinning.
 
-use crate::grade::{Check, Lab, Runs, Verdict};
+use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
 
 use super::{
@@ -23,6 +23,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "nonblocking-sockets",
                 title: "the listening socket and every connection are non-blocking",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "set O_NONBLOCK on the listening socket and on each accepted connection before using it (fcntl F_GETFL, then F_SETFL with O_NONBLOCK added; or SOCK_NONBLOCK at socket/accept4)",
                 judge: nonblocking_sockets,
@@ -30,6 +32,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "eagain-seen",
                 title: "EAGAIN comes back from accept and from reads",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "just try: call accept and read on the non-blocking sockets and treat EAGAIN as \"nothing yet\", instead of asking first whether something is there",
                 judge: eagain_seen,
@@ -37,6 +41,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "never-blocks",
                 title: "no call ever waits in the kernel (except a deliberate sleep)",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "every socket the loop touches must be non-blocking, so that accept, read and write return at once",
                 judge: never_blocks,
@@ -44,6 +50,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "no-readiness-api",
                 title: "no select, poll or epoll: the loop polls by itself",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "this lab is about polling by hand; select is lab 3 and epoll lab 4",
                 judge: no_readiness_api,
@@ -51,6 +59,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "single-task",
                 title: "one thread, one process: no clone or fork",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "one loop in one thread serves every client; threads are lab 5",
                 judge: single_task,
@@ -58,6 +68,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "concurrent",
                 title: "B is answered while A is connected and silent",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "never stay with one client: each pass of the loop tries accept, then every connection once",
                 judge: |runs| concurrent(runs, &["standard"]),
@@ -65,6 +77,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "large-reply",
                 title: "a 1 MiB reply to a slow reader arrives whole",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 20,
                 hint: "a non-blocking write may send only part of the buffer, or fail with EAGAIN when the socket buffer is full: keep the unsent rest and write it on a later pass",
                 judge: |runs| large_replies(runs, &["standard"], &["burst"]),
@@ -74,7 +88,7 @@ pub(super) fn lab() -> Lab {
 }
 
 fn nonblocking_sockets(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let uses = blocking_uses(run);
         if !uses.is_empty() {
             return Verdict::fail(
@@ -116,7 +130,7 @@ fn eagain_seen(runs: &Runs) -> Verdict {
 }
 
 fn never_blocks(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let blocked = blocked_records(run);
         if !blocked.is_empty() {
             return Verdict::fail(
@@ -129,7 +143,7 @@ fn never_blocks(runs: &Runs) -> Verdict {
 }
 
 fn no_readiness_api(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let used = readiness_calls(run);
         if !used.is_empty() {
             return Verdict::fail(

@@ -1,7 +1,7 @@
 //! Lab 3, `select`: one thread asks the kernel which sockets are ready and
 //! sleeps otherwise.
 
-use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
 use crate::trace::{Arg, Ret, SELECTS};
 
@@ -25,6 +25,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "single-task",
                 title: "one thread, one process: no clone or fork",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "one select loop in one thread serves every client",
                 judge: single_task,
@@ -32,6 +34,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "waits-in-select",
                 title: "select is the only place the server waits",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "never call accept, read or write on a socket select did not report ready, and make the sockets non-blocking so a surprise cannot block; use select (or pselect), not poll or epoll",
                 judge: waits_in_select,
@@ -39,6 +43,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "idle-sleeps",
                 title: "while idle, the server sleeps in select",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "pass NULL as select's timeout (or a long one): a zero or tiny timeout in a loop turns select into busy polling",
                 judge: |runs| match idle_sleeps(runs.get("standard"), SELECTS, "select") {
@@ -49,6 +55,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "read-set",
                 title: "the listening socket and every live connection are watched",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "rebuild the sets before every select: L in the read set, and each open connection in the read set (or in the write set while it has output pending)",
                 judge: read_set,
@@ -56,6 +64,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "ready-only",
                 title: "accept and read only what the last select reported ready",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "after select returns, check FD_ISSET for each fd before accept or read on it; a new connection is read only once select reports it",
                 judge: ready_only,
@@ -63,6 +73,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "write-set",
                 title: "a large reply waits for writability in the write set",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "when a write is partial or fails with EAGAIN, keep the rest, put the fd in the write set, and write more when select reports it writable",
                 judge: write_set,
@@ -70,6 +82,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "sets-shrink",
                 title: "closed connections leave the sets",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "when read returns 0, close the fd and stop putting it in the sets (select fails with EBADF on a closed fd)",
                 judge: sets_shrink,
@@ -77,6 +91,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "concurrent",
                 title: "B is answered while A is connected and silent",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "put every connection in the read set and serve whichever select reports",
                 judge: |runs| concurrent(runs, &["standard"]),
@@ -84,6 +100,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "large-reply",
                 title: "a message bigger than one read and a 1 MiB reply arrive whole",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "keep unsent output per connection and never drop the rest of a partial write",
                 judge: |runs| large_replies(runs, &["standard"], &["burst"]),
@@ -112,7 +130,7 @@ fn selects(run: &Run) -> Vec<usize> {
 }
 
 fn waits_in_select(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let others: Vec<usize> = readiness_calls(run)
             .into_iter()
             .filter(|&r| !run.outcome.trace.records[r].is(SELECTS))
@@ -138,7 +156,7 @@ fn waits_in_select(runs: &Runs) -> Verdict {
 }
 
 fn read_set(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let mut live: Vec<String> = Vec::new();
         for (r, rec) in run.outcome.trace.records.iter().enumerate() {
             match rec.name() {
@@ -187,7 +205,7 @@ fn read_set(runs: &Runs) -> Verdict {
 }
 
 fn ready_only(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let mut last: Option<usize> = None;
         for (r, rec) in run.outcome.trace.records.iter().enumerate() {
             if rec.is(SELECTS) && matches!(rec.ret, Some(Ret::Ok(_))) {
@@ -245,7 +263,7 @@ fn write_set(runs: &Runs) -> Verdict {
 }
 
 fn sets_shrink(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         for s in selects(run) {
             let rec = &run.outcome.trace.records[s];
             // A closed fd has no name left: it shows as `fdN`.

@@ -3,7 +3,7 @@
 //! readable; edge-triggered reports a change once, so the handler must drain
 //! to `EAGAIN` or data sits unread.
 
-use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
 use crate::trace::{Arg, EPOLL_WAITS, Ret};
 
@@ -35,6 +35,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "epoll-create",
                 title: "one epoll instance, created once",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "call epoll_create1 once at start-up and keep that one instance for every socket",
                 judge: epoll_create,
@@ -42,6 +44,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "ctl-add",
                 title: "L and every connection are added, with EPOLLET exactly in edge mode",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "epoll_ctl(EPOLL_CTL_ADD) the listening socket and each accepted connection; add EPOLLET to the events only with --trigger edge",
                 judge: ctl_add,
@@ -49,6 +53,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "ctl-del",
                 title: "a closed connection is removed (EPOLL_CTL_DEL or close)",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "when read returns 0 the client has closed: EPOLL_CTL_DEL the fd (or just close it, which removes it) so epoll stops reporting it",
                 judge: ctl_del,
@@ -56,6 +62,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "idle-epoll",
                 title: "while idle, the server sleeps in epoll_wait",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "pass -1 as epoll_wait's timeout: a zero or tiny timeout in a loop is busy polling",
                 judge: idle_epoll,
@@ -63,6 +71,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "edge-drains",
                 title: "edge mode: non-blocking connections, read until EAGAIN after each event",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "an edge-triggered event comes once per change: read in a loop until read fails with EAGAIN (the sockets must be non-blocking), or the rest of the data waits forever",
                 judge: edge_drains,
@@ -70,6 +80,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "level-rereports",
                 title: "level mode: epoll_wait reports an fd again while data is left",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "in level mode read once per event (as the handout asks) and let epoll_wait report the fd again: that re-report is the level-triggered behaviour to observe",
                 judge: level_rereports,
@@ -77,6 +89,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "epollout",
                 title: "a large reply waits for EPOLLOUT",
+                kind: Kind::Model,
+                visibility: Visibility::AfterDueDate,
                 points: 10,
                 hint: "when a write is partial or fails with EAGAIN, keep the rest and EPOLL_CTL_MOD the fd to EPOLLOUT; write more when epoll_wait reports it",
                 judge: epollout,
@@ -84,6 +98,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "concurrent",
                 title: "B is answered while A is connected and silent, in both modes",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "serve whichever fd epoll_wait reports; never wait on one client",
                 judge: |runs| concurrent(runs, STANDARD),
@@ -91,6 +107,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "large-reply",
                 title: "a message bigger than one read and a 1 MiB reply arrive whole, in both modes",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "keep unsent output per connection and never drop the rest of a partial write",
                 judge: |runs| large_replies(runs, STANDARD, &["level-burst", "edge-burst"]),

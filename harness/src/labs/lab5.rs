@@ -6,7 +6,7 @@ use super::{
     from_first_socket, is_conn, large_replies, many_clients, nonblocking_switches, received,
     root_task, slow_burst, task_name, thread_per_connection,
 };
-use crate::grade::{Check, Lab, Runs, Verdict};
+use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Scenario, Step};
 use crate::trace::{EventKind, Tid};
 
@@ -53,6 +53,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "thread-per-connection",
                 title: "the main thread accepts, and creates a thread (CLONE_VM|CLONE_THREAD) for each connection",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 20,
                 hint: "loop in the main thread: accept, then std::thread::spawn a thread that owns the connection, then accept again",
                 judge: |runs| thread_per_connection(runs, &["standard", "many"]),
@@ -60,6 +62,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "own-thread",
                 title: "each connection is read and written only by its own thread",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "move the connection into the thread created for it; no other thread (main, a shared writer) touches it",
                 judge: own_thread,
@@ -67,6 +71,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "blocking",
                 title: "connection threads use plain blocking calls",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "no O_NONBLOCK and no polling loop: a thread of its own can simply wait in read",
                 judge: blocking,
@@ -74,6 +80,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "concurrent",
                 title: "B is answered while A is connected and silent",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "the main thread must go back to accept at once, leaving the connection to its thread",
                 judge: |runs| concurrent(runs, &["standard"]),
@@ -81,6 +89,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "no-leak",
                 title: "after 20 connections open and close, their 20 threads have exited",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "when read returns 0, close the connection and return from the thread's function",
                 judge: no_leak,
@@ -88,6 +98,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "large-reply",
                 title: "a 12 KiB message and a 1 MiB reply to a slow reader arrive whole",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 20,
                 hint: "write in a loop until every byte is sent: write may send less than it was given",
                 judge: |runs| large_replies(runs, &["standard"], &["burst"]),

@@ -5,7 +5,7 @@ use super::{
     READS, describe_settle, evidence, fd_name, from_first_socket, received, root_task, spawned,
     task_name,
 };
-use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Scenario, Step};
 use crate::trace::{Arg, EventKind, Termination, Tid};
 
@@ -80,6 +80,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "listen-before-fork",
                 title: "the master listens before it forks the first worker",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "socket, bind, listen in the master; only then fork: the workers inherit a socket that already listens",
                 judge: listen_before_fork,
@@ -87,6 +89,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "workers-accept",
                 title: "at least 2 worker processes (no CLONE_VM) wait in accept on the inherited listening socket at once",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "fork (not a thread) --workers N times; each worker loops on accept on the listening fd it inherited",
                 judge: workers_accept,
@@ -94,6 +98,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "master-never-accepts",
                 title: "the master never accepts: it only forks and reaps",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "after forking, the master waits for its children (wait4) and nothing else",
                 judge: master_never_accepts,
@@ -101,6 +107,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "concurrent",
                 title: "two clients are served at once, by different processes",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "each worker serves one connection at a time; a second client is taken by another idle worker",
                 judge: concurrent,
@@ -108,6 +116,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "crash-contained",
                 title: "after one worker crashes, other clients are still served and new ones accepted",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 20,
                 hint: "a crash must kill only the worker process that crashed: its memory is its own",
                 judge: crash_contained,
@@ -115,6 +125,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "reaps-and-replaces",
                 title: "the master reaps the dead worker (wait4) and forks a replacement",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "loop on wait4(-1, ...) in the master; for each dead worker, fork a new one",
                 judge: reaps_and_replaces,
@@ -122,6 +134,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "clean-shutdown",
                 title: "on SIGTERM the master stops its workers and exits, leaving no orphan",
+                kind: Kind::Model,
+                visibility: Visibility::AfterDueDate,
                 points: 15,
                 hint: "catch SIGTERM in the master (a flag), kill each worker, wait4 each, then exit; workers must reset SIGTERM to the default after fork",
                 judge: clean_shutdown,
@@ -131,7 +145,7 @@ pub(super) fn lab() -> Lab {
 }
 
 fn listen_before_fork(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let records = &run.outcome.trace.records;
         let listen = from_first_socket(run)
             .find(|(_, r)| r.is(&["listen"]) && r.done_len() == Some(0))
@@ -212,7 +226,7 @@ fn workers_accept(runs: &Runs) -> Verdict {
 }
 
 fn master_never_accepts(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let main = root_task(run);
         let accepts: Vec<usize> = from_first_socket(run)
             .filter(|(_, r)| r.tid == main && r.is(&["accept", "accept4"]))
@@ -359,7 +373,7 @@ fn reaps_and_replaces(runs: &Runs) -> Verdict {
 }
 
 fn clean_shutdown(runs: &Runs) -> Verdict {
-    for run in &runs.0 {
+    for run in runs.iter() {
         let Some(Observed::Terminated { ended, left }) = run.outcome.observed("terminate") else {
             let (what, lines) = describe_settle(run, "all closed");
             return Verdict::fail(

@@ -8,7 +8,7 @@ use super::{
     READS, connection_threads, describe_settle, evidence, received, task_name,
     thread_per_connection,
 };
-use crate::grade::{Check, Lab, Run, Runs, Verdict};
+use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Reply, Request, Scenario, Step};
 use crate::trace::Record;
 
@@ -98,6 +98,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "thread-per-connection",
                 title: "the main thread accepts, and creates a thread for each connection",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 10,
                 hint: "as in lab 5: accept in main, one std::thread per connection",
                 judge: |runs| thread_per_connection(runs, &["standard", "timing"]),
@@ -105,6 +107,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "lock-contention",
                 title: "contention on the lock shows as futex waits and wakes on one word",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "every cpu request must take the one global lock; a thread that finds it taken sleeps in the kernel (futex wait) until the holder wakes it",
                 judge: lock_contention,
@@ -112,6 +116,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "cpu-serialized",
                 title: "two cpu 200 requests at once take about as long as both in a row",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 20,
                 hint: "compute only while holding the lock, so that two computations never run in parallel",
                 judge: cpu_serialized,
@@ -119,6 +125,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "io-overlap",
                 title: "two io 200 requests at once take about as long as one",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "release the lock before sleeping (and before any blocking call), take it back afterwards",
                 judge: io_overlap,
@@ -126,6 +134,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "unlocked-blocking",
                 title: "the lock is never held across a blocking call: B's cpu 20 completes while A is connected and silent",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
                 points: 25,
                 hint: "release the lock before read and write, and take it only to handle what was read",
                 judge: unlocked_blocking,
@@ -133,6 +143,8 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "switch-interval",
                 title: "long CPU work hands the lock over every few ms: a short request during a cpu 500 is answered well before it ends",
+                kind: Kind::Protocol,
+                visibility: Visibility::Visible,
                 points: 15,
                 hint: "like CPython's 5 ms switch interval: while computing, check every few ms whether another thread waits for the lock, and if so let it go first",
                 judge: switch_interval,

@@ -86,7 +86,7 @@ fn short_write(rec: &Record) -> bool {
 const EVIDENCE_LINES: usize = 6;
 
 /// The transcript lines of records, without repeats, bounded.
-fn evidence(run: &Run, records: impl IntoIterator<Item = usize>) -> Vec<String> {
+pub(crate) fn evidence(run: &Run, records: impl IntoIterator<Item = usize>) -> Vec<String> {
     let mut out: Vec<String> = Vec::new();
     let mut more = 0;
     for r in records {
@@ -160,16 +160,16 @@ fn spawns(run: &Run) -> Vec<usize> {
 }
 
 /// A thread or process a task created, from the call that created it.
-struct Spawned {
-    record: usize,
-    parent: Tid,
-    child: Tid,
+pub(crate) struct Spawned {
+    pub(crate) record: usize,
+    pub(crate) parent: Tid,
+    pub(crate) child: Tid,
     /// Created with `CLONE_VM|CLONE_THREAD`: a thread sharing memory.
-    thread: bool,
+    pub(crate) thread: bool,
 }
 
 /// Every thread and process created, in trace order.
-fn spawned(run: &Run) -> Vec<Spawned> {
+pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
     spawns(run)
         .into_iter()
         .filter_map(|r| {
@@ -188,7 +188,7 @@ fn spawned(run: &Run) -> Vec<Spawned> {
 }
 
 /// The task the harness started (the first process's first thread).
-fn root_task(run: &Run) -> Tid {
+pub(crate) fn root_task(run: &Run) -> Tid {
     run.outcome
         .trace
         .events
@@ -198,7 +198,7 @@ fn root_task(run: &Run) -> Tid {
 }
 
 /// The name a task has in the transcript (`main`, `T1`, `P1`).
-fn task_name(run: &Run, tid: Tid) -> String {
+pub(crate) fn task_name(run: &Run, tid: Tid) -> String {
     run.transcript.task_name(tid).unwrap_or("?").to_string()
 }
 
@@ -385,7 +385,7 @@ fn slow_burst(name: &'static str, args: &'static [&'static str]) -> Scenario {
 
 /// The records from the first `socket` call on: what came before is the
 /// language runtime starting up (Rust's polls its standard fds, say).
-fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Record)> {
+pub(crate) fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Record)> {
     let records = &run.outcome.trace.records;
     let start = records
         .iter()
@@ -395,7 +395,7 @@ fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Record)> {
 }
 
 /// The name of the fd in argument `i` of record `r`.
-fn fd_name(run: &Run, r: usize, i: usize) -> Option<&str> {
+pub(crate) fn fd_name(run: &Run, r: usize, i: usize) -> Option<&str> {
     let fd = run.outcome.trace.records[r].fd_arg(i)?;
     run.transcript.fd_name(r, fd)
 }
@@ -405,12 +405,12 @@ fn is_served(name: &str) -> bool {
     name.starts_with('L') || is_conn(name)
 }
 
-fn is_conn(name: &str) -> bool {
+pub(crate) fn is_conn(name: &str) -> bool {
     name.starts_with('C') && name[1..].chars().all(|c| c.is_ascii_digit()) && name.len() > 1
 }
 
 /// The fd a successful call returned, by name.
-fn returned_name(run: &Run, r: usize) -> Option<&str> {
+pub(crate) fn returned_name(run: &Run, r: usize) -> Option<&str> {
     match run.outcome.trace.records[r].ret {
         Some(Ret::Ok(Arg::Fd(fd))) => run.transcript.fd_name(r, fd),
         _ => None,
@@ -522,13 +522,13 @@ fn reported_writable(run: &Run) -> Option<usize> {
 /// One task did everything, in every run.
 fn single_task(runs: &Runs) -> Verdict {
     let mut lines = Vec::new();
-    for run in &runs.0 {
+    for run in runs.iter() {
         if spawned_anything(run) {
             lines.extend(evidence(run, spawns(run)));
         }
     }
     lines.dedup();
-    if lines.is_empty() && !runs.0.iter().any(spawned_anything) {
+    if lines.is_empty() && !runs.iter().any(spawned_anything) {
         Verdict::pass("one task did everything")
     } else {
         Verdict::fail("the server created threads or processes:", lines)
@@ -645,8 +645,7 @@ fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
 
 /// The idle figures of each run that measured them, for reports.
 fn idle_facts(runs: &Runs) -> Vec<String> {
-    runs.0
-        .iter()
+    runs.iter()
         .filter_map(|run| {
             let usage = idle_usage(run)?;
             let secs = usage.wall.as_secs_f64();

@@ -1,0 +1,725 @@
+//! `iolab explain`: the I/O model of any TCP server, named from its trace.
+//!
+//! A standard probe drives the server the way the labs do (an idle period,
+//! a silent client plus an active one, a burst, two clients at once), and
+//! the answer is read off the trace on two axes, plus the lock:
+//!
+//! - `io:` how the server waits for its sockets: where its tasks sat while
+//!   a client was connected and silent (`read` on the connection, `select`,
+//!   `poll`, `epoll_wait`; level or edge from the `epoll_ctl` flags), or
+//!   that it never sat anywhere and met `EAGAIN` instead;
+//! - `concurrency:` who served each connection: the task that read it
+//!   first, against the task that accepted it and when that one was born;
+//! - `lock:` whether one lock serialized the threads' work: while two
+//!   clients' requests ran at once, one serving thread waited on a futex
+//!   word that another serving thread woke.
+//!
+//! The probe's two concurrent requests are lab 7's `cpu 100` command; a
+//! server that does not know it answers them like any other bytes. Where
+//! the trace does not settle a question the answer is `unsure`, with the
+//! reasons, never a guess.
+
+use std::fmt::Write as _;
+use std::time::Duration;
+
+use crate::grade::Run;
+use crate::labs::{
+    evidence, fd_name, from_first_socket, is_conn, returned_name, root_task, spawned, task_name,
+};
+use crate::normalize::normalize;
+use crate::scenario::{self, Limits, Observed, Request, Scenario, ScenarioError, Settled, Step};
+use crate::trace::{Arg, READS, Ret, Tid};
+use crate::tracer::Spec;
+
+/// The probe's burst: more than one read, less than the socket buffers
+/// hold, so a server that echoes it never waits on a client that does not
+/// read.
+const BURST: usize = 32 * 1024;
+
+/// The probe every server gets.
+pub fn probe() -> Scenario {
+    let cpu = |client| Request {
+        client,
+        data: b"cpu 100\n".to_vec(),
+        expected: b"ok\n".to_vec(),
+    };
+    Scenario {
+        name: "probe",
+        args: &[],
+        steps: vec![
+            Step::Settle(IDLE),
+            Step::Measure("idle spin", Duration::from_millis(300)),
+            Step::Connect("A"),
+            Step::Settle(SILENT),
+            Step::Connect("B"),
+            Step::Send("B", b"hello\n".to_vec()),
+            Step::Settle(ACTIVE),
+            Step::Send("A", crate::scenario::burst_data(BURST)),
+            Step::Settle("after the burst"),
+            Step::Close("A"),
+            Step::Close("B"),
+            Step::Settle("A and B closed"),
+            Step::Connect("C"),
+            Step::Connect("D"),
+            Step::Settle("C and D connected"),
+            Step::Requests(TOGETHER, vec![cpu("C"), cpu("D")]),
+            Step::Close("C"),
+            Step::Close("D"),
+            Step::Settle("all closed"),
+        ],
+    }
+}
+
+const IDLE: &str = "idle";
+const SILENT: &str = "A connected and silent";
+const ACTIVE: &str = "B active while A is silent";
+const TOGETHER: &str = "C and D at once";
+
+/// One axis's answer.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Answer {
+    /// `blocking`, `epoll-edge`, `thread-pool`, `global`, ... or `unsure`.
+    pub value: String,
+    /// Why, in a sentence (for `unsure`, the reasons, one per line).
+    pub why: String,
+    /// The transcript lines behind it (`task: line`).
+    pub evidence: Vec<String>,
+}
+
+impl Answer {
+    fn new(value: &str, why: impl Into<String>, evidence: Vec<String>) -> Answer {
+        Answer {
+            value: value.to_string(),
+            why: why.into(),
+            evidence,
+        }
+    }
+
+    fn unsure(reasons: &[String]) -> Answer {
+        Answer::new("unsure", reasons.join("\n"), Vec::new())
+    }
+}
+
+/// What `iolab explain` says about a server.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Explanation {
+    pub io: Answer,
+    pub concurrency: Answer,
+    pub lock: Answer,
+}
+
+impl Explanation {
+    /// `io:`, `concurrency:` and `lock:` lines first (for scripts), then
+    /// the evidence behind each.
+    pub fn render(&self) -> String {
+        let axes = [
+            ("io", &self.io),
+            ("concurrency", &self.concurrency),
+            ("lock", &self.lock),
+        ];
+        let mut out = String::new();
+        for (axis, a) in axes {
+            let _ = writeln!(out, "{axis}: {}", a.value);
+        }
+        for (axis, a) in axes {
+            let _ = writeln!(out, "\nevidence for {axis}: {}", a.value);
+            for line in a.why.lines() {
+                let _ = writeln!(out, "  - {line}");
+            }
+            for e in &a.evidence {
+                let _ = writeln!(out, "    {e}");
+            }
+        }
+        out
+    }
+}
+
+/// Runs the probe against `spec` and names the server's model.
+pub fn explain(spec: &Spec, limits: &Limits) -> Result<(Explanation, Run), ScenarioError> {
+    let spec = spec.clone().with_filter(crate::labs::server_syscalls());
+    let outcome = scenario::run(&spec, &probe(), limits)?;
+    let transcript = normalize(&outcome.trace);
+    let run = Run {
+        outcome,
+        transcript,
+    };
+    Ok((analyze(&run), run))
+}
+
+/// Names the model of a probe's run.
+pub fn analyze(run: &Run) -> Explanation {
+    Explanation {
+        io: io(run),
+        concurrency: concurrency(run),
+        lock: lock(run),
+    }
+}
+
+/// The transcript lines of records (each with its task), bounded like a
+/// check's evidence.
+fn lines(run: &Run, records: impl IntoIterator<Item = usize>) -> Vec<String> {
+    evidence(run, records)
+}
+
+/// How a blocked call waits.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Wait {
+    /// In `read`/`recv` on a connection, or `accept` on the listener.
+    Call {
+        on_connection: bool,
+    },
+    Select,
+    Poll,
+    Epoll,
+    Sleep,
+    Other,
+}
+
+fn wait_of(run: &Run, r: usize) -> Wait {
+    let rec = &run.outcome.trace.records[r];
+    let name = rec.name();
+    match name {
+        "select" | "pselect6" => Wait::Select,
+        "poll" | "ppoll" => Wait::Poll,
+        "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => Wait::Epoll,
+        "nanosleep" | "clock_nanosleep" => Wait::Sleep,
+        _ if rec.is(READS) || rec.is(&["accept", "accept4"]) => match fd_name(run, r, 0) {
+            Some(n) if is_conn(n) => Wait::Call {
+                on_connection: true,
+            },
+            Some(n) if n.starts_with('L') => Wait::Call {
+                on_connection: false,
+            },
+            _ => Wait::Other,
+        },
+        _ => Wait::Other,
+    }
+}
+
+fn settled<'a>(run: &'a Run, label: &str) -> Option<&'a Settled> {
+    match run.outcome.observed(label) {
+        Some(Observed::Settled(s)) => Some(s),
+        _ => None,
+    }
+}
+
+/// Records on a served socket (`L` or a connection) that failed with EAGAIN.
+fn eagains(run: &Run) -> Vec<usize> {
+    from_first_socket(run)
+        .filter(|(r, rec)| {
+            rec.errno() == Some(libc::EAGAIN)
+                && (rec.is(READS) || rec.is(&["accept", "accept4"]))
+                && fd_name(run, *r, 0).is_some_and(|n| n.starts_with('L') || is_conn(n))
+        })
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// The `io:` axis.
+fn io(run: &Run) -> Answer {
+    let Some(silent) = settled(run, SILENT) else {
+        return Answer::unsure(&[format!(
+            "the probe never got to a connected, silent client: {}",
+            how_it_ended(run)
+        )]);
+    };
+    match silent {
+        Settled::Blocked(records) => io_blocked(run, records),
+        Settled::Spinning { recent, .. } | Settled::Busy { recent, .. } => {
+            let storms = eagains(run);
+            if !storms.is_empty() {
+                let per_sec = idle_rate(run, &storms);
+                return Answer::new(
+                    "nonblocking-polling",
+                    format!(
+                        "it never waited: with a client connected and silent it kept calling read/accept on non-blocking sockets and got EAGAIN ({per_sec})"
+                    ),
+                    lines(run, storms.iter().rev().take(20).rev().copied()),
+                );
+            }
+            let waits: Vec<usize> = recent
+                .iter()
+                .copied()
+                .filter(|&r| matches!(wait_of(run, r), Wait::Select | Wait::Poll | Wait::Epoll))
+                .collect();
+            match waits.first().map(|&r| wait_of(run, r)) {
+                Some(w) => Answer::new(
+                    &api_name(run, w),
+                    "it waits in a readiness call, but with a zero or tiny timeout in a loop: it never sleeps (polling)",
+                    lines(run, waits),
+                ),
+                None => Answer::unsure(&[
+                    "with a client connected and silent the server kept running, neither waiting nor meeting EAGAIN".to_string(),
+                ]),
+            }
+        }
+        Settled::Gone => Answer::unsure(&[format!(
+            "the server was gone before a client was connected and silent: {}",
+            how_it_ended(run)
+        )]),
+    }
+}
+
+/// Where the tasks sat with a client connected and silent.
+fn io_blocked(run: &Run, records: &[usize]) -> Answer {
+    let on_conn: Vec<usize> = records
+        .iter()
+        .copied()
+        .filter(|&r| {
+            wait_of(run, r)
+                == Wait::Call {
+                    on_connection: true,
+                }
+        })
+        .collect();
+    if !on_conn.is_empty() {
+        let mut shown = on_conn.clone();
+        shown.extend(records.iter().filter(|&&r| {
+            wait_of(run, r)
+                == Wait::Call {
+                    on_connection: false,
+                }
+                || matches!(wait_of(run, r), Wait::Select | Wait::Poll | Wait::Epoll)
+        }));
+        return Answer::new(
+            "blocking",
+            "with a client connected and silent, a task sat in a plain read on the connection itself",
+            lines(run, shown),
+        );
+    }
+    let mut apis: Vec<Wait> = Vec::new();
+    let mut waits = Vec::new();
+    for &r in records {
+        let w = wait_of(run, r);
+        if matches!(w, Wait::Select | Wait::Poll | Wait::Epoll) {
+            waits.push(r);
+            if !apis.contains(&w) {
+                apis.push(w);
+            }
+        }
+    }
+    match apis.as_slice() {
+        [w] => {
+            let value = api_name(run, *w);
+            let mut shown = waits.clone();
+            let why = match *w {
+                Wait::Epoll => {
+                    let (ctls, why) = epoll_registrations(run);
+                    shown.extend(ctls);
+                    why
+                }
+                Wait::Select => {
+                    "with a client connected and silent, the server slept in select".to_string()
+                }
+                _ => "with a client connected and silent, the server slept in poll".to_string(),
+            };
+            if value == "unsure" {
+                return Answer::unsure(&[why]);
+            }
+            Answer::new(&value, why, lines(run, shown))
+        }
+        [] => {
+            let storms = eagains(run);
+            if !storms.is_empty() && records.iter().any(|&r| wait_of(run, r) == Wait::Sleep) {
+                return Answer::new(
+                    "nonblocking-polling",
+                    "it never waits on a socket: it tries non-blocking calls, meets EAGAIN, and sleeps a little between tries",
+                    lines(
+                        run,
+                        storms
+                            .iter()
+                            .rev()
+                            .take(4)
+                            .rev()
+                            .copied()
+                            .chain(records.iter().copied()),
+                    ),
+                );
+            }
+            Answer::unsure(&[
+                "with a client connected and silent, no task sat in a read on it nor in select, poll or epoll_wait; they were blocked in:".to_string(),
+            ])
+            .with_evidence(lines(run, records.iter().copied()))
+        }
+        _ => Answer::unsure(&[
+            "different tasks waited in different readiness calls at once".to_string(),
+        ])
+        .with_evidence(lines(run, waits)),
+    }
+}
+
+impl Answer {
+    fn with_evidence(mut self, evidence: Vec<String>) -> Answer {
+        self.evidence = evidence;
+        self
+    }
+}
+
+/// The `io:` name of a readiness call; for epoll, level or edge.
+fn api_name(run: &Run, w: Wait) -> String {
+    match w {
+        Wait::Select => "select".into(),
+        Wait::Poll => "poll".into(),
+        Wait::Epoll => match edge_registrations(run) {
+            (true, false) => "epoll-edge".into(),
+            (false, true) => "epoll-level".into(),
+            _ => "unsure".into(),
+        },
+        _ => "unsure".into(),
+    }
+}
+
+/// The successful `epoll_ctl` ADD and MOD calls on connections, and
+/// whether each asked for `EPOLLET`.
+fn connection_ctls(run: &Run) -> Vec<(usize, bool)> {
+    from_first_socket(run)
+        .filter(|(r, rec)| {
+            rec.name() == "epoll_ctl"
+                && matches!(rec.ret, Some(Ret::Ok(_)))
+                && matches!(
+                    rec.args.get(1),
+                    Some(Arg::Sym("EPOLL_CTL_ADD" | "EPOLL_CTL_MOD"))
+                )
+                && fd_name(run, *r, 2).is_some_and(is_conn)
+        })
+        .map(|(r, rec)| {
+            let et =
+                matches!(rec.args.get(3), Some(Arg::Epoll(e)) if e.events.contains(&"EPOLLET"));
+            (r, et)
+        })
+        .collect()
+}
+
+/// (some connection registered edge-triggered, some level-triggered).
+fn edge_registrations(run: &Run) -> (bool, bool) {
+    let ctls = connection_ctls(run);
+    (
+        ctls.iter().any(|(_, et)| *et),
+        ctls.iter().any(|(_, et)| !*et),
+    )
+}
+
+fn epoll_registrations(run: &Run) -> (Vec<usize>, String) {
+    let ctls = connection_ctls(run);
+    let records: Vec<usize> = ctls.iter().map(|(r, _)| *r).collect();
+    let why = match edge_registrations(run) {
+        (true, false) => {
+            "with a client connected and silent, the server slept in epoll_wait; every connection was registered with EPOLLET (edge-triggered)"
+        }
+        (false, true) => {
+            "with a client connected and silent, the server slept in epoll_wait; no connection was registered with EPOLLET (level-triggered)"
+        }
+        (true, true) => {
+            "the server slept in epoll_wait, but registered some connections with EPOLLET and others without: neither level nor edge throughout"
+        }
+        (false, false) => {
+            "the server slept in epoll_wait, but never registered a connection with epoll_ctl, so level or edge cannot be told"
+        }
+    };
+    (records, why.to_string())
+}
+
+/// EAGAINs per second during the idle measurement, in words.
+fn idle_rate(run: &Run, storms: &[usize]) -> String {
+    match run.outcome.observed("idle spin") {
+        Some(Observed::Measured(u)) if u.wall > Duration::ZERO => {
+            let n: u64 = storms
+                .iter()
+                .filter(|&&r| u.records.contains(&r))
+                .map(|&r| run.outcome.trace.records[r].times())
+                .sum();
+            format!(
+                "{:.0} EAGAIN per second while idle",
+                n as f64 / u.wall.as_secs_f64()
+            )
+        }
+        _ => format!("{} EAGAIN", storms.len()),
+    }
+}
+
+fn how_it_ended(run: &Run) -> String {
+    match run.outcome.ended_by_itself {
+        Some(t) => format!("the server {t}"),
+        None => "the server stopped answering the probe".to_string(),
+    }
+}
+
+/// How one connection was served.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Served {
+    /// By the task the server started with.
+    Main,
+    /// By a thread created after the connection was accepted.
+    NewThread,
+    /// By a thread that existed before the connection was accepted.
+    OldThread,
+    /// By a process forked after the connection was accepted.
+    NewProcess,
+    /// By a process that existed before (and accepted it itself).
+    OldProcess,
+}
+
+/// The `concurrency:` axis.
+fn concurrency(run: &Run) -> Answer {
+    let records = &run.outcome.trace.records;
+    let main = root_task(run);
+    let spawned = spawned(run);
+    let mut served: Vec<(String, usize, usize, Served, Tid)> = Vec::new();
+    let mut unread: Vec<String> = Vec::new();
+    for (a, rec) in from_first_socket(run) {
+        if !rec.is(&["accept", "accept4"]) {
+            continue;
+        }
+        let Some(conn) = returned_name(run, a).filter(|n| is_conn(n)) else {
+            continue;
+        };
+        let reader = (a..records.len()).find(|&r| {
+            records[r].is(READS)
+                && fd_name(run, r, 0) == Some(conn)
+                && matches!(records[r].ret, Some(Ret::Ok(_)))
+        });
+        let Some(read) = reader else {
+            unread.push(conn.to_string());
+            continue;
+        };
+        let tid = records[read].tid;
+        let how = if tid == main {
+            Served::Main
+        } else {
+            match spawned
+                .iter()
+                .find(|s| s.child == tid || s.child == records[read].pid)
+            {
+                Some(s) if s.thread && s.child == tid => {
+                    if s.record > a {
+                        Served::NewThread
+                    } else {
+                        Served::OldThread
+                    }
+                }
+                Some(s) if !s.thread => {
+                    if s.record > a {
+                        Served::NewProcess
+                    } else {
+                        Served::OldProcess
+                    }
+                }
+                // A thread of a forked process, or a task whose birth the
+                // trace does not show: judged by its process.
+                _ => Served::OldThread,
+            }
+        };
+        served.push((conn.to_string(), a, read, how, tid));
+    }
+    if served.is_empty() {
+        let mut reasons = vec!["the server read no connection during the probe".to_string()];
+        if !unread.is_empty() {
+            reasons.push(format!(
+                "it accepted {} but never read them",
+                unread.join(", ")
+            ));
+        }
+        return Answer::unsure(&reasons);
+    }
+    let kinds: Vec<Served> = {
+        let mut k: Vec<Served> = served.iter().map(|s| s.3).collect();
+        k.dedup();
+        k.sort_by_key(|s| *s as u8);
+        k.dedup();
+        k
+    };
+    let shown = || {
+        let mut rs = Vec::new();
+        for s in &served {
+            rs.push(s.1);
+            if let Some(sp) = spawned.iter().find(|sp| sp.child == s.4) {
+                rs.push(sp.record);
+            }
+            rs.push(s.2);
+        }
+        lines(run, rs)
+    };
+    let distinct = |kind: Served| {
+        let tids: Vec<Tid> = served.iter().filter(|s| s.3 == kind).map(|s| s.4).collect();
+        let mut unique = tids.clone();
+        unique.sort_unstable();
+        unique.dedup();
+        unique.len() == tids.len()
+    };
+    match kinds.as_slice() {
+        [Served::Main] => {
+            let helpers = spawned.len();
+            let why = if helpers == 0 {
+                "one task accepted and served every connection; it created no thread or process"
+                    .to_string()
+            } else {
+                format!(
+                    "the first task accepted and served every connection ({helpers} other task(s) it created never read one)"
+                )
+            };
+            Answer::new("single", why, shown())
+        }
+        [Served::NewThread] if distinct(Served::NewThread) => Answer::new(
+            "thread-per-connection",
+            "after each accept, a new thread (CLONE_THREAD) was created and it served that connection",
+            shown(),
+        ),
+        [Served::NewThread] | [Served::OldThread] | [Served::NewThread, Served::OldThread] => {
+            Answer::new(
+                "thread-pool",
+                "connections were served by threads created before they arrived, or reused from one connection to the next",
+                shown(),
+            )
+        }
+        [Served::NewProcess] if distinct(Served::NewProcess) => Answer::new(
+            "process-per-connection",
+            "after each accept, a child process was forked (no CLONE_VM) and it served that connection",
+            shown(),
+        ),
+        [Served::OldProcess] => {
+            let pids: Vec<Tid> = {
+                let mut p: Vec<Tid> = served.iter().map(|s| records[s.2].pid).collect();
+                p.sort_unstable();
+                p.dedup();
+                p
+            };
+            let accepted_by_server = served.iter().all(|s| records[s.1].pid == records[s.2].pid);
+            if accepted_by_server {
+                Answer::new(
+                    "prefork",
+                    format!(
+                        "processes forked before any client arrived accepted on the shared listening socket and served what they accepted ({} of them served the probe)",
+                        pids.len()
+                    ),
+                    shown(),
+                )
+            } else {
+                Answer::unsure(&[
+                    "connections were served by processes that existed before they arrived, but accepted by another process (passed over a socket?)".to_string(),
+                ])
+                .with_evidence(shown())
+            }
+        }
+        _ => {
+            let reasons: Vec<String> = served
+                .iter()
+                .map(|(conn, _, _, how, tid)| {
+                    format!(
+                        "{conn} was served by {} ({})",
+                        task_name(run, *tid),
+                        match how {
+                            Served::Main => "the first task",
+                            Served::NewThread => "a thread created for it",
+                            Served::OldThread => "a thread that existed before it",
+                            Served::NewProcess => "a process forked for it",
+                            Served::OldProcess => "a process that existed before it",
+                        }
+                    )
+                })
+                .collect();
+            Answer::unsure(&reasons).with_evidence(shown())
+        }
+    }
+}
+
+/// How many hand-offs between serving threads show a lock they take
+/// turns on (lab 7's switch interval makes dozens in 100 ms of work).
+const MIN_HANDOFFS: usize = 3;
+
+/// The `lock:` axis.
+fn lock(run: &Run) -> Answer {
+    let records = &run.outcome.trace.records;
+    let spawned = spawned(run);
+    let threads: Vec<Tid> = spawned
+        .iter()
+        .filter(|s| s.thread)
+        .map(|s| s.child)
+        .collect();
+    let serving: Vec<Tid> = {
+        let mut t: Vec<Tid> = from_first_socket(run)
+            .filter(|(r, rec)| {
+                rec.is(READS)
+                    && threads.contains(&rec.tid)
+                    && fd_name(run, *r, 0).is_some_and(is_conn)
+            })
+            .map(|(_, rec)| rec.tid)
+            .collect();
+        t.sort_unstable();
+        t.dedup();
+        t
+    };
+    if serving.len() < 2 {
+        return Answer::new(
+            "none",
+            if threads.is_empty() {
+                "no task shares memory with another (no thread was created), so no lock can serialize them".to_string()
+            } else {
+                "fewer than two threads served connections, so there was no work to serialize across threads".to_string()
+            },
+            Vec::new(),
+        );
+    }
+    let events = match run.outcome.observed(TOGETHER) {
+        Some(Observed::Timed { events, .. }) => events.clone(),
+        _ => {
+            return Answer::unsure(&[format!(
+                "the probe never got to two clients at once ({})",
+                how_it_ended(run)
+            )]);
+        }
+    };
+    let handoffs: Vec<(usize, usize)> = run
+        .outcome
+        .trace
+        .futex_handoffs()
+        .into_iter()
+        .filter(|&(wait, wake)| {
+            let w = &records[wait];
+            w.enter.is_some_and(|e| events.contains(&e))
+                && serving.contains(&w.tid)
+                && serving.contains(&records[wake].tid)
+                && w.tid != records[wake].tid
+        })
+        .collect();
+    // Both ways: each of two threads waited for the other at least once.
+    // One hand-off alone could be a runtime's brief lock, whose holder the
+    // machine happened to preempt.
+    let both_ways = handoffs.iter().any(|&(wait, wake)| {
+        handoffs.iter().any(|&(w2, k2)| {
+            records[w2].tid == records[wake].tid && records[k2].tid == records[wait].tid
+        })
+    });
+    let words: Vec<_> = {
+        let mut w: Vec<u64> = handoffs
+            .iter()
+            .filter_map(|&(wait, _)| records[wait].futex().map(|(_, addr)| addr))
+            .collect();
+        w.sort_unstable();
+        w.dedup();
+        w
+    };
+    if both_ways && handoffs.len() >= MIN_HANDOFFS && words.len() == 1 {
+        let shown = handoffs.iter().take(3).flat_map(|&(a, b)| [a, b]);
+        return Answer::new(
+            "global",
+            format!(
+                "while two clients' requests ran at once, the serving threads took turns on one futex word: {} hand-off(s), one thread waiting until another woke it",
+                handoffs.len()
+            ),
+            lines(run, shown),
+        );
+    }
+    let mut reasons = vec![format!(
+        "{} threads served connections, and while two requests ran at once they did not take turns on one futex word ({} hand-off(s) between them)",
+        serving.len(),
+        handoffs.len()
+    )];
+    reasons.push(
+        "a lock held only for a moment (or work too short to contend) would not show: the probe cannot tell"
+            .to_string(),
+    );
+    if words.len() > 1 {
+        reasons.push(format!("the waits were on {} different words", words.len()));
+    }
+    Answer::unsure(&reasons).with_evidence(lines(run, handoffs.iter().flat_map(|&(a, b)| [a, b])))
+}

@@ -1,0 +1,159 @@
+//! The instructor's reference transcripts, built into iolab.
+//!
+//! `snapshots/` holds the accepted transcript of each lab's snapshot
+//! scenario (insta's `.snap` files, which `cargo test` compares and
+//! `cargo insta review` updates). A grade compares a solution's transcript
+//! with the copy compiled into this binary, never with the files of the
+//! tree being graded, and never through insta: an edited snapshot in a
+//! student tree, an `insta.yaml` or `.insta.yaml` with `force_pass`, or
+//! `INSTA_FORCE_PASS`/`INSTA_UPDATE` in the environment change nothing in a
+//! grade. The comparison is shown, not scored: a correct solution in
+//! another language makes other calls.
+
+use crate::grade::Run;
+
+/// `(lab, scenario, file, its text)`, the text compiled in.
+macro_rules! snap {
+    ($lab:literal, $scenario:literal, $file:literal) => {
+        (
+            $lab,
+            $scenario,
+            $file,
+            include_str!(concat!("../../snapshots/", $file)),
+        )
+    };
+}
+
+/// Each snapshotted scenario: lab, scenario, snapshot file, its text.
+const SNAPSHOTS: &[(&str, &str, &str, &str)] = &[
+    snap!("lab1", "standard", "lab1_standard.snap"),
+    snap!("lab2", "standard", "lab2_standard.snap"),
+    snap!("lab3", "standard", "lab3_standard.snap"),
+    snap!("lab4", "level", "lab4_level.snap"),
+    snap!("lab4", "edge", "lab4_edge.snap"),
+    snap!("lab5", "standard", "lab5_standard.snap"),
+    snap!("lab6", "standard", "lab6_standard.snap"),
+    snap!("lab7", "standard", "lab7_standard.snap"),
+];
+
+/// The reference transcript of `lab`'s `scenario`, without insta's header.
+pub fn transcript(lab: &str, scenario: &str) -> Option<&'static str> {
+    SNAPSHOTS
+        .iter()
+        .find(|(l, s, _, _)| *l == lab && *s == scenario)
+        .map(|(_, _, _, text)| body(text))
+}
+
+/// The scenarios of `lab` that have a reference transcript, with its file.
+pub fn scenarios(lab: &str) -> Vec<(&'static str, &'static str)> {
+    SNAPSHOTS
+        .iter()
+        .filter(|(l, ..)| *l == lab)
+        .map(|(_, s, f, _)| (*s, *f))
+        .collect()
+}
+
+/// A `.snap` file's content: what follows the second `---` line.
+fn body(snap: &str) -> &str {
+    let mut rest = snap;
+    for _ in 0..2 {
+        match rest.find("---\n") {
+            Some(i) => rest = &rest[i + 4..],
+            None => return snap,
+        }
+    }
+    rest
+}
+
+/// How one scenario's transcript compares with the reference.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Comparison {
+    pub scenario: &'static str,
+    /// The snapshot file, under `snapshots/`.
+    pub snapshot: &'static str,
+    /// The first line that differs: its number (from 1), the reference's
+    /// line and the solution's (empty past the end).
+    pub difference: Option<(usize, String, String)>,
+}
+
+impl Comparison {
+    /// One line for a report.
+    pub fn describe(&self) -> String {
+        match &self.difference {
+            None => format!(
+                "{}: the same as the reference (snapshots/{})",
+                self.scenario, self.snapshot
+            ),
+            Some((n, expected, got)) => format!(
+                "{}: differs from the reference (snapshots/{}) from line {n}: reference {expected:?}, yours {got:?}",
+                self.scenario, self.snapshot
+            ),
+        }
+    }
+}
+
+/// Compares each of `runs` that has a reference transcript with it.
+pub fn compare(lab: &str, runs: &[Run]) -> Vec<Comparison> {
+    scenarios(lab)
+        .into_iter()
+        .filter_map(|(scenario, snapshot)| {
+            let run = runs.iter().find(|r| r.outcome.scenario == scenario)?;
+            let reference = transcript(lab, scenario)?;
+            Some(Comparison {
+                scenario,
+                snapshot,
+                difference: first_difference(reference, &run.transcript.render()),
+            })
+        })
+        .collect()
+}
+
+/// The first line where two transcripts differ (trailing blank lines aside).
+fn first_difference(reference: &str, got: &str) -> Option<(usize, String, String)> {
+    let a: Vec<&str> = reference.trim_end().lines().collect();
+    let b: Vec<&str> = got.trim_end().lines().collect();
+    (0..a.len().max(b.len())).find_map(|i| {
+        let (x, y) = (a.get(i).copied(), b.get(i).copied());
+        (x != y).then(|| {
+            (
+                i + 1,
+                x.unwrap_or_default().to_string(),
+                y.unwrap_or_default().to_string(),
+            )
+        })
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_lab_has_a_reference_and_its_header_is_stripped() {
+        for lab in crate::labs::all() {
+            let scenarios = scenarios(lab.id);
+            assert!(!scenarios.is_empty(), "{} has no reference", lab.id);
+            for (s, _) in scenarios {
+                let text = transcript(lab.id, s).expect("listed");
+                assert!(
+                    text.starts_with("socket(") || text.starts_with("== main =="),
+                    "{}/{s}: {text:.40}",
+                    lab.id
+                );
+            }
+        }
+    }
+
+    #[test]
+    fn the_first_difference_is_found() {
+        assert_eq!(first_difference("a\nb\n", "a\nb"), None);
+        assert_eq!(
+            first_difference("a\nb\nc\n", "a\nx\nc\n"),
+            Some((2, "b".into(), "x".into()))
+        );
+        assert_eq!(
+            first_difference("a\n", "a\nmore\n"),
+            Some((2, String::new(), "more".into()))
+        );
+    }
+}
