@@ -283,7 +283,8 @@ pub fn grade(
     let started = Instant::now();
     let mut runs = Vec::new();
     let mut failure = None;
-    let mut unimplemented = false;
+    // The placeholder's message, when a starter's todo!() stopped it.
+    let mut unimplemented: Option<String> = None;
     let mut findings: Vec<String> = Vec::new();
     let mut accounting = Accounting::default();
     let mut account = |a: &Accounting| {
@@ -312,7 +313,10 @@ pub fn grade(
                 if let Some(a) = e.accounting() {
                     account(a);
                 }
-                unimplemented = e.stderr().is_some_and(not_implemented);
+                unimplemented = e
+                    .stderr()
+                    .and_then(|err| err.lines().find(|l| not_implemented(l)))
+                    .map(|l| l.trim().to_string());
                 failure = Some(e.to_string());
                 break;
             }
@@ -329,7 +333,7 @@ pub fn grade(
         .map(|c| {
             let verdict = match (&runs, &failure) {
                 (Some(runs), _) => (c.judge)(runs),
-                (None, Some(_)) if unimplemented => {
+                (None, Some(_)) if unimplemented.is_some() => {
                     Verdict::fail("not implemented yet", Vec::new())
                 }
                 (None, Some(_)) => Verdict::fail(
@@ -350,15 +354,12 @@ pub fn grade(
             }
         })
         .collect();
-    let failure = failure.map(|f| {
-        if unimplemented {
-            format!(
-                "not implemented yet: the solution stopped at a todo!() (or NotImplementedError) before it listened; {f}"
-            )
-        } else {
-            f
-        }
-    });
+    let failure = match (failure, unimplemented) {
+        (Some(_), Some(todo)) => Some(format!(
+            "not implemented yet: the solution stopped at its placeholder before it listened ({todo})"
+        )),
+        (failure, _) => failure,
+    };
     let reference = match &runs {
         Some(runs) => crate::reference::compare(lab.id, runs.all()),
         None => Vec::new(),

@@ -135,7 +135,7 @@ enum Command {
         json: Option<PathBuf>,
         /// Where each scenario's traces are kept (default: target/iolab
         /// next to the iolab binary); the report prints each failure's.
-        #[arg(long, value_name = "DIR")]
+        #[arg(long, value_name = "DIR", env = "IOLAB_TRACES")]
         traces: Option<PathBuf>,
     },
     /// Probe any TCP server and name its I/O model: `io:`, `concurrency:`

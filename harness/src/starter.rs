@@ -28,8 +28,9 @@ pub const END: &str = "// SOLUTION END";
 pub const HELPERS_BEGIN: &str = "// SOLUTION HELPERS BEGIN";
 pub const HELPERS_END: &str = "// SOLUTION HELPERS END";
 
-/// Directories never copied: build output and version control.
-const SKIPPED: &[&str] = &["target", ".git"];
+/// Directories never copied, at any depth: build output (the fuzz crate
+/// has its own `target`), version control, Python's byte-code caches.
+const SKIPPED: &[&str] = &["target", ".git", "__pycache__"];
 
 #[derive(Debug, thiserror::Error)]
 pub enum StarterError {
@@ -169,10 +170,7 @@ fn copy(root: &Path, dir: &Path, dest: &Path, summary: &mut Summary) -> Result<(
         let to = dest.join(rel);
         let kind = entry.file_type().map_err(io(&path))?;
         if kind.is_dir() {
-            if dir == root && SKIPPED.iter().any(|s| name == *s) {
-                continue;
-            }
-            if name == "__pycache__" {
+            if SKIPPED.iter().any(|s| name == *s) {
                 continue;
             }
             std::fs::create_dir_all(&to).map_err(io(&to))?;

@@ -40,7 +40,11 @@ pub fn grade_program(id: &str, program: &str, args: &[&str]) -> Report {
 /// Asserts that the grading left no process behind: by the harness's own
 /// accounting, and by the process table (every process it traced is gone).
 pub fn assert_nothing_left(report: &Report, shown: &str) {
-    let accounting = &report.accounting;
+    assert_nothing_left_by(&report.accounting, shown);
+}
+
+/// The same, from a run's accounting.
+pub fn assert_nothing_left_by(accounting: &iolab::scenario::Accounting, shown: &str) {
     assert!(
         !accounting.processes.is_empty(),
         "{shown}: the harness traced no process at all"
@@ -206,4 +210,112 @@ pub fn processes_with(file: &str, pred: impl Fn(&[&[u8]]) -> bool) -> Vec<String
 /// it no longer runs).
 pub fn running(pid: i32) -> bool {
     !matches!(iolab::procfs::task_state(pid, pid), None | Some('Z' | 'X'))
+}
+
+/// The Python interpreter itself (`sys.executable`), not a wrapper such as
+/// a pyenv shim, whose own forks would show in the trace. Fails the test
+/// with a clear message when there is no `python3`.
+pub fn python() -> &'static str {
+    static PYTHON: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    PYTHON.get_or_init(|| {
+        let out = std::process::Command::new("python3")
+            .args(["-c", "import sys; print(sys.executable)"])
+            .output()
+            .unwrap_or_else(|e| {
+                panic!("these tests run Python fixtures and need python3 on PATH: {e}")
+            });
+        assert!(out.status.success(), "python3 failed: {out:?}");
+        String::from_utf8(out.stdout)
+            .expect("a path")
+            .trim()
+            .to_string()
+    })
+}
+
+/// `fixtures/python/NAME.py`.
+pub fn python_fixture(name: &str) -> String {
+    format!("{}/fixtures/python/{name}.py", env!("CARGO_MANIFEST_DIR"))
+}
+
+/// A JSON value's violations of a JSON Schema (the subset the Gradescope
+/// schema uses: type, enum, required, properties, additionalProperties,
+/// items, minimum), each with its path; empty when it conforms.
+pub fn schema_violations(schema: &serde_json::Value, value: &serde_json::Value) -> Vec<String> {
+    let mut out = Vec::new();
+    check_schema(schema, value, "$", &mut out);
+    out
+}
+
+fn check_schema(
+    schema: &serde_json::Value,
+    value: &serde_json::Value,
+    at: &str,
+    out: &mut Vec<String>,
+) {
+    use serde_json::Value;
+    if let Some(t) = schema.get("type").and_then(Value::as_str) {
+        let ok = match t {
+            "object" => value.is_object(),
+            "array" => value.is_array(),
+            "string" => value.is_string(),
+            "number" => value.is_number(),
+            "integer" => value.is_i64() || value.is_u64(),
+            "boolean" => value.is_boolean(),
+            other => panic!("schema type {other} is not supported"),
+        };
+        if !ok {
+            out.push(format!("{at}: expected {t}, got {value}"));
+            return;
+        }
+    }
+    if let Some(options) = schema.get("enum").and_then(Value::as_array)
+        && !options.contains(value)
+    {
+        out.push(format!("{at}: {value} is not one of {options:?}"));
+    }
+    if let (Some(min), Some(n)) = (
+        schema.get("minimum").and_then(Value::as_f64),
+        value.as_f64(),
+    ) && n < min
+    {
+        out.push(format!("{at}: {n} is below {min}"));
+    }
+    if let Some(object) = value.as_object() {
+        let properties = schema.get("properties").and_then(Value::as_object);
+        for name in schema
+            .get("required")
+            .and_then(Value::as_array)
+            .into_iter()
+            .flatten()
+            .filter_map(Value::as_str)
+        {
+            if !object.contains_key(name) {
+                out.push(format!("{at}: missing {name}"));
+            }
+        }
+        for (name, v) in object {
+            match properties.and_then(|p| p.get(name)) {
+                Some(s) => check_schema(s, v, &format!("{at}.{name}"), out),
+                None if schema.get("additionalProperties") == Some(&Value::Bool(false)) => {
+                    out.push(format!("{at}: unexpected property {name}"));
+                }
+                None => {}
+            }
+        }
+    }
+    if let (Some(items), Some(array)) = (schema.get("items"), value.as_array()) {
+        for (i, v) in array.iter().enumerate() {
+            check_schema(items, v, &format!("{at}[{i}]"), out);
+        }
+    }
+}
+
+/// The Gradescope results.json schema of `fixtures/gradescope/`.
+pub fn gradescope_schema() -> serde_json::Value {
+    let path = concat!(
+        env!("CARGO_MANIFEST_DIR"),
+        "/fixtures/gradescope/results.schema.json"
+    );
+    serde_json::from_str(&std::fs::read_to_string(path).expect("the schema is there"))
+        .expect("the schema is JSON")
 }

@@ -1,0 +1,220 @@
+//! Starter trees: `iolab starter` writes the project without the lab
+//! solutions; the tree builds, every lab scores 0 with "not implemented
+//! yet", and nothing a student tree holds (an edited snapshot, insta's
+//! force-pass settings and environment) changes a grade.
+
+mod common;
+
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+fn iolab() -> Command {
+    Command::new(env!("CARGO_BIN_EXE_iolab"))
+}
+
+fn write_starter(dest: &Path) {
+    let out = iolab()
+        .args(["starter", "--from", ROOT, "--dest"])
+        .arg(dest)
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{out:?}");
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("7 labs replaced by todo!()"), "{text}");
+}
+
+#[test]
+fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("student");
+    write_starter(&tree);
+    // Same layout, same harness and snapshots; the solutions cut out.
+    for same in [
+        "harness/src/grade.rs",
+        "snapshots/lab1_standard.snap",
+        "Makefile",
+        "labs/lab3/README.md",
+    ] {
+        assert_eq!(
+            std::fs::read(tree.join(same)).unwrap(),
+            std::fs::read(Path::new(ROOT).join(same)).unwrap(),
+            "{same}"
+        );
+    }
+    assert!(!tree.join("target").exists() && !tree.join(".git").exists());
+    for n in 1..=7 {
+        let server = std::fs::read_to_string(tree.join(format!("labs/lab{n}/server.rs"))).unwrap();
+        assert!(
+            server.contains(&format!("todo!(\"{{}}\", \"lab {n}: ")),
+            "lab{n}:\n{server}"
+        );
+        assert!(!server.contains("SOLUTION"), "lab{n} kept a marker");
+        assert!(!server.contains("fn write_all("), "lab{n} kept a helper");
+    }
+    // Build it, in a target directory of its own that later runs reuse.
+    let target: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starter-target");
+    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    build
+        .current_dir(&tree)
+        .env("CARGO_TARGET_DIR", &target)
+        .args(["build", "--quiet", "--bin", "iolab"]);
+    for n in 1..=7 {
+        build.args(["--bin", &format!("lab{n}")]);
+    }
+    let out = build.output().unwrap();
+    assert!(
+        out.status.success(),
+        "the starter tree does not build:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for n in 1..=7 {
+        let out = Command::new(target.join("debug/iolab"))
+            .current_dir(&tree)
+            .env("IOLAB_TRACES", dir.path().join("traces"))
+            .args(["grade", &format!("lab{n}")])
+            .output()
+            .unwrap();
+        let text = String::from_utf8_lossy(&out.stdout);
+        assert_eq!(out.status.code(), Some(1), "lab{n}:\n{text}");
+        assert!(
+            text.contains("error: not implemented yet"),
+            "lab{n}:\n{text}"
+        );
+        assert!(
+            text.contains(&format!("lab {n}: ")),
+            "lab{n}: the handout's instruction:\n{text}"
+        );
+        assert!(text.trim_end().ends_with("Score: 0/100"), "lab{n}:\n{text}");
+        assert!(text.contains("none left running"), "lab{n}:\n{text}");
+        let rows = text
+            .lines()
+            .filter(|l| l.trim_start().starts_with("FAIL "))
+            .count();
+        assert!(rows >= 5, "lab{n}: every check fails:\n{text}");
+    }
+}
+
+#[test]
+fn starter_refuses_a_used_destination_and_a_tree_that_is_not_iolab() {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("x"), "").unwrap();
+    let out = iolab()
+        .args(["starter", "--from", ROOT, "--dest"])
+        .arg(dir.path())
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists and is not empty"));
+    let empty = tempfile::tempdir().unwrap();
+    let out = iolab()
+        .args(["starter", "--from"])
+        .arg(empty.path())
+        .arg("--dest")
+        .arg(dir.path().join("new"))
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("is not the iolab tree"));
+}
+
+/// Grades `solution` for lab 1 with the instructor's iolab from `cwd` with
+/// extra environment; returns the report text and results.json.
+fn grade_from(
+    cwd: &Path,
+    env: &[(&str, &str)],
+    solution: &str,
+    traces: &Path,
+) -> (String, serde_json::Value) {
+    let json = traces.join(format!("results-{}.json", env.len()));
+    let out = iolab()
+        .current_dir(cwd)
+        .envs(env.iter().copied())
+        .env("IOLAB_TRACES", traces)
+        .args(["grade", "lab1", "--solution", solution, "--json"])
+        .arg(&json)
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout).into_owned();
+    let results =
+        serde_json::from_str(&std::fs::read_to_string(&json).expect("results.json")).unwrap();
+    (text, results)
+}
+
+/// The parts of a report that are the grade (not times, pids or paths).
+fn grade_of(
+    text: &str,
+    json: &serde_json::Value,
+) -> (Vec<String>, serde_json::Value, Vec<serde_json::Value>) {
+    let lines = text
+        .lines()
+        .filter(|l| {
+            l.contains("PASS")
+                || l.contains("FAIL")
+                || l.contains("reference")
+                || l.starts_with("Score:")
+        })
+        .map(str::to_string)
+        .collect();
+    let tests = json["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| serde_json::json!([t["name"], t["score"], t["status"], t["visibility"]]))
+        .collect();
+    (lines, json["score"].clone(), tests)
+}
+
+#[test]
+fn a_student_tree_cannot_change_a_grade() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("student");
+    write_starter(&tree);
+    let traces = dir.path().join("traces");
+    std::fs::create_dir_all(&traces).unwrap();
+    // What a student might try: force insta to pass, accept anything, and
+    // make the reference snapshot say what their server does.
+    let force = "behavior:\n  force_pass: true\n  update: always\n";
+    std::fs::write(tree.join(".insta.yaml"), force).unwrap();
+    std::fs::write(tree.join("insta.yaml"), force).unwrap();
+    let snap = tree.join("snapshots/lab1_standard.snap");
+    std::fs::write(&snap, "---\nsource: harness/tests/common/mod.rs\nexpression: transcript\n---\n== main ==\nwhatever my server does\n").unwrap();
+    let cheats = [
+        ("INSTA_FORCE_PASS", "1"),
+        ("INSTA_UPDATE", "always"),
+        ("INSTA_WORKSPACE_ROOT", tree.to_str().unwrap()),
+    ];
+    for solution in [
+        env!("CARGO_BIN_EXE_lab1"),
+        env!("CARGO_BIN_EXE_lab1-threaded"),
+    ] {
+        let (honest, honest_json) = grade_from(Path::new(ROOT), &[], solution, &traces);
+        let (cheating, cheating_json) = grade_from(&tree, &cheats, solution, &traces);
+        assert_eq!(
+            grade_of(&honest, &honest_json),
+            grade_of(&cheating, &cheating_json),
+            "{honest}\n---\n{cheating}"
+        );
+        assert!(
+            cheating.contains("reference (snapshots/lab1_standard.snap)"),
+            "{cheating}"
+        );
+    }
+    let (reference, _) = grade_from(&tree, &cheats, env!("CARGO_BIN_EXE_lab1"), &traces);
+    assert!(
+        reference.contains("standard: the same as the reference"),
+        "{reference}"
+    );
+    assert!(
+        reference.trim_end().ends_with("Score: 100/100"),
+        "{reference}"
+    );
+    // The edited snapshot is still there: grading did not rewrite it either.
+    assert!(
+        std::fs::read_to_string(&snap)
+            .unwrap()
+            .contains("whatever my server does")
+    );
+    let _ = common::backend();
+}
