@@ -622,8 +622,9 @@ fn concurrency(run: &Run) -> Answer {
     }
 }
 
-/// How many hand-offs between serving threads show a lock they take
-/// turns on (lab 7's switch interval makes dozens in 100 ms of work).
+/// How many times each of two serving threads must wait for the other to
+/// show a lock they take turns on (lab 7's 5 ms switch interval makes
+/// about ten each way in two 100 ms requests).
 const MIN_HANDOFFS: usize = 3;
 
 /// The `lock:` axis.
@@ -681,13 +682,19 @@ fn lock(run: &Run) -> Answer {
                 && w.tid != records[wake].tid
         })
         .collect();
-    // Both ways: each of two threads waited for the other at least once.
-    // One hand-off alone could be a runtime's brief lock, whose holder the
-    // machine happened to preempt.
-    let both_ways = handoffs.iter().any(|&(wait, wake)| {
-        handoffs.iter().any(|&(w2, k2)| {
-            records[w2].tid == records[wake].tid && records[k2].tid == records[wait].tid
-        })
+    // Turns: some pair of threads each waited for the other at least
+    // MIN_HANDOFFS times. A runtime's brief lock (CPython's GIL around an
+    // echo) can hand off once or twice when the machine preempts its holder;
+    // a lock held for the work hands off again and again.
+    let count = |waiter: Tid, waker: Tid| {
+        handoffs
+            .iter()
+            .filter(|&&(w, k)| records[w].tid == waiter && records[k].tid == waker)
+            .count()
+    };
+    let turns = handoffs.iter().any(|&(w, k)| {
+        let (a, b) = (records[w].tid, records[k].tid);
+        count(a, b) >= MIN_HANDOFFS && count(b, a) >= MIN_HANDOFFS
     });
     let words: Vec<_> = {
         let mut w: Vec<u64> = handoffs
@@ -698,7 +705,7 @@ fn lock(run: &Run) -> Answer {
         w.dedup();
         w
     };
-    if both_ways && handoffs.len() >= MIN_HANDOFFS && words.len() == 1 {
+    if turns && words.len() == 1 {
         let shown = handoffs.iter().take(3).flat_map(|&(a, b)| [a, b]);
         return Answer::new(
             "global",
