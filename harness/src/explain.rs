@@ -203,15 +203,38 @@ fn settled<'a>(run: &'a Run, label: &str) -> Option<&'a Settled> {
     }
 }
 
-/// Records on a served socket (`L` or a connection) that failed with EAGAIN.
-fn eagains(run: &Run) -> Vec<usize> {
-    from_first_socket(run)
-        .filter(|(r, rec)| {
+/// The records entered while no client was active: the idle measurement,
+/// and from A's connect to B's (A connected and silent).
+fn quiet_records(run: &Run) -> Vec<usize> {
+    let trace = &run.outcome.trace;
+    let silent = match (trace.step("A: connect"), trace.step("B: connect")) {
+        (Some(a), Some(b)) => a..b,
+        (Some(a), None) => a..trace.events.len(),
+        _ => 0..0,
+    };
+    let idle = match run.outcome.observed("idle spin") {
+        Some(Observed::Measured(u)) => u.records.clone(),
+        _ => 0..0,
+    };
+    (0..trace.records.len())
+        .filter(|&r| {
+            idle.contains(&r) || trace.records[r].enter.is_some_and(|e| silent.contains(&e))
+        })
+        .collect()
+}
+
+/// Of `records`, those on a served socket (`L` or a connection) that
+/// failed with EAGAIN.
+fn eagains(run: &Run, records: &[usize]) -> Vec<usize> {
+    records
+        .iter()
+        .copied()
+        .filter(|&r| {
+            let rec = &run.outcome.trace.records[r];
             rec.errno() == Some(libc::EAGAIN)
                 && (rec.is(READS) || rec.is(&["accept", "accept4"]))
-                && fd_name(run, *r, 0).is_some_and(|n| n.starts_with('L') || is_conn(n))
+                && fd_name(run, r, 0).is_some_and(|n| n.starts_with('L') || is_conn(n))
         })
-        .map(|(r, _)| r)
         .collect()
 }
 
@@ -225,33 +248,49 @@ fn io(run: &Run) -> Answer {
     };
     match silent {
         Settled::Blocked(records) => io_blocked(run, records),
-        Settled::Spinning { recent, .. } | Settled::Busy { recent, .. } => {
-            let storms = eagains(run);
-            if !storms.is_empty() {
-                let per_sec = idle_rate(run, &storms);
-                return Answer::new(
-                    "nonblocking-polling",
-                    format!(
-                        "it never waited: with a client connected and silent it kept calling read/accept on non-blocking sockets and got EAGAIN ({per_sec})"
-                    ),
-                    lines(run, storms.iter().rev().take(20).rev().copied()),
-                );
-            }
-            let waits: Vec<usize> = recent
+        Settled::Spinning { .. } | Settled::Busy { .. } => {
+            // What it did while nothing happened: a readiness call that
+            // returns at once names the call; else EAGAIN is the polling.
+            let quiet = quiet_records(run);
+            let waits: Vec<usize> = quiet
                 .iter()
                 .copied()
                 .filter(|&r| matches!(wait_of(run, r), Wait::Select | Wait::Poll | Wait::Epoll))
                 .collect();
-            match waits.first().map(|&r| wait_of(run, r)) {
-                Some(w) => Answer::new(
-                    &api_name(run, w),
-                    "it waits in a readiness call, but with a zero or tiny timeout in a loop: it never sleeps (polling)",
-                    lines(run, waits),
-                ),
-                None => Answer::unsure(&[
-                    "with a client connected and silent the server kept running, neither waiting nor meeting EAGAIN".to_string(),
-                ]),
+            let mut apis: Vec<Wait> = Vec::new();
+            for &r in &waits {
+                let w = wait_of(run, r);
+                if !apis.contains(&w) {
+                    apis.push(w);
+                }
             }
+            if let [w] = apis.as_slice() {
+                let value = api_name(run, *w);
+                if value != "unsure" {
+                    return Answer::new(
+                        &value,
+                        "it waits in a readiness call, but with a zero or tiny timeout in a loop: it never sleeps (polling)",
+                        lines(run, waits.iter().rev().take(6).rev().copied()),
+                    );
+                }
+            }
+            let storms = eagains(run, &quiet);
+            if apis.is_empty() && !storms.is_empty() {
+                let per_sec = idle_rate(run, &storms);
+                return Answer::new(
+                    "nonblocking-polling",
+                    format!(
+                        "it never waited: while no client was active it kept calling read/accept on non-blocking sockets and got EAGAIN ({per_sec})"
+                    ),
+                    lines(run, storms.iter().rev().take(20).rev().copied()),
+                );
+            }
+            Answer::unsure(&[format!(
+                "with a client connected and silent the server never blocked; meanwhile it made {} readiness calls ({} kinds) and met EAGAIN {} times on its sockets",
+                waits.len(),
+                apis.len(),
+                storms.len()
+            )])
         }
         Settled::Gone => Answer::unsure(&[format!(
             "the server was gone before a client was connected and silent: {}",
@@ -319,7 +358,7 @@ fn io_blocked(run: &Run, records: &[usize]) -> Answer {
             Answer::new(&value, why, lines(run, shown))
         }
         [] => {
-            let storms = eagains(run);
+            let storms = eagains(run, &quiet_records(run));
             if !storms.is_empty() && records.iter().any(|&r| wait_of(run, r) == Wait::Sleep) {
                 return Answer::new(
                     "nonblocking-polling",
@@ -462,7 +501,12 @@ enum Served {
 /// The `concurrency:` axis.
 fn concurrency(run: &Run) -> Answer {
     let records = &run.outcome.trace.records;
-    let main = root_task(run);
+    // The server is the task that listened: a wrapper that started it
+    // (a shell script, `make run`, a reloader) is not part of its model.
+    let main = records
+        .iter()
+        .find(|r| r.is(&["listen"]) && matches!(r.ret, Some(Ret::Ok(_))))
+        .map_or_else(|| root_task(run), |r| r.tid);
     let spawned = spawned(run);
     let mut served: Vec<(String, usize, usize, Served, Tid)> = Vec::new();
     let mut unread: Vec<String> = Vec::new();
@@ -486,10 +530,11 @@ fn concurrency(run: &Run) -> Answer {
         let how = if tid == main {
             Served::Main
         } else {
-            match spawned
+            let born = spawned
                 .iter()
-                .find(|s| s.child == tid || s.child == records[read].pid)
-            {
+                .find(|s| s.child == tid)
+                .or_else(|| spawned.iter().find(|s| s.child == records[read].pid));
+            match born {
                 Some(s) if s.thread && s.child == tid => {
                     if s.record > a {
                         Served::NewThread
@@ -520,6 +565,13 @@ fn concurrency(run: &Run) -> Answer {
             ));
         }
         return Answer::unsure(&reasons);
+    }
+    if served.len() < 2 {
+        return Answer::unsure(&[format!(
+            "only {} was served before the probe stopped ({}); telling the models apart takes two connections or more",
+            served[0].0,
+            how_it_ended(run)
+        )]);
     }
     let kinds: Vec<Served> = {
         let mut k: Vec<Served> = served.iter().map(|s| s.3).collect();
@@ -584,7 +636,7 @@ fn concurrency(run: &Run) -> Answer {
                 p
             };
             let accepted_by_server = served.iter().all(|s| records[s.1].pid == records[s.2].pid);
-            if accepted_by_server {
+            if accepted_by_server && pids.len() >= 2 {
                 Answer::new(
                     "prefork",
                     format!(
@@ -594,9 +646,11 @@ fn concurrency(run: &Run) -> Answer {
                     shown(),
                 )
             } else {
-                Answer::unsure(&[
-                    "connections were served by processes that existed before they arrived, but accepted by another process (passed over a socket?)".to_string(),
-                ])
+                Answer::unsure(&[if accepted_by_server {
+                    "one process, forked before any client arrived, served every connection: a prefork server with one worker, or a wrapper the trace started the server from".to_string()
+                } else {
+                    "connections were served by processes that existed before they arrived, but accepted by another process (passed over a socket?)".to_string()
+                }])
                 .with_evidence(shown())
             }
         }
@@ -649,6 +703,15 @@ fn lock(run: &Run) -> Answer {
         t.dedup();
         t
     };
+    let events = match run.outcome.observed(TOGETHER) {
+        Some(Observed::Timed { events, .. }) => events.clone(),
+        _ => {
+            return Answer::unsure(&[format!(
+                "the probe never got to two clients at once ({})",
+                how_it_ended(run)
+            )]);
+        }
+    };
     if serving.len() < 2 {
         return Answer::new(
             "none",
@@ -660,15 +723,6 @@ fn lock(run: &Run) -> Answer {
             Vec::new(),
         );
     }
-    let events = match run.outcome.observed(TOGETHER) {
-        Some(Observed::Timed { events, .. }) => events.clone(),
-        _ => {
-            return Answer::unsure(&[format!(
-                "the probe never got to two clients at once ({})",
-                how_it_ended(run)
-            )]);
-        }
-    };
     let handoffs: Vec<(usize, usize)> = run
         .outcome
         .trace

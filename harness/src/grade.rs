@@ -263,6 +263,38 @@ impl Report {
             .fold((0, 0), |(s, m), r| (s + r.score(), m + r.points))
     }
 
+    /// The report of a lab the harness could not run at all: every check
+    /// failed, with the reason.
+    pub fn not_run(lab: &Lab, solution: &str, error: &str) -> Report {
+        Report {
+            lab: lab.id,
+            title: lab.title,
+            solution: solution.to_string(),
+            results: lab
+                .checks
+                .iter()
+                .map(|c| CheckResult {
+                    id: c.id,
+                    title: c.title,
+                    kind: c.kind,
+                    visibility: c.visibility,
+                    points: c.points,
+                    hint: c.hint,
+                    verdict: Verdict::fail("not checked: the harness could not run", Vec::new()),
+                    scenarios: Vec::new(),
+                })
+                .collect(),
+            failure: Some(format!("the harness could not run: {error}")),
+            runs: None,
+            facts: Vec::new(),
+            findings: Vec::new(),
+            accounting: Accounting::default(),
+            reference: Vec::new(),
+            artifacts: None,
+            elapsed: Duration::ZERO,
+        }
+    }
+
     /// Whether the solution got every point.
     pub fn full_marks(&self) -> bool {
         self.failure.is_none() && self.score() == self.max()

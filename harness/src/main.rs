@@ -258,10 +258,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let mut report = grade::grade(&lab, &spec, &shown, &limits)?;
             if let Err(e) = report.save_artifacts(&traces) {
-                eprintln!(
-                    "iolab: warning: cannot keep the traces under {}: {e}",
-                    traces.display()
-                );
+                eprintln!("iolab: warning: the traces were not kept: {e}");
             }
             print!("{}", report.render_styled(Style::for_stdout()));
             if let Some(path) = json {
@@ -307,6 +304,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 summary.files,
                 summary.regions,
                 summary.labs.len()
+            );
+            println!(
+                "left out: {} solution fixtures and the tests that run them",
+                summary.left_out.len()
             );
             println!("next: cd {} && make lab1", dest.display());
             Ok(ExitCode::SUCCESS)
@@ -434,8 +435,14 @@ fn grade_all(
             bounds.listen = Duration::from_secs(secs);
         }
         eprintln!("grading {} ...", lab.id);
-        let mut report = grade::grade(&lab, &spec.with_backend(backend), &shown, &bounds)?;
-        let _ = report.save_artifacts(traces);
+        let mut report = match grade::grade(&lab, &spec.with_backend(backend), &shown, &bounds) {
+            Ok(report) => report,
+            // One lab the harness could not run does not stop the table.
+            Err(e) => grade::Report::not_run(&lab, &shown, &e.to_string()),
+        };
+        if let Err(e) = report.save_artifacts(traces) {
+            eprintln!("iolab: warning: {}: the traces were not kept: {e}", lab.id);
+        }
         all_full &= report.full_marks();
         rows.push(report);
     }

@@ -53,16 +53,21 @@ pub fn scenarios(lab: &str) -> Vec<(&'static str, &'static str)> {
         .collect()
 }
 
-/// A `.snap` file's content: what follows the second `---` line.
+/// A `.snap` file's content: what follows insta's header, the lines from
+/// a first `---` line to a second one (a `\r` before a line end is allowed).
 fn body(snap: &str) -> &str {
-    let mut rest = snap;
-    for _ in 0..2 {
-        match rest.find("---\n") {
-            Some(i) => rest = &rest[i + 4..],
-            None => return snap,
+    let mut dashes = 0;
+    let mut at = 0;
+    for line in snap.split_inclusive('\n') {
+        at += line.len();
+        if line.trim_end_matches(['\n', '\r']) == "---" {
+            dashes += 1;
+            if dashes == 2 {
+                return &snap[at..];
+            }
         }
     }
-    rest
+    snap
 }
 
 /// How one scenario's transcript compares with the reference.
@@ -110,6 +115,7 @@ pub fn compare(lab: &str, runs: &[Run]) -> Vec<Comparison> {
 
 /// The first line where two transcripts differ (trailing blank lines aside).
 fn first_difference(reference: &str, got: &str) -> Option<(usize, String, String)> {
+    // `lines` drops a `\r` before each `\n` too.
     let a: Vec<&str> = reference.trim_end().lines().collect();
     let b: Vec<&str> = got.trim_end().lines().collect();
     (0..a.len().max(b.len())).find_map(|i| {
@@ -142,6 +148,16 @@ mod tests {
                 );
             }
         }
+    }
+
+    #[test]
+    fn the_header_ends_at_the_second_dashes_line() {
+        assert_eq!(
+            body("---\nsource: x\n---\nsocket() = L\n"),
+            "socket() = L\n"
+        );
+        assert_eq!(body("---\r\na: ---\r\n---\r\nL\r\n"), "L\r\n");
+        assert_eq!(body("no header\n"), "no header\n");
     }
 
     #[test]

@@ -16,11 +16,18 @@ use crate::normalize::raw_lines;
 pub const TRANSCRIPT_FILE: &str = "transcript.txt";
 pub const RAW_FILE: &str = "trace.raw.txt";
 pub const REFERENCE_FILE: &str = "reference.txt";
+/// Marks a lab's traces directory as iolab's own, safe to replace.
+pub const MARK_FILE: &str = ".iolab-traces";
 
-/// ANSI colours, or none (not a terminal, or `NO_COLOR` set).
+/// How a report is printed: with ANSI colours or none (not a terminal, or
+/// `NO_COLOR` set), and for whom.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Style {
     pub colour: bool,
+    /// For students before the due date (Gradescope's top-level output):
+    /// hidden checks and their points left out, and no paths that exist
+    /// only where grading ran.
+    pub public: bool,
 }
 
 impl Style {
@@ -29,6 +36,7 @@ impl Style {
         use std::io::IsTerminal;
         Style {
             colour: io::stdout().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+            public: false,
         }
     }
 
@@ -52,7 +60,15 @@ impl Style {
 impl Report {
     /// The terminal report, without colour.
     pub fn render(&self) -> String {
-        self.render_styled(Style { colour: false })
+        self.render_styled(Style {
+            colour: false,
+            public: false,
+        })
+    }
+
+    /// Whether a check is shown in this style.
+    fn shows(r: &CheckResult, style: Style) -> bool {
+        !style.public || r.visibility == Visibility::Visible
     }
 
     /// The terminal report: what went wrong, a table of checks, each
@@ -72,7 +88,7 @@ impl Report {
         }
         out.push('\n');
         let _ = writeln!(out, "  result  points  kind      check");
-        for r in &self.results {
+        for r in self.results.iter().filter(|r| Self::shows(r, style)) {
             let hidden = if r.visibility == Visibility::AfterDueDate {
                 "  (hidden on Gradescope until the due date)"
             } else {
@@ -93,7 +109,7 @@ impl Report {
             let _ = writeln!(out, "\nwhy points were lost:");
             for r in failed {
                 out.push('\n');
-                out.push_str(&self.explain(r, &style));
+                out.push_str(&self.explain(r, style));
             }
         }
         if !self.reference.is_empty() {
@@ -130,16 +146,30 @@ impl Report {
                 a.left_running
             );
         }
-        if let Some(dir) = &self.artifacts {
+        if let Some(dir) = self.artifacts.as_ref().filter(|_| !style.public) {
             let _ = writeln!(out, "traces: {}", shown(dir).display());
         }
-        let (model, model_max) = self.score_of(Kind::Model);
-        let (protocol, protocol_max) = self.score_of(Kind::Protocol);
+        let points = |kind: Option<Kind>| {
+            self.results
+                .iter()
+                .filter(|r| Self::shows(r, style) && kind.is_none_or(|k| r.kind == k))
+                .fold((0, 0), |(s, m), r| (s + r.score(), m + r.points))
+        };
+        let (model, model_max) = points(Some(Kind::Model));
+        let (protocol, protocol_max) = points(Some(Kind::Protocol));
         let _ = writeln!(
             out,
             "model checks: {model}/{model_max}, protocol checks: {protocol}/{protocol_max}"
         );
-        let score = format!("Score: {}/{}", self.score(), self.max());
+        let (score, max) = points(None);
+        let hidden = self.max() - max;
+        let score = if hidden > 0 {
+            format!(
+                "Score: {score}/{max} (and {hidden} points of hidden checks, shown after the due date)"
+            )
+        } else {
+            format!("Score: {score}/{max}")
+        };
         let painted = style.paint(if self.full_marks() { "1;32" } else { "1" }, &score);
         let _ = writeln!(out, "{painted}");
         out
@@ -147,7 +177,7 @@ impl Report {
 
     /// A failed check: the message, the trace lines that prove it, the
     /// hint, and where its scenarios' traces were saved.
-    fn explain(&self, r: &CheckResult, style: &Style) -> String {
+    fn explain(&self, r: &CheckResult, style: Style) -> String {
         let mut out = String::new();
         let _ = writeln!(
             out,
@@ -166,7 +196,7 @@ impl Report {
             }
         }
         let _ = writeln!(out, "    hint: {}", r.hint);
-        for dir in self.saved(r) {
+        for dir in self.saved(r).into_iter().filter(|_| !style.public) {
             let _ = writeln!(
                 out,
                 "    saved: {}/ ({TRANSCRIPT_FILE}, {RAW_FILE})",
@@ -186,33 +216,55 @@ impl Report {
 
     /// Saves each scenario's normalized transcript and raw trace (and the
     /// reference transcript, where the scenario has one) under
-    /// `root/<lab>/<scenario>/`, replacing what an earlier grade left.
-    pub fn save_artifacts(&mut self, root: &Path) -> io::Result<PathBuf> {
+    /// `root/<lab>/<scenario>/`, replacing what an earlier grade left there.
+    /// Written into a fresh directory first, then renamed into place; an
+    /// existing `root/<lab>` is replaced only if iolab made it (it holds
+    /// [`MARK_FILE`]), so a mistaken `--traces` never deletes anything
+    /// else. Nothing is saved (and nothing replaced) when no scenario ran.
+    pub fn save_artifacts(&mut self, root: &Path) -> io::Result<Option<PathBuf>> {
+        let Some(runs) = &self.runs else {
+            return Ok(None);
+        };
         let dir = root.join(self.lab);
+        if dir.exists() && !dir.join(MARK_FILE).is_file() {
+            return Err(io::Error::new(
+                io::ErrorKind::AlreadyExists,
+                format!(
+                    "{} exists and was not made by iolab; choose another --traces directory",
+                    dir.display()
+                ),
+            ));
+        }
+        std::fs::create_dir_all(root)?;
+        let fresh = tempfile::Builder::new()
+            .prefix(&format!(".{}-", self.lab))
+            .tempdir_in(root)?;
+        std::fs::write(
+            fresh.path().join(MARK_FILE),
+            "traces written by iolab grade\n",
+        )?;
+        for run in runs.all() {
+            let name = run.outcome.scenario;
+            let at = fresh.path().join(name);
+            std::fs::create_dir_all(&at)?;
+            std::fs::write(
+                at.join(TRANSCRIPT_FILE),
+                run.transcript.render_with_counts(),
+            )?;
+            std::fs::write(
+                at.join(RAW_FILE),
+                raw_lines(&run.outcome.trace).join("\n") + "\n",
+            )?;
+            if let Some(text) = crate::reference::transcript(self.lab, name) {
+                std::fs::write(at.join(REFERENCE_FILE), text)?;
+            }
+        }
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        std::fs::create_dir_all(&dir)?;
-        if let Some(runs) = &self.runs {
-            for run in runs.all() {
-                let name = run.outcome.scenario;
-                let at = dir.join(name);
-                std::fs::create_dir_all(&at)?;
-                std::fs::write(
-                    at.join(TRANSCRIPT_FILE),
-                    run.transcript.render_with_counts(),
-                )?;
-                std::fs::write(
-                    at.join(RAW_FILE),
-                    raw_lines(&run.outcome.trace).join("\n") + "\n",
-                )?;
-                if let Some(text) = crate::reference::transcript(self.lab, name) {
-                    std::fs::write(at.join(REFERENCE_FILE), text)?;
-                }
-            }
-        }
+        std::fs::rename(fresh.keep(), &dir)?;
         self.artifacts = Some(dir.clone());
-        Ok(dir)
+        Ok(Some(dir))
     }
 
     /// Gradescope's `results.json`: the score, one test per check (with its
@@ -227,7 +279,13 @@ impl Report {
                 if r.verdict.passed {
                     output.push_str(&r.verdict.message);
                 } else {
-                    let text = self.explain(r, &Style { colour: false });
+                    let text = self.explain(
+                        r,
+                        Style {
+                            colour: false,
+                            public: true,
+                        },
+                    );
                     // The first line repeats the name.
                     output.extend(
                         text.lines()
@@ -249,7 +307,10 @@ impl Report {
         json!({
             "score": self.score(),
             "execution_time": self.elapsed.as_secs_f64(),
-            "output": self.render(),
+            "output": self.render_styled(Style {
+                colour: false,
+                public: true,
+            }),
             "visibility": "visible",
             "stdout_visibility": "hidden",
             "tests": tests,

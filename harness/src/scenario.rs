@@ -657,6 +657,37 @@ impl Server {
             .sum()
     }
 
+    /// Each live task's CPU time so far.
+    fn cpu_times(&self) -> HashMap<Tid, Duration> {
+        self.live
+            .iter()
+            .filter_map(|&t| {
+                let pid = self.pids.get(&t).copied().unwrap_or(t);
+                Some((t, cpu_time(pid, t)?))
+            })
+            .collect()
+    }
+
+    /// The CPU time the live tasks used since `before` (a task born since
+    /// counts from zero; one that has ended no longer counts, but its end
+    /// was an event).
+    fn ran_since(&self, before: &HashMap<Tid, Duration>) -> Duration {
+        self.cpu_times()
+            .into_iter()
+            .map(|(t, now)| now.saturating_sub(before.get(&t).copied().unwrap_or_default()))
+            .sum()
+    }
+
+    /// Whether every live task is blocked in a call or waiting to run
+    /// (runnable, or stopped for the tracer): not stopped by a signal, not
+    /// a zombie.
+    fn all_runnable_or_blocked(&self) -> bool {
+        self.live.iter().all(|&t| {
+            let pid = self.pids.get(&t).copied().unwrap_or(t);
+            matches!(task_state(pid, t), Some('R' | 'S' | 'D' | 't'))
+        })
+    }
+
     /// The address a client should connect to, once the server has listened.
     fn listening_addr(&self) -> Option<SocketAddr> {
         let listen = self
@@ -750,7 +781,7 @@ impl Server {
         };
         self.spins.clear();
         self.spin_from = self.tracer.start.elapsed();
-        let cpu_before = self.cpu_time();
+        let cpu_before = self.cpu_times();
         loop {
             self.pump(Duration::from_millis(5));
             if self.live.is_empty() {
@@ -793,7 +824,8 @@ impl Server {
                 // asleep was waiting for a CPU (or its tracer was): a loaded
                 // machine, not a busy server. Give it the time it lost.
                 let waiting = self.last_event.elapsed() >= self.limits.settle
-                    && self.cpu_time().saturating_sub(cpu_before) < self.limits.settle;
+                    && self.ran_since(&cpu_before) < self.limits.settle
+                    && self.all_runnable_or_blocked();
                 if waiting && start.elapsed() < max * STARVED_WAIT && !self.overdue() {
                     continue;
                 }

@@ -14,9 +14,11 @@
 //! starter compiles and its server stops before it listens, which grading
 //! reports as "not implemented yet". A region marked
 //! `// SOLUTION HELPERS BEGIN` ... `// SOLUTION HELPERS END` (whole
-//! functions) is dropped for a comment. Everything else is copied as it is
-//! (the harness, the handouts, the snapshots, the Makefile), except build
-//! output and version control.
+//! functions) is dropped for a comment. The fixtures that are solutions in
+//! disguise (`fixtures/labN/`, the Python lab solutions) are left out, with
+//! their `Cargo.toml` targets and the tests that run them. Everything else
+//! is copied as it is (the harness, the handouts, the snapshots, the
+//! Makefile), except build output and version control.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -69,6 +71,32 @@ pub struct Summary {
     pub regions: usize,
     /// The labs whose solutions were cut out.
     pub labs: Vec<String>,
+    /// Files left out whole: fixtures that are (or are one flag away from)
+    /// a lab's solution, and the tests that run them.
+    pub left_out: Vec<PathBuf>,
+}
+
+/// Whether a file of the instructor's tree is a solution in disguise: the
+/// alternative and known-wrong solutions of `fixtures/labN/` (each is a
+/// working solution with one thing changed) and the Python lab solutions.
+/// `fixtures/shared.rs` (lab 1's accept loop, which the broken and hostile
+/// programs share) stays.
+pub fn is_solution_fixture(rel: &Path) -> bool {
+    let mut parts = rel.components().map(|c| c.as_os_str().to_string_lossy());
+    match (
+        parts.next().as_deref(),
+        parts.next().as_deref(),
+        parts.next(),
+    ) {
+        (Some("fixtures"), Some(dir), Some(_)) if is_lab_dir(dir) => true,
+        (Some("fixtures"), Some("python"), Some(file)) => file.starts_with("lab"),
+        _ => false,
+    }
+}
+
+fn is_lab_dir(name: &str) -> bool {
+    name.strip_prefix("lab")
+        .is_some_and(|n| !n.is_empty() && n.chars().all(|c| c.is_ascii_digit()))
 }
 
 /// `source` with its solution regions cut out; `path` names it in errors.
@@ -146,15 +174,147 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
             return Err(StarterError::DestinationInUse(dest.to_path_buf()));
         }
     }
+    // Where it will be, checked before anything is created.
+    let target = resolved(dest).map_err(io(dest))?;
+    if target.starts_with(&from) && !SKIPPED.iter().any(|s| target.starts_with(from.join(s))) {
+        return Err(StarterError::Inside { dest: target, from });
+    }
     std::fs::create_dir_all(dest).map_err(io(dest))?;
     let dest = dest.canonicalize().map_err(io(dest))?;
-    if dest.starts_with(&from) && !SKIPPED.iter().any(|s| dest.starts_with(from.join(s))) {
-        return Err(StarterError::Inside { dest, from });
-    }
     let mut summary = Summary::default();
     copy(&from, &from, &dest, &mut summary)?;
+    remove_empty_dirs(&dest)?;
     summary.labs.sort();
+    let manifest = dest.join("Cargo.toml");
+    let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
+    let (text, dropped_tests) = without_solution_targets(&text, &from, &summary.left_out);
+    std::fs::write(&manifest, text).map_err(io(&manifest))?;
+    for test in dropped_tests {
+        let at = dest.join(&test);
+        if at.exists() {
+            std::fs::remove_file(&at).map_err(io(&at))?;
+            summary.files -= 1;
+        }
+        summary.left_out.push(test);
+    }
     Ok(summary)
+}
+
+/// `Cargo.toml` without the targets of the files left out, and without the
+/// tests that run those targets or read those files (a test that needs a
+/// solution has nothing to run in a student tree). Returns the new text and
+/// the test sources dropped.
+fn without_solution_targets(
+    manifest: &str,
+    from: &Path,
+    left_out: &[PathBuf],
+) -> (String, Vec<PathBuf>) {
+    // Blocks: a table header with the comment lines just above it, up to
+    // the next such block.
+    let mut blocks: Vec<Vec<&str>> = vec![Vec::new()];
+    let mut comments: Vec<&str> = Vec::new();
+    for line in manifest.lines() {
+        if line.starts_with('[') {
+            blocks.push(std::mem::take(&mut comments));
+            blocks.last_mut().expect("pushed").push(line);
+        } else if line.starts_with('#') {
+            comments.push(line);
+        } else {
+            let block = blocks.last_mut().expect("one block");
+            block.append(&mut comments);
+            block.push(line);
+        }
+    }
+    blocks.last_mut().expect("one block").append(&mut comments);
+    let value = |block: &[&str], key: &str| {
+        block.iter().find_map(|l| {
+            let (k, v) = l.split_once('=')?;
+            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+        })
+    };
+    fn header<'a>(block: &[&'a str]) -> Option<&'a str> {
+        block.iter().find(|l| l.starts_with('[')).copied()
+    }
+    let gone = |path: &str| left_out.iter().any(|p| p == Path::new(path));
+    // The binaries and Python files left out, as a test would name them.
+    let mut names: Vec<String> = blocks
+        .iter()
+        .filter(|b| header(b) == Some("[[bin]]"))
+        .filter(|b| value(b, "path").is_some_and(|p| gone(&p)))
+        .filter_map(|b| value(b, "name"))
+        .map(|n| format!("CARGO_BIN_EXE_{n}\""))
+        .collect();
+    names.extend(
+        left_out
+            .iter()
+            .filter(|p| p.extension().is_some_and(|e| e == "py"))
+            .filter_map(|p| p.file_stem())
+            .map(|s| format!("\"{}\"", s.to_string_lossy())),
+    );
+    let mut dropped_tests = Vec::new();
+    let kept: Vec<&Vec<&str>> = blocks
+        .iter()
+        .filter(|b| {
+            let Some(path) = value(b, "path") else {
+                return true;
+            };
+            if gone(&path) {
+                return false;
+            }
+            if header(b) == Some("[[test]]") {
+                let source = std::fs::read_to_string(from.join(&path)).unwrap_or_default();
+                if names.iter().any(|n| source.contains(n.as_str())) {
+                    dropped_tests.push(PathBuf::from(path));
+                    return false;
+                }
+            }
+            true
+        })
+        .collect();
+    let mut out: String = kept
+        .iter()
+        .flat_map(|b| b.iter())
+        .map(|l| format!("{l}\n"))
+        .collect();
+    // Blank lines where blocks were dropped: at most one in a row.
+    while out.contains("\n\n\n") {
+        out = out.replace("\n\n\n", "\n\n");
+    }
+    (out, dropped_tests)
+}
+
+/// `path` made absolute, with its deepest existing ancestor canonical
+/// (the rest need not exist yet).
+fn resolved(path: &Path) -> std::io::Result<PathBuf> {
+    let path = std::path::absolute(path)?;
+    let mut existing = path.as_path();
+    let mut rest = Vec::new();
+    while !existing.exists() {
+        match (existing.parent(), existing.file_name()) {
+            (Some(parent), Some(name)) => {
+                rest.push(name.to_owned());
+                existing = parent;
+            }
+            _ => break,
+        }
+    }
+    let mut out = existing.canonicalize()?;
+    out.extend(rest.iter().rev());
+    Ok(out)
+}
+
+/// Removes the directories under `dir` left empty by files left out.
+fn remove_empty_dirs(dir: &Path) -> Result<bool, StarterError> {
+    let mut empty = true;
+    for entry in std::fs::read_dir(dir).map_err(io(dir))? {
+        let path = entry.map_err(io(dir))?.path();
+        if path.is_dir() && remove_empty_dirs(&path)? {
+            std::fs::remove_dir(&path).map_err(io(&path))?;
+        } else {
+            empty = false;
+        }
+    }
+    Ok(empty)
 }
 
 fn copy(root: &Path, dir: &Path, dest: &Path, summary: &mut Summary) -> Result<(), StarterError> {
@@ -176,6 +336,10 @@ fn copy(root: &Path, dir: &Path, dest: &Path, summary: &mut Summary) -> Result<(
             std::fs::create_dir_all(&to).map_err(io(&to))?;
             copy(root, &path, dest, summary)?;
         } else if kind.is_file() {
+            if is_solution_fixture(rel) {
+                summary.left_out.push(rel.to_path_buf());
+                continue;
+            }
             let solution = rel.starts_with("labs") && name == "server.rs";
             if solution {
                 let text = std::fs::read_to_string(&path).map_err(io(&path))?;

@@ -213,6 +213,7 @@ fn run_measured(args: &[&str], env: &[(&str, &str)]) -> (String, i32, i64) {
     let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_iolab"));
     command
         .args(args)
+        .env("IOLAB_TRACES", dir.path().join("traces"))
         .stdout(out)
         .stderr(std::process::Stdio::null());
     for (k, v) in env {

@@ -95,6 +95,13 @@ fn lab7_is_threads_behind_a_global_lock() {
     );
 }
 
+#[test]
+fn a_wrapper_that_starts_the_server_is_not_part_of_its_model() {
+    // `sh -c 'SERVER; true'` forks the server instead of exec'ing it.
+    let script = format!("{}; true", lab("lab1"));
+    assert_model(&probe("sh", &["-c", &script]), "blocking", "single", "none");
+}
+
 fn probe_python(name: &str) -> Explanation {
     let script = python_fixture(name);
     probe(python(), &["-B", &script])

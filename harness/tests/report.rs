@@ -99,14 +99,60 @@ fn hidden_checks_are_after_due_date_in_results_json() {
     assert!(
         report.render().contains("epollout: ") && report.render().contains("hidden on Gradescope")
     );
+    // What students see before the due date leaves the hidden check out.
+    let output = json["output"].as_str().unwrap();
+    assert!(!output.contains("epollout"), "{output}");
+    assert!(
+        output
+            .ends_with("Score: 90/90 (and 10 points of hidden checks, shown after the due date)\n"),
+        "{output}"
+    );
+}
+
+#[test]
+fn results_json_shows_no_path_that_exists_only_where_grading_ran() {
+    let mut report = threaded_lab1();
+    let dir = tempfile::tempdir().unwrap();
+    report.save_artifacts(dir.path()).unwrap();
+    assert!(report.render().contains("saved: "));
+    let json = report.gradescope();
+    let all = json.to_string();
+    assert!(
+        !all.contains("saved: ") && !all.contains("traces: "),
+        "{json:#}"
+    );
+}
+
+#[test]
+fn traces_never_replace_a_directory_iolab_did_not_make() {
+    let dir = tempfile::tempdir().unwrap();
+    let theirs = dir.path().join("lab1");
+    std::fs::create_dir_all(&theirs).unwrap();
+    std::fs::write(theirs.join("server.rs"), "fn main() {}").unwrap();
+    let mut report = threaded_lab1();
+    let err = report.save_artifacts(dir.path()).unwrap_err();
+    assert!(err.to_string().contains("not made by iolab"), "{err}");
+    assert!(theirs.join("server.rs").is_file());
+    assert!(report.artifacts.is_none());
+    // A second grade replaces the first one's traces.
+    let other = tempfile::tempdir().unwrap();
+    let first = report.save_artifacts(other.path()).unwrap().unwrap();
+    std::fs::write(first.join("stale"), "").unwrap();
+    let again = report.save_artifacts(other.path()).unwrap().unwrap();
+    assert_eq!(first, again);
+    assert!(!again.join("stale").exists());
 }
 
 #[test]
 fn every_failed_check_keeps_its_scenarios_traces_and_prints_where() {
     let mut report = threaded_lab1();
     let dir = tempfile::tempdir().unwrap();
-    let saved = report.save_artifacts(dir.path()).expect("saved");
+    let saved = report
+        .save_artifacts(dir.path())
+        .expect("saved")
+        .expect("the scenarios ran");
     assert_eq!(saved, dir.path().join("lab1"));
+    assert!(saved.join(iolab::report::MARK_FILE).is_file());
     let text = report.render();
     for r in report.results.iter().filter(|r| !r.verdict.passed) {
         let dirs = report.saved(r);
@@ -160,7 +206,10 @@ fn the_table_lists_every_check_and_colour_is_opt_in() {
     }
     assert!(plain.contains("why points were lost:"));
     assert!(plain.ends_with("Score: 65/100\n"));
-    let coloured = report.render_styled(Style { colour: true });
+    let coloured = report.render_styled(Style {
+        colour: true,
+        public: false,
+    });
     assert!(coloured.contains("\x1b[32mPASS\x1b[0m"));
     assert!(coloured.contains("\x1b[1;31mFAIL\x1b[0m"));
     assert!(coloured.trim_end().ends_with("Score: 65/100\x1b[0m"));
@@ -172,7 +221,13 @@ fn the_summary_table_has_a_row_per_lab_and_the_total() {
         grade_program("lab1", env!("CARGO_BIN_EXE_lab1"), &[]),
         threaded_lab1(),
     ];
-    let table = iolab::report::summary(&reports, Style { colour: false });
+    let table = iolab::report::summary(
+        &reports,
+        Style {
+            colour: false,
+            public: false,
+        },
+    );
     let lines: Vec<&str> = table.lines().collect();
     assert!(lines[0].starts_with("lab "), "{table}");
     assert!(

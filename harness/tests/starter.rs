@@ -44,6 +44,20 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         );
     }
     assert!(!tree.join("target").exists() && !tree.join(".git").exists());
+    // The fixtures that are solutions in disguise are left out, with their
+    // targets and the tests that run them.
+    for n in 1..=7 {
+        assert!(
+            !tree.join(format!("fixtures/lab{n}")).exists(),
+            "fixtures/lab{n}"
+        );
+    }
+    assert!(!tree.join("fixtures/python/lab3_select.py").exists());
+    assert!(tree.join("fixtures/python/selectors_echo.py").exists());
+    let manifest = std::fs::read_to_string(tree.join("Cargo.toml")).unwrap();
+    assert!(!manifest.contains("fixtures/lab"), "{manifest}");
+    assert!(!manifest.contains("harness/tests/lab1.rs"), "{manifest}");
+    assert!(manifest.contains("harness/tests/tracer.rs"), "{manifest}");
     for n in 1..=7 {
         let server = std::fs::read_to_string(tree.join(format!("labs/lab{n}/server.rs"))).unwrap();
         assert!(
@@ -56,13 +70,11 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
     // Build it, in a target directory of its own that later runs reuse.
     let target: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starter-target");
     let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    // Every binary, as `make lab1` builds them.
     build
         .current_dir(&tree)
         .env("CARGO_TARGET_DIR", &target)
-        .args(["build", "--quiet", "--bin", "iolab"]);
-    for n in 1..=7 {
-        build.args(["--bin", &format!("lab{n}")]);
-    }
+        .args(["build", "--quiet", "--bins"]);
     let out = build.output().unwrap();
     assert!(
         out.status.success(),
@@ -117,6 +129,19 @@ fn starter_refuses_a_used_destination_and_a_tree_that_is_not_iolab() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("is not the iolab tree"));
+}
+
+#[test]
+fn starter_refuses_a_destination_inside_the_tree_and_creates_nothing() {
+    let inside = Path::new(ROOT).join(format!("student-{}", std::process::id()));
+    let out = iolab()
+        .args(["starter", "--from", ROOT, "--dest"])
+        .arg(&inside)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("choose a directory elsewhere"));
+    assert!(!inside.exists(), "{} was created", inside.display());
 }
 
 /// Grades `solution` for lab 1 with the instructor's iolab from `cwd` with
