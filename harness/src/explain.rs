@@ -255,7 +255,10 @@ fn io(run: &Run) -> Answer {
             let waits: Vec<usize> = quiet
                 .iter()
                 .copied()
-                .filter(|&r| matches!(wait_of(run, r), Wait::Select | Wait::Poll | Wait::Epoll))
+                .filter(|&r| {
+                    matches!(wait_of(run, r), Wait::Select | Wait::Poll | Wait::Epoll)
+                        && watches_a_socket(run, r)
+                })
                 .collect();
             let mut apis: Vec<Wait> = Vec::new();
             for &r in &waits {
@@ -392,6 +395,24 @@ impl Answer {
         self.evidence = evidence;
         self
     }
+}
+
+/// Whether a readiness call watches the listening socket or a connection
+/// (a `select` or `poll` of no fd is a sleep; an epoll instance is taken
+/// to hold the server's sockets).
+fn watches_a_socket(run: &Run, r: usize) -> bool {
+    let rec = &run.outcome.trace.records[r];
+    let served = |fd: i32| {
+        run.transcript
+            .fd_name(r, fd)
+            .is_some_and(|n| n.starts_with('L') || is_conn(n))
+    };
+    rec.args.iter().any(|a| match a {
+        Arg::FdSet { given, .. } => given.iter().any(|&fd| served(fd)),
+        Arg::PollFds(fds) => fds.iter().any(|p| served(p.fd)),
+        Arg::Fd(_) => rec.name().starts_with("epoll_"),
+        _ => false,
+    })
 }
 
 /// The `io:` name of a readiness call; for epoll, level or edge.
@@ -600,7 +621,7 @@ fn concurrency(run: &Run) -> Answer {
     };
     match kinds.as_slice() {
         [Served::Main] => {
-            let helpers = spawned.len();
+            let helpers = spawned.iter().filter(|s| s.parent == main).count();
             let why = if helpers == 0 {
                 "one task accepted and served every connection; it created no thread or process"
                     .to_string()

@@ -429,16 +429,21 @@ fn grade_all(
     let mut rows = Vec::new();
     let mut all_full = true;
     for lab in iolab::labs::all() {
-        let (spec, shown) = solution_spec(&lab, None)?;
         let mut bounds = limits.apply(&lab);
         if let Some(secs) = listen_timeout {
             bounds.listen = Duration::from_secs(secs);
         }
         eprintln!("grading {} ...", lab.id);
-        let mut report = match grade::grade(&lab, &spec.with_backend(backend), &shown, &bounds) {
-            Ok(report) => report,
-            // One lab the harness could not run does not stop the table.
-            Err(e) => grade::Report::not_run(&lab, &shown, &e.to_string()),
+        // One lab the harness could not run (not built, say) does not
+        // stop the table.
+        let mut report = match solution_spec(&lab, None) {
+            Ok((spec, shown)) => {
+                match grade::grade(&lab, &spec.with_backend(backend), &shown, &bounds) {
+                    Ok(report) => report,
+                    Err(e) => grade::Report::not_run(&lab, &shown, &e.to_string()),
+                }
+            }
+            Err(e) => grade::Report::not_run(&lab, lab.binary, &format!("{e:#}")),
         };
         if let Err(e) = report.save_artifacts(traces) {
             eprintln!("iolab: warning: {}: the traces were not kept: {e}", lab.id);

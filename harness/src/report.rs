@@ -104,7 +104,11 @@ impl Report {
                 r.title
             );
         }
-        let failed: Vec<&CheckResult> = self.results.iter().filter(|r| !r.verdict.passed).collect();
+        let failed: Vec<&CheckResult> = self
+            .results
+            .iter()
+            .filter(|r| !r.verdict.passed && Self::shows(r, style))
+            .collect();
         if !failed.is_empty() && self.failure.is_none() {
             let _ = writeln!(out, "\nwhy points were lost:");
             for r in failed {
@@ -226,7 +230,7 @@ impl Report {
             return Ok(None);
         };
         let dir = root.join(self.lab);
-        if dir.exists() && !dir.join(MARK_FILE).is_file() {
+        if dir.exists() && !made_by_iolab(&dir) {
             return Err(io::Error::new(
                 io::ErrorKind::AlreadyExists,
                 format!(
@@ -262,7 +266,9 @@ impl Report {
         if dir.exists() {
             std::fs::remove_dir_all(&dir)?;
         }
-        std::fs::rename(fresh.keep(), &dir)?;
+        std::fs::rename(fresh.path(), &dir)?;
+        // Renamed away: nothing is left for the guard to remove.
+        let _ = fresh.keep();
         self.artifacts = Some(dir.clone());
         Ok(Some(dir))
     }
@@ -316,6 +322,32 @@ impl Report {
             "tests": tests,
         })
     }
+}
+
+/// Whether `dir` holds iolab's traces: it has the mark, or it is in an
+/// earlier iolab's layout (only `<scenario>.txt`/`.raw.txt` files, or only
+/// scenario directories of the files iolab writes).
+fn made_by_iolab(dir: &Path) -> bool {
+    if dir.join(MARK_FILE).is_file() {
+        return true;
+    }
+    let Ok(entries) = std::fs::read_dir(dir) else {
+        return false;
+    };
+    entries.flatten().all(|e| {
+        let path = e.path();
+        if path.is_dir() {
+            std::fs::read_dir(&path).is_ok_and(|inner| {
+                inner.flatten().all(|f| {
+                    [TRANSCRIPT_FILE, RAW_FILE, REFERENCE_FILE]
+                        .iter()
+                        .any(|n| f.file_name() == *n)
+                })
+            })
+        } else {
+            e.file_name().to_string_lossy().ends_with(".txt")
+        }
+    })
 }
 
 /// A path relative to the current directory when it is under it.

@@ -678,13 +678,13 @@ impl Server {
             .sum()
     }
 
-    /// Whether every live task is blocked in a call or waiting to run
-    /// (runnable, or stopped for the tracer): not stopped by a signal, not
-    /// a zombie.
+    /// Whether no live task is stopped by a signal (`T`): such a server
+    /// is not waiting for a CPU. (A task that just ended, or whose state
+    /// cannot be read, says nothing either way.)
     fn all_runnable_or_blocked(&self) -> bool {
-        self.live.iter().all(|&t| {
+        !self.live.iter().any(|&t| {
             let pid = self.pids.get(&t).copied().unwrap_or(t);
-            matches!(task_state(pid, t), Some('R' | 'S' | 'D' | 't'))
+            task_state(pid, t) == Some('T')
         })
     }
 

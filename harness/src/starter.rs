@@ -188,6 +188,22 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
     let manifest = dest.join("Cargo.toml");
     let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
     let (text, dropped_tests) = without_solution_targets(&text, &from, &summary.left_out);
+    // Every target left must have its source in the tree, or it does not build.
+    for line in text.lines() {
+        if let Some(path) = line
+            .strip_prefix("path")
+            .and_then(|rest| rest.trim_start().strip_prefix('='))
+            .map(|v| v.trim().trim_matches('"'))
+            && !dest.join(path).exists()
+            && !dropped_tests.iter().any(|t| t == Path::new(path))
+        {
+            return Err(StarterError::Markers {
+                path: PathBuf::from("Cargo.toml"),
+                line: text.lines().position(|l| l == line).unwrap_or(0) + 1,
+                what: format!("a target's source {path} was left out but its target stayed"),
+            });
+        }
+    }
     std::fs::write(&manifest, text).map_err(io(&manifest))?;
     for test in dropped_tests {
         let at = dest.join(&test);
@@ -235,7 +251,13 @@ fn without_solution_targets(
     fn header<'a>(block: &[&'a str]) -> Option<&'a str> {
         block.iter().find(|l| l.starts_with('[')).copied()
     }
-    let gone = |path: &str| left_out.iter().any(|p| p == Path::new(path));
+    let normal = |path: &str| -> PathBuf {
+        Path::new(path)
+            .components()
+            .filter(|c| !matches!(c, std::path::Component::CurDir))
+            .collect()
+    };
+    let gone = |path: &str| left_out.iter().any(|p| *p == normal(path));
     // The binaries and Python files left out, as a test would name them.
     let mut names: Vec<String> = blocks
         .iter()
@@ -244,6 +266,16 @@ fn without_solution_targets(
         .filter_map(|b| value(b, "name"))
         .map(|n| format!("CARGO_BIN_EXE_{n}\""))
         .collect();
+    // The lab solutions themselves are placeholders now: a test that runs
+    // one expects the reference's grade.
+    names.extend(
+        blocks
+            .iter()
+            .filter(|b| header(b) == Some("[[bin]]"))
+            .filter(|b| value(b, "path").is_some_and(|p| normal(&p).starts_with("labs")))
+            .filter_map(|b| value(b, "name"))
+            .map(|n| format!("CARGO_BIN_EXE_{n}\"")),
+    );
     names.extend(
         left_out
             .iter()
@@ -423,9 +455,14 @@ mod tests {
         for lab in crate::labs::all() {
             let rel = PathBuf::from(format!("labs/{}/server.rs", lab.id));
             let text = std::fs::read_to_string(root.join(&rel)).expect("readable");
+            let placeholder = format!("todo!(\"{{}}\", \"lab {}: ", &lab.id[3..]);
+            if text.contains(&placeholder) && !text.contains(BEGIN) {
+                // A starter tree: the regions were already replaced.
+                continue;
+            }
             let (out, n) = strip(&text, &rel).expect("well-formed markers");
             assert!(n >= 1, "{} marks no region", lab.id);
-            assert!(out.contains("todo!("), "{}", lab.id);
+            assert!(out.contains(&placeholder), "{}", lab.id);
         }
     }
 }

@@ -110,6 +110,37 @@ fn hidden_checks_are_after_due_date_in_results_json() {
 }
 
 #[test]
+fn a_failed_hidden_check_stays_out_of_what_students_see_first() {
+    let report = grade_program(
+        "lab4",
+        env!("CARGO_BIN_EXE_lab4-variants"),
+        &["--variant", "no-epollout"],
+    );
+    assert_eq!(report.failed(), ["epollout"], "{}", report.render());
+    let json = report.gradescope();
+    let output = json["output"].as_str().unwrap();
+    assert!(
+        !output.contains("epollout") && !output.contains("EPOLLOUT"),
+        "{output}"
+    );
+    assert!(
+        output
+            .ends_with("Score: 90/90 (and 10 points of hidden checks, shown after the due date)\n"),
+        "{output}"
+    );
+    let hidden = json["tests"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|t| t["name"].as_str().unwrap().starts_with("epollout:"))
+        .unwrap();
+    assert_eq!(hidden["status"], json!("failed"));
+    assert_eq!(hidden["visibility"], json!("after_due_date"));
+    // The instructor's terminal report shows it.
+    assert!(report.render().contains("FAIL epollout:"));
+}
+
+#[test]
 fn results_json_shows_no_path_that_exists_only_where_grading_ran() {
     let mut report = threaded_lab1();
     let dir = tempfile::tempdir().unwrap();
@@ -141,6 +172,13 @@ fn traces_never_replace_a_directory_iolab_did_not_make() {
     let again = report.save_artifacts(other.path()).unwrap().unwrap();
     assert_eq!(first, again);
     assert!(!again.join("stale").exists());
+    // An earlier iolab's traces (no mark, its own file names) are replaced too.
+    let old = tempfile::tempdir().unwrap();
+    std::fs::create_dir_all(old.path().join("lab1")).unwrap();
+    std::fs::write(old.path().join("lab1/standard.raw.txt"), "").unwrap();
+    let replaced = report.save_artifacts(old.path()).unwrap().unwrap();
+    assert!(!replaced.join("standard.raw.txt").exists());
+    assert!(replaced.join("standard").join(TRANSCRIPT_FILE).is_file());
 }
 
 #[test]
