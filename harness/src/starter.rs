@@ -205,6 +205,7 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
         }
     }
     std::fs::write(&manifest, text).map_err(io(&manifest))?;
+    same_time(&from.join("Cargo.toml"), &manifest)?;
     for test in dropped_tests {
         let at = dest.join(&test);
         if at.exists() {
@@ -335,6 +336,20 @@ fn resolved(path: &Path) -> std::io::Result<PathBuf> {
     Ok(out)
 }
 
+/// Gives `to` the modification time of `from`: a starter tree keeps its
+/// files' dates, so rewriting one (say, into the same directory again)
+/// does not make cargo rebuild what did not change.
+fn same_time(from: &Path, to: &Path) -> Result<(), StarterError> {
+    let modified = std::fs::metadata(from)
+        .and_then(|m| m.modified())
+        .map_err(io(from))?;
+    std::fs::File::options()
+        .write(true)
+        .open(to)
+        .and_then(|f| f.set_modified(modified))
+        .map_err(io(to))
+}
+
 /// Removes the directories under `dir` left empty by files left out.
 fn remove_empty_dirs(dir: &Path) -> Result<bool, StarterError> {
     let mut empty = true;
@@ -380,12 +395,14 @@ fn copy(root: &Path, dir: &Path, dest: &Path, summary: &mut Summary) -> Result<(
                     return Err(StarterError::NoRegion(rel.to_path_buf()));
                 }
                 std::fs::write(&to, text).map_err(io(&to))?;
+                same_time(&path, &to)?;
                 summary.regions += regions;
                 if let Some(lab) = rel.parent().and_then(Path::file_name) {
                     summary.labs.push(lab.to_string_lossy().into_owned());
                 }
             } else {
                 std::fs::copy(&path, &to).map_err(io(&path))?;
+                same_time(&path, &to)?;
             }
             summary.files += 1;
         }
