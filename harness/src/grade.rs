@@ -197,6 +197,20 @@ pub struct CheckResult {
 }
 
 impl CheckResult {
+    /// Check `c`'s result: its verdict, from the scenarios it read.
+    fn new(c: &Check, verdict: Verdict, scenarios: Vec<&'static str>) -> CheckResult {
+        CheckResult {
+            id: c.id,
+            title: c.title,
+            kind: c.kind,
+            visibility: c.visibility,
+            points: c.points,
+            hint: c.hint,
+            verdict,
+            scenarios,
+        }
+    }
+
     pub fn score(&self) -> u32 {
         if self.verdict.passed { self.points } else { 0 }
     }
@@ -273,15 +287,10 @@ impl Report {
             results: lab
                 .checks
                 .iter()
-                .map(|c| CheckResult {
-                    id: c.id,
-                    title: c.title,
-                    kind: c.kind,
-                    visibility: c.visibility,
-                    points: c.points,
-                    hint: c.hint,
-                    verdict: Verdict::fail("not checked: the harness could not run", Vec::new()),
-                    scenarios: Vec::new(),
+                .map(|c| {
+                    let verdict =
+                        Verdict::fail("not checked: the harness could not run", Vec::new());
+                    CheckResult::new(c, verdict, Vec::new())
                 })
                 .collect(),
             failure: Some(format!("the harness could not run: {error}")),
@@ -374,16 +383,8 @@ pub fn grade(
                 ),
                 (None, None) => Verdict::fail("not checked", Vec::new()),
             };
-            CheckResult {
-                id: c.id,
-                title: c.title,
-                kind: c.kind,
-                visibility: c.visibility,
-                points: c.points,
-                hint: c.hint,
-                verdict,
-                scenarios: runs.as_ref().map(Runs::take_read).unwrap_or_default(),
-            }
+            let read = runs.as_ref().map(Runs::take_read).unwrap_or_default();
+            CheckResult::new(c, verdict, read)
         })
         .collect();
     let failure = match (failure, unimplemented) {
