@@ -1552,7 +1552,8 @@ fn slow_burst(
         // send queue (it is not taking input: its replies wait for room),
         // or with the whole request sent. Until then the client reads
         // nothing, so the server's send buffer cannot grow (that needs its
-        // replies acknowledged), and a 1 MiB reply must wait for room.
+        // replies acknowledged), and a reply bigger than any send buffer must
+        // wait for room.
         // Reading earlier, at every settle, let a starved writer (a loaded
         // machine) pace the server, and a slow server's own buffers grow,
         // until its replies never filled them.

@@ -76,7 +76,7 @@ pub(super) fn lab() -> Lab {
             },
             Check {
                 id: "large-reply",
-                title: "a 1 MiB reply to a slow reader arrives whole",
+                title: "a reply bigger than the send buffer, to a slow reader, arrives whole",
                 kind: Kind::Protocol,
                 visibility: Visibility::Visible,
                 points: 20,

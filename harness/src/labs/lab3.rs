@@ -8,7 +8,7 @@ use crate::trace::{Arg, Ret, SELECTS};
 use super::{
     READS, blocked_records, blocked_writes, concurrent, evidence, fd_name, idle_facts, idle_sleeps,
     is_conn, is_served, large_replies, many_clients, readiness_calls, received, records_where,
-    reported_writable, returned_name, single_task, slow_burst,
+    reported_writable, returned_name, single_task, size_text, slow_burst, slow_burst_size,
 };
 
 pub(super) fn lab() -> Lab {
@@ -99,7 +99,7 @@ pub(super) fn lab() -> Lab {
             },
             Check {
                 id: "large-reply",
-                title: "a message bigger than one read and a 1 MiB reply arrive whole",
+                title: "a message bigger than one read and a reply bigger than the send buffer arrive whole",
                 kind: Kind::Protocol,
                 visibility: Visibility::Visible,
                 points: 10,
@@ -246,7 +246,10 @@ fn write_set(runs: &Runs) -> Verdict {
     let blocked = blocked_writes(run);
     if !blocked.is_empty() {
         return Verdict::fail(
-            "while a client read its 1 MiB reply slowly, the server was found blocked in write instead of waiting in select for writability:",
+            format!(
+                "while a client read its {} reply slowly, the server was found blocked in write instead of waiting in select for writability:",
+                size_text(slow_burst_size())
+            ),
             evidence(run, blocked),
         );
     }
@@ -256,7 +259,10 @@ fn write_set(runs: &Runs) -> Verdict {
             run.transcript.record_text(s)
         )),
         None => Verdict::fail(
-            "while a client read its 1 MiB reply slowly, no select ever reported a connection writable: the reply never waited for room in the write set",
+            format!(
+                "while a client read its {} reply slowly, no select ever reported a connection writable: the reply never waited for room in the write set",
+                size_text(slow_burst_size())
+            ),
             Vec::new(),
         ),
     }

@@ -10,7 +10,7 @@ use crate::trace::{Arg, EPOLL_WAITS, Ret};
 use super::{
     READS, WRITES, blocked_writes, blocking_uses, concurrent, evidence, fd_name, full_read,
     idle_facts, idle_sleeps, is_conn, large_replies, many_clients, records_where,
-    reported_writable, returned_name, short_write, slow_burst,
+    reported_writable, returned_name, short_write, size_text, slow_burst, slow_burst_size,
 };
 
 const STANDARD: &[&str] = &["level", "edge"];
@@ -106,7 +106,7 @@ pub(super) fn lab() -> Lab {
             },
             Check {
                 id: "large-reply",
-                title: "a message bigger than one read and a 1 MiB reply arrive whole, in both modes",
+                title: "a message bigger than one read and a reply bigger than the send buffer arrive whole, in both modes",
                 kind: Kind::Protocol,
                 visibility: Visibility::Visible,
                 points: 10,
@@ -388,7 +388,8 @@ fn epollout(runs: &Runs) -> Verdict {
         if !blocked.is_empty() {
             return Verdict::fail(
                 format!(
-                    "in {name}, while a client read its 1 MiB reply slowly, the server was found blocked in write:"
+                    "in {name}, while a client read its {} reply slowly, the server was found blocked in write:",
+                    size_text(slow_burst_size())
                 ),
                 evidence(run, blocked),
             );
@@ -406,7 +407,8 @@ fn epollout(runs: &Runs) -> Verdict {
             retries.truncate(3);
             return Verdict::fail(
                 format!(
-                    "in {name}, while a client read its 1 MiB reply slowly, {}",
+                    "in {name}, while a client read its {} reply slowly, {}",
+                    size_text(slow_burst_size()),
                     if asked {
                         "epoll_wait never reported EPOLLOUT for the connection"
                     } else {

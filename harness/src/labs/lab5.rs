@@ -97,7 +97,7 @@ pub(super) fn lab() -> Lab {
             },
             Check {
                 id: "large-reply",
-                title: "a 12 KiB message and a 1 MiB reply to a slow reader arrive whole",
+                title: "a 12 KiB message and a reply bigger than the send buffer, to a slow reader, arrive whole",
                 kind: Kind::Protocol,
                 visibility: Visibility::Visible,
                 points: 20,

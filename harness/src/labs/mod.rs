@@ -328,8 +328,53 @@ fn diff(got: &[u8], expected: &[u8]) -> String {
 /// The size of the message that takes several reads (labs 2–4 read 4096
 /// bytes at a time).
 const BIG_MESSAGE: usize = 12 * 1024;
-/// The size of the slow-read burst of labs 2–4.
-const SLOW_BURST: usize = 1024 * 1024;
+/// The largest send buffer Linux gives a TCP socket by default
+/// (`tcp_wmem`'s third field), for a machine whose `/proc` cannot say.
+const DEFAULT_WMEM_MAX: usize = 4 * 1024 * 1024;
+/// Room above the largest send buffer: the client's narrow receive buffer
+/// (64 KiB asked, 128 KiB given) and its share of the kernel's bookkeeping,
+/// twice over.
+const SLOW_BURST_MARGIN: usize = 512 * 1024;
+
+/// The size of the slow-read burst of labs 2–5: more than the server's send
+/// buffer can ever hold (`tcp_wmem`'s maximum, which autotuning reaches on a
+/// loaded machine) plus the client's receive buffer. The client reads only
+/// when the server has stopped, so the whole reply can never fit in the
+/// buffers and the server's writes must wait for room: certain, whatever
+/// the kernel's autotuning does, not likely (a 1 MiB burst fitted in a send
+/// buffer grown under CPU load about one run in fifteen).
+pub fn slow_burst_size() -> usize {
+    static SIZE: std::sync::OnceLock<usize> = std::sync::OnceLock::new();
+    *SIZE.get_or_init(|| {
+        let wmem_max = std::fs::read_to_string("/proc/sys/net/ipv4/tcp_wmem")
+            .ok()
+            .and_then(|s| s.split_whitespace().nth(2)?.parse::<usize>().ok())
+            .unwrap_or(DEFAULT_WMEM_MAX);
+        slow_burst_for(wmem_max)
+    })
+}
+
+/// The slow burst's size for a given largest send buffer: never under
+/// 1 MiB, rounded up to the client's 64 KiB writes.
+fn slow_burst_for(wmem_max: usize) -> usize {
+    const CHUNK: usize = 64 * 1024;
+    (wmem_max.max(512 * 1024) + SLOW_BURST_MARGIN).div_ceil(CHUNK) * CHUNK
+}
+
+/// A byte count for a student: `4.5 MiB`, `12 KiB`.
+pub fn size_text(bytes: usize) -> String {
+    const MIB: usize = 1024 * 1024;
+    if bytes >= MIB {
+        let tenths = (bytes * 10).div_ceil(MIB);
+        if tenths % 10 == 0 {
+            format!("{} MiB", tenths / 10)
+        } else {
+            format!("{}.{} MiB", tenths / 10, tenths % 10)
+        }
+    } else {
+        format!("{} KiB", bytes.div_ceil(1024))
+    }
+}
 /// How long an idle server is watched for the spin figures.
 const IDLE_WINDOW: Duration = Duration::from_millis(300);
 /// More waits per second than this while idle is polling, not sleeping:
@@ -367,7 +412,8 @@ fn many_clients(name: &'static str, args: &'static [&'static str]) -> Scenario {
     }
 }
 
-/// One client sends 1 MiB and reads the reply only when the server settles.
+/// One client sends more than the server's send buffer can hold
+/// ([`slow_burst_size`]) and reads the reply only when the server settles.
 fn slow_burst(name: &'static str, args: &'static [&'static str]) -> Scenario {
     Scenario {
         name,
@@ -376,7 +422,7 @@ fn slow_burst(name: &'static str, args: &'static [&'static str]) -> Scenario {
             Step::Settle("idle"),
             Step::ConnectNarrow("A"),
             Step::Settle("A connected"),
-            Step::SlowBurst("burst", "A", SLOW_BURST),
+            Step::SlowBurst("burst", "A", slow_burst_size()),
             Step::Close("A"),
             Step::Settle("all closed"),
         ],
@@ -572,7 +618,7 @@ fn concurrent(runs: &Runs, scenarios: &[&str]) -> Verdict {
     Verdict::pass("B was answered while A was connected and silent")
 }
 
-/// The message larger than one read, and the 1 MiB slow-read burst, came
+/// The message larger than one read, and the slow-read burst, came
 /// back whole.
 fn large_replies(runs: &Runs, standard: &[&str], bursts: &[&str]) -> Verdict {
     for name in standard {
@@ -583,7 +629,8 @@ fn large_replies(runs: &Runs, standard: &[&str], bursts: &[&str]) -> Verdict {
     }
     for name in bursts {
         let what = format!(
-            "a client sent {SLOW_BURST} bytes and read the reply slowly (only when the server had settled)"
+            "a client sent {} bytes and read the reply slowly (only when the server had settled)",
+            slow_burst_size()
         );
         if let Err(v) = received(runs.get(name), "burst", &what) {
             return v;
@@ -673,6 +720,19 @@ fn idle_facts(runs: &Runs) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_slow_burst_outgrows_the_largest_send_buffer() {
+        // Linux's default tcp_wmem maximum, a small one, and a large one.
+        assert_eq!(slow_burst_for(4 * 1024 * 1024), 4608 * 1024);
+        assert_eq!(slow_burst_for(64 * 1024), 1024 * 1024);
+        assert_eq!(slow_burst_for(6_000_000), 6_553_600);
+        let here = slow_burst_size();
+        assert!(here % (64 * 1024) == 0 && here >= 1024 * 1024, "{here}");
+        assert_eq!(size_text(4608 * 1024), "4.5 MiB");
+        assert_eq!(size_text(1024 * 1024), "1 MiB");
+        assert_eq!(size_text(12 * 1024), "12 KiB");
+    }
 
     #[test]
     fn the_server_syscall_set_parses_and_holds_what_checks_read() {
