@@ -1461,10 +1461,10 @@ fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> Option<(Tid, usiz
 const AT_WORK: Duration = Duration::from_millis(2);
 
 /// Sends `data` from a writer thread while reading the reply. Reading stops
-/// when the whole reply arrived, or when the writer is done and the server
-/// has settled (so every byte it will send is already here), or when nothing
-/// moved for the reply timeout (a stuck server; the socket is then shut down
-/// to free the writer).
+/// when the whole reply arrived, or when the server's kernel has the whole
+/// request and the server has settled (so every byte it will send is
+/// already here), or when nothing moved for the reply timeout (a stuck
+/// server; the socket is then shut down to free the writer).
 fn burst(
     server: &mut Server,
     stream: &mut TcpStream,
@@ -1499,7 +1499,13 @@ fn burst(
             Err(_) => break,
         }
         server.pump(Duration::ZERO);
-        if done.load(std::sync::atomic::Ordering::SeqCst) {
+        // The writer is done once the request is in the client's own send
+        // queue; its tail may wait there a while (Nagle holds a short last
+        // segment until the server's delayed ACK, which a loaded machine
+        // delays further), and a server blocked in read meanwhile is not
+        // finished. So the reply is collected only once the server's kernel
+        // has every byte of the request (TIOCOUTQ = 0), until then read on.
+        if done.load(std::sync::atomic::Ordering::SeqCst) && unsent(stream) == 0 {
             got.extend(collect(server, stream, want - got.len()));
             break;
         }
