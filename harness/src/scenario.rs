@@ -1589,19 +1589,66 @@ fn slow_burst(
 
 /// Reads up to `want` bytes: whatever has arrived, and then, each time the
 /// server settles (blocked, busy or gone), whatever arrived meanwhile, until a
-/// settle brings nothing new. No clock decides when a reply is complete.
+/// settle brings nothing new and the server's kernel holds nothing more of
+/// its replies. No clock decides when a reply is complete.
+///
+/// A server blocked in its next read may not have sent all it wrote: its
+/// kernel holds a short last segment (Nagle's algorithm, unless the server
+/// set `TCP_NODELAY`) until the client acknowledges the one before, and the
+/// client's kernel may delay that ACK for 40 ms or more, longer on a loaded
+/// machine. Those bytes are the server's socket's send queue.
 fn collect(server: &mut Server, stream: &TcpStream, want: usize) -> Vec<u8> {
     let mut got = Vec::new();
     let mut closed = drain(stream, &mut got, want);
+    let mut last_progress = Instant::now();
     while got.len() < want && !closed {
         let before = got.len();
         let settled = server.settle();
         closed = drain(stream, &mut got, want);
-        if got.len() == before || settled == Settled::Gone || server.overdue() {
+        if settled == Settled::Gone || server.overdue() {
+            break;
+        }
+        if got.len() > before {
+            last_progress = Instant::now();
+        } else if server_unsent(stream).unwrap_or(0) == 0
+            || last_progress.elapsed() > server.limits.reply
+        {
             break;
         }
     }
     got
+}
+
+/// Bytes the server's side of `stream` has written and the client has not
+/// acknowledged (its socket's `tx_queue` in `/proc/net/tcp`, which
+/// includes bytes not sent yet), or `None` if that socket is not found.
+fn server_unsent(stream: &TcpStream) -> Option<u32> {
+    // The server's socket: local address the client's peer, remote the
+    // client's own; each written as the kernel prints it (the address's
+    // 32-bit words in host order, then the port, in hex).
+    let (server, client) = (stream.peer_addr().ok()?, stream.local_addr().ok()?);
+    let hex = |addr: &SocketAddr| {
+        let words: String = match addr.ip() {
+            IpAddr::V4(ip) => format!("{:08X}", u32::from_ne_bytes(ip.octets())),
+            IpAddr::V6(ip) => ip
+                .octets()
+                .chunks(4)
+                .map(|w| format!("{:08X}", u32::from_ne_bytes([w[0], w[1], w[2], w[3]])))
+                .collect(),
+        };
+        format!("{words}:{:04X}", addr.port())
+    };
+    let table = if server.is_ipv4() { "tcp" } else { "tcp6" };
+    let (local, remote) = (hex(&server), hex(&client));
+    let text = std::fs::read_to_string(format!("/proc/net/{table}")).ok()?;
+    text.lines().skip(1).find_map(|line| {
+        let cols: Vec<&str> = line.split_whitespace().collect();
+        if cols.get(1) != Some(&local.as_str()) || cols.get(2) != Some(&remote.as_str()) {
+            return None;
+        }
+        let (tx, _) = cols.get(4)?.split_once(':')?;
+        u32::from_str_radix(tx, 16).ok()
+    })
 }
 
 /// Appends to `got` what has arrived on `stream`, up to `want` bytes in
@@ -1638,6 +1685,36 @@ mod tests {
         );
         assert_eq!(port_from_output("listening on [::1]:80\n"), Some(80));
         assert_eq!(port_from_output("ready\n"), None);
+    }
+
+    #[test]
+    fn the_server_side_send_queue_is_found_for_both_families() {
+        for ip in ["127.0.0.1:0", "[::1]:0"] {
+            let listener = std::net::TcpListener::bind(ip).expect("bind on loopback");
+            let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
+            let (mut served, _) = listener.accept().unwrap();
+            assert_eq!(server_unsent(&client), Some(0), "{ip}: a quiet connection");
+            // The client reads nothing: what does not fit its window waits
+            // in the server's send queue.
+            served.set_nonblocking(true).unwrap();
+            let chunk = vec![b'x'; 64 * 1024];
+            let mut wrote = 0;
+            while let Ok(n) = served.write(&chunk) {
+                wrote += n;
+            }
+            let held = server_unsent(&client).expect("the server's socket");
+            assert!(held > 0, "{ip}: {held} of {wrote} bytes held");
+            let mut sink = vec![0u8; wrote];
+            (&client).read_exact(&mut sink).unwrap();
+            let start = Instant::now();
+            while server_unsent(&client) != Some(0) {
+                assert!(
+                    start.elapsed() < Duration::from_secs(10),
+                    "{ip}: never drained"
+                );
+                std::thread::sleep(Duration::from_millis(1));
+            }
+        }
     }
 
     #[test]
