@@ -337,8 +337,10 @@ const DEFAULT_WMEM_MAX: usize = 4 * 1024 * 1024;
 const SLOW_BURST_MARGIN: usize = 512 * 1024;
 
 /// The size of the slow-read burst of labs 2–5: more than the server's send
-/// buffer can ever hold (`tcp_wmem`'s maximum, which autotuning reaches on a
-/// loaded machine) plus the client's receive buffer. The client reads only
+/// buffer can hold (`tcp_wmem`'s maximum, which autotuning reaches on a
+/// loaded machine) plus the client's receive buffer. A server that sets a
+/// larger `SO_SNDBUF` itself (up to twice `net.core.wmem_max`) is not
+/// covered; the labs' servers do not, and neither should a student's. The client reads only
 /// when the server has stopped, so the whole reply can never fit in the
 /// buffers and the server's writes must wait for room: certain, whatever
 /// the kernel's autotuning does, not likely (a 1 MiB burst fitted in a send
@@ -354,8 +356,9 @@ pub fn slow_burst_size() -> usize {
     })
 }
 
-/// The slow burst's size for a given largest send buffer: never under
-/// 1 MiB, rounded up to the client's 64 KiB writes.
+/// The slow burst's size for a given largest send buffer: that (at least
+/// 512 KiB) plus the margin, so never under 1 MiB, rounded up to the
+/// client's 64 KiB writes.
 fn slow_burst_for(wmem_max: usize) -> usize {
     const CHUNK: usize = 64 * 1024;
     (wmem_max.max(512 * 1024) + SLOW_BURST_MARGIN).div_ceil(CHUNK) * CHUNK
