@@ -1,6 +1,7 @@
 //! What the harness reads about tasks from `/proc`: a task's state, parent
-//! and process group, its CPU time, and fields of its status file. One
-//! parser for each, shared by the tracer, the scenarios and the fences.
+//! and process group, its CPU time, and fields of its status file; and the
+//! rows of the TCP socket tables. One parser for each, shared by the
+//! tracer, the scenarios and the fences.
 
 use std::time::Duration;
 
@@ -67,6 +68,34 @@ pub(crate) fn status_field(pid: Tid, name: &str) -> Option<Tid> {
         .lines()
         .find_map(|l| l.strip_prefix(name)?.strip_prefix(':'))
         .and_then(|v| v.trim().parse().ok())
+}
+
+/// One row of a TCP socket table (`/proc/net/tcp`, `tcp6`): addresses as
+/// the kernel prints them (`0100007F:1F90`), the bytes written and not yet
+/// acknowledged, and the socket's inode.
+pub struct TcpRow {
+    pub local: String,
+    pub remote: String,
+    pub tx_queue: u32,
+    pub inode: String,
+}
+
+/// The rows of the TCP socket table at `path` (empty if it cannot be read).
+pub fn tcp_table(path: &str) -> Vec<TcpRow> {
+    let text = std::fs::read_to_string(path).unwrap_or_default();
+    text.lines()
+        .skip(1)
+        .filter_map(|line| {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let (tx, _) = cols.get(4)?.split_once(':')?;
+            Some(TcpRow {
+                local: cols.get(1)?.to_string(),
+                remote: cols.get(2)?.to_string(),
+                tx_queue: u32::from_str_radix(tx, 16).ok()?,
+                inode: cols.get(9)?.to_string(),
+            })
+        })
+        .collect()
 }
 
 #[cfg(test)]

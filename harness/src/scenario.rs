@@ -18,7 +18,7 @@ use std::time::{Duration, Instant};
 use nix::sys::signal::Signal;
 
 use crate::limits::{self, Resources, bytes, seconds};
-use crate::procfs::{cpu_time, task_state};
+use crate::procfs::{cpu_time, task_state, tcp_table};
 use crate::trace::{Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, Trace};
 use crate::tracer::{Spec, TraceError, Tracer};
 
@@ -1000,17 +1000,12 @@ fn proc_socket_port(pid: Tid, fd: i32) -> Option<u16> {
         .strip_prefix("socket:[")?
         .strip_suffix(']')?
         .to_string();
-    for table in ["tcp", "tcp6"] {
-        let text = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")).ok()?;
-        for line in text.lines().skip(1) {
-            let cols: Vec<&str> = line.split_whitespace().collect();
-            if cols.get(9) == Some(&inode.as_str()) {
-                let port = cols.get(1)?.rsplit(':').next()?;
-                return u16::from_str_radix(port, 16).ok();
-            }
-        }
-    }
-    None
+    ["tcp", "tcp6"].iter().find_map(|table| {
+        let row = tcp_table(&format!("/proc/{pid}/net/{table}"))
+            .into_iter()
+            .find(|row| row.inode == inode)?;
+        u16::from_str_radix(row.local.rsplit(':').next()?, 16).ok()
+    })
 }
 
 /// The port in a `listening on HOST:PORT` line.
@@ -1644,15 +1639,10 @@ fn server_unacked(stream: &TcpStream) -> Option<u32> {
     };
     let table = if server.is_ipv4() { "tcp" } else { "tcp6" };
     let (local, remote) = (hex(&server), hex(&client));
-    let text = std::fs::read_to_string(format!("/proc/net/{table}")).ok()?;
-    text.lines().skip(1).find_map(|line| {
-        let cols: Vec<&str> = line.split_whitespace().collect();
-        if cols.get(1) != Some(&local.as_str()) || cols.get(2) != Some(&remote.as_str()) {
-            return None;
-        }
-        let (tx, _) = cols.get(4)?.split_once(':')?;
-        u32::from_str_radix(tx, 16).ok()
-    })
+    tcp_table(&format!("/proc/net/{table}"))
+        .into_iter()
+        .find(|row| row.local == local && row.remote == remote)
+        .map(|row| row.tx_queue)
 }
 
 /// Appends to `got` what has arrived on `stream`, up to `want` bytes in
