@@ -197,7 +197,9 @@ proptest! {
         let b = normalize(&build(&shape, &n2, &repeats2)).render();
         prop_assert_eq!(&a, &b);
         // Nothing that varied leaks into the text.
-        prop_assert!(!a.contains(&n1.port.to_string()), "port leaked:\n{}", a);
+        // The port shows only after a colon (an address, the banner); a
+        // bare number such as a read's 4096 may equal it.
+        prop_assert!(!a.contains(&format!(":{}", n1.port)), "port leaked:\n{}", a);
         prop_assert!(!a.contains("0x5555"), "pointer leaked:\n{}", a);
     }
 
