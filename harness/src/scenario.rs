@@ -620,6 +620,20 @@ impl Server {
         self.tracer.caught_up() && asleep(pid, tid)
     }
 
+    /// Whether pending record `r` has slept past its timeout (see
+    /// [`Record::timeout`](crate::trace::Record::timeout)): it returns by
+    /// itself at any moment, so it is late, not blocked. On a virtual
+    /// machine the timer of an idle CPU can fire tens of milliseconds late
+    /// (the host ran something else), and a server's 1 ms nap then looked
+    /// blocked for a whole settle period.
+    fn overslept(&self, r: usize) -> bool {
+        let rec = &self.trace.records[r];
+        match (rec.timeout(), rec.entered_at) {
+            (Some(timeout), Some(at)) => self.tracer.start.elapsed() > at + timeout,
+            _ => false,
+        }
+    }
+
     /// Whether every live task is spinning or blocked, and one is spinning.
     fn spinning(&self) -> bool {
         let now = self.tracer.start.elapsed();
@@ -628,7 +642,7 @@ impl Server {
         for &t in &self.live {
             let blocked = self.trace.pending(t).is_some_and(|r| {
                 let rec = &self.trace.records[r];
-                rec.entered_at.is_some_and(quiet) && self.asleep(rec.pid, t)
+                rec.entered_at.is_some_and(quiet) && self.asleep(rec.pid, t) && !self.overslept(r)
             });
             if blocked {
                 continue;
@@ -800,7 +814,8 @@ impl Server {
                     .iter()
                     .map(|&t| {
                         let r = self.trace.pending(t)?;
-                        self.asleep(self.trace.records[r].pid, t).then_some((t, r))
+                        let asleep = self.asleep(self.trace.records[r].pid, t);
+                        (asleep && !self.overslept(r)).then_some((t, r))
                     })
                     .collect();
                 if let Some(blocked) = blocked {
@@ -1600,15 +1615,16 @@ fn collect(server: &mut Server, stream: &TcpStream, want: usize) -> Vec<u8> {
     while got.len() < want && !closed {
         let before = got.len();
         let settled = server.settle();
+        // Looked at before draining: what the server's kernel no longer
+        // holds, the client's has acknowledged, so it is here to drain.
+        let held = server_unacked(stream).unwrap_or(0);
         closed = drain(stream, &mut got, want);
         if settled == Settled::Gone || server.overdue() {
             break;
         }
         if got.len() > before {
             last_progress = Instant::now();
-        } else if server_unacked(stream).unwrap_or(0) == 0
-            || last_progress.elapsed() > server.limits.reply
-        {
+        } else if held == 0 || last_progress.elapsed() > server.limits.reply {
             break;
         }
     }

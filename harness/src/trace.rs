@@ -295,6 +295,31 @@ impl Record {
         }
     }
 
+    /// How long the call sleeps at most before it returns by itself: the
+    /// relative timeout of a sleep, a readiness wait or a futex wait.
+    /// `None` when it has none (it may wait forever), when it is absolute
+    /// (`TIMER_ABSTIME`, the futex `_BITSET` waits), or when it was not
+    /// decoded.
+    pub fn timeout(&self) -> Option<Duration> {
+        let arg = match self.name() {
+            "nanosleep" => self.args.first(),
+            "clock_nanosleep" => match self.args.get(1) {
+                Some(Arg::Flags { names, .. }) if names.contains(&"TIMER_ABSTIME") => None,
+                _ => self.args.get(2),
+            },
+            "poll" | "ppoll" => self.args.get(2),
+            "select" | "pselect6" => self.args.get(4),
+            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => self.args.get(3),
+            "futex" if self.futex().is_some_and(|(op, _)| op == "FUTEX_WAIT") => self.args.get(3),
+            _ => None,
+        };
+        match arg? {
+            Arg::Int(ms) => u64::try_from(*ms).ok().map(Duration::from_millis),
+            Arg::Text(time) => time_text(time),
+            _ => None,
+        }
+    }
+
     /// Whether the call returned and achieved nothing: it failed with
     /// `EAGAIN`, a readiness wait timed out with nothing ready, or it was a
     /// sleep or a yield. A server that makes only such calls is spinning
@@ -537,6 +562,19 @@ impl Trace {
     }
 }
 
+/// A time as decoded (`{tv_sec=0, tv_nsec=1000000}`, or `tv_usec`).
+fn time_text(text: &str) -> Option<Duration> {
+    let fields = text.strip_prefix('{')?.strip_suffix('}')?;
+    let (secs, frac) = fields.split_once(", ")?;
+    let secs: u64 = secs.strip_prefix("tv_sec=")?.parse().ok()?;
+    let sub = if let Some(ns) = frac.strip_prefix("tv_nsec=") {
+        Duration::from_nanos(ns.parse().ok()?)
+    } else {
+        Duration::from_micros(frac.strip_prefix("tv_usec=")?.parse().ok()?)
+    };
+    Some(Duration::from_secs(secs) + sub)
+}
+
 /// Merges an exit's output arguments into the entry's arguments.
 pub fn merge_outs(args: &mut Vec<Arg>, outs: &[(usize, Arg)]) {
     for (i, arg) in outs {
@@ -604,5 +642,66 @@ pub fn signal_name(signal: i32) -> String {
     match nix::sys::signal::Signal::try_from(signal) {
         Ok(s) => s.as_str().to_string(),
         Err(_) => format!("SIG{signal}"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn call(name: &str, args: Vec<Arg>) -> Record {
+        Record {
+            tid: 1,
+            pid: 1,
+            nr: syscall_nr(name).expect("a known syscall"),
+            args,
+            ret: None,
+            enter: None,
+            exit: None,
+            entered_at: None,
+            exited_at: None,
+            blocked: false,
+            repeats: 0,
+        }
+    }
+
+    fn flags(names: &[&'static str]) -> Arg {
+        Arg::Flags {
+            names: names.to_vec(),
+            rest: 0,
+        }
+    }
+
+    #[test]
+    fn relative_timeouts_are_read_and_the_rest_are_none() {
+        let nap = Arg::Text("{tv_sec=0, tv_nsec=1000000}".into());
+        let ms = Duration::from_millis;
+        let relative = call(
+            "clock_nanosleep",
+            vec![Arg::Int(1), flags(&[]), nap.clone()],
+        );
+        assert_eq!(relative.timeout(), Some(ms(1)));
+        let absolute = call(
+            "clock_nanosleep",
+            vec![Arg::Int(1), flags(&["TIMER_ABSTIME"]), nap],
+        );
+        assert_eq!(absolute.timeout(), None);
+        let select = vec![
+            Arg::Int(4),
+            Arg::Ptr(0),
+            Arg::Ptr(0),
+            Arg::Ptr(0),
+            Arg::Text("{tv_sec=2, tv_usec=500000}".into()),
+        ];
+        assert_eq!(call("select", select).timeout(), Some(ms(2500)));
+        let epoll = |timeout| {
+            call(
+                "epoll_wait",
+                vec![Arg::Fd(3), Arg::Out(0), Arg::Int(8), timeout],
+            )
+        };
+        assert_eq!(epoll(Arg::Int(40)).timeout(), Some(ms(40)));
+        assert_eq!(epoll(Arg::Int(-1)).timeout(), None, "no timeout: forever");
+        assert_eq!(call("read", vec![Arg::Fd(3)]).timeout(), None);
     }
 }
