@@ -629,7 +629,9 @@ impl Server {
     fn overslept(&self, r: usize) -> bool {
         let rec = &self.trace.records[r];
         match (rec.timeout(), rec.entered_at) {
-            (Some(timeout), Some(at)) => self.tracer.start.elapsed() > at + timeout,
+            (Some(timeout), Some(at)) => at
+                .checked_add(timeout)
+                .is_some_and(|end| self.tracer.start.elapsed() > end),
             _ => false,
         }
     }
@@ -778,6 +780,7 @@ impl Server {
                     && matches!(rec.args.get(3), Some(Arg::Ptr(p)) if *p != 0);
                 let timed = rec.is(&["nanosleep", "clock_nanosleep"])
                     || timed_futex
+                    || rec.timeout().is_some()
                     || (rec.is(crate::trace::WAITS) && !waits_forever(rec));
                 !timed && self.asleep(rec.pid, t)
             })

@@ -295,17 +295,22 @@ impl Record {
         }
     }
 
-    /// How long the call sleeps at most before it returns by itself: the
-    /// relative timeout of a sleep, a readiness wait or a futex wait.
-    /// `None` when it has none (it may wait forever), when it is absolute
-    /// (`TIMER_ABSTIME`, the futex `_BITSET` waits), or when it was not
-    /// decoded.
+    /// The relative timeout the call asked for: of a sleep, a readiness
+    /// wait or a futex wait, after which it returns by itself (give or take
+    /// the kernel's timer slack). `None` when it has none (it may wait
+    /// forever), when the timeout is absolute (`TIMER_ABSTIME`, the futex
+    /// `_BITSET` waits), when it counts CPU time rather than time passing
+    /// (`clock_nanosleep` on a CPU-time clock), or when it was not decoded
+    /// (strace shows an `epoll_wait`'s timeout only when it returns).
     pub fn timeout(&self) -> Option<Duration> {
         let arg = match self.name() {
             "nanosleep" => self.args.first(),
-            "clock_nanosleep" => match self.args.get(1) {
-                Some(Arg::Flags { names, .. }) if names.contains(&"TIMER_ABSTIME") => None,
-                _ => self.args.get(2),
+            "clock_nanosleep" => match (self.args.first(), self.args.get(1)) {
+                (
+                    Some(Arg::Sym("CLOCK_REALTIME" | "CLOCK_MONOTONIC")),
+                    Some(Arg::Flags { names, .. }),
+                ) if !names.contains(&"TIMER_ABSTIME") => self.args.get(2),
+                _ => None,
             },
             "poll" | "ppoll" => self.args.get(2),
             "select" | "pselect6" => self.args.get(4),
@@ -572,7 +577,7 @@ fn time_text(text: &str) -> Option<Duration> {
     } else {
         Duration::from_micros(frac.strip_prefix("tv_usec=")?.parse().ok()?)
     };
-    Some(Duration::from_secs(secs) + sub)
+    Duration::from_secs(secs).checked_add(sub)
 }
 
 /// Merges an exit's output arguments into the entry's arguments.
@@ -676,16 +681,40 @@ mod tests {
     fn relative_timeouts_are_read_and_the_rest_are_none() {
         let nap = Arg::Text("{tv_sec=0, tv_nsec=1000000}".into());
         let ms = Duration::from_millis;
+        let monotonic = Arg::Sym("CLOCK_MONOTONIC");
         let relative = call(
             "clock_nanosleep",
-            vec![Arg::Int(1), flags(&[]), nap.clone()],
+            vec![monotonic.clone(), flags(&[]), nap.clone()],
         );
         assert_eq!(relative.timeout(), Some(ms(1)));
         let absolute = call(
             "clock_nanosleep",
-            vec![Arg::Int(1), flags(&["TIMER_ABSTIME"]), nap],
+            vec![monotonic, flags(&["TIMER_ABSTIME"]), nap.clone()],
         );
         assert_eq!(absolute.timeout(), None);
+        let cpu_clock = call(
+            "clock_nanosleep",
+            vec![Arg::Int(2), flags(&[]), nap.clone()],
+        );
+        assert_eq!(cpu_clock.timeout(), None, "CPU time, not time passing");
+        let futex = |op: &'static str, timeout| {
+            call(
+                "futex",
+                vec![Arg::Word(8), flags(&[op]), Arg::Int(0), timeout],
+            )
+        };
+        assert_eq!(
+            futex("FUTEX_WAIT_PRIVATE", nap.clone()).timeout(),
+            Some(ms(1))
+        );
+        assert_eq!(futex("FUTEX_WAIT", Arg::Ptr(0)).timeout(), None);
+        assert_eq!(
+            futex("FUTEX_WAIT_BITSET_PRIVATE", Arg::Ptr(1)).timeout(),
+            None
+        );
+        let poll = |timeout| call("poll", vec![Arg::Ptr(1), Arg::Int(1), timeout]);
+        assert_eq!(poll(Arg::Int(0)).timeout(), Some(ms(0)));
+        assert_eq!(poll(Arg::Int(-1)).timeout(), None);
         let select = vec![
             Arg::Int(4),
             Arg::Ptr(0),
