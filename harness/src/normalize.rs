@@ -215,18 +215,57 @@ impl Names {
         let mut tables: HashMap<Tid, HashMap<i32, usize>> = HashMap::new();
         let mut accepted = 0;
         let mut pipes = 0;
-        let (mut threads, mut processes) = (0, 0);
+        // Threads and processes named so far.
+        let mut counts = (0, 0);
+        // Who spawned each task, by the first spawn event that names it. A
+        // child's own events can come before that event (its first stop beat
+        // its parent's clone event, under either backend; the parent is
+        // still inside the clone meanwhile): it counts as spawned then.
+        let mut spawns: HashMap<Tid, (Tid, Tid, SpawnKind)> = HashMap::new();
+        for e in &trace.events {
+            if let EventKind::Spawn { child, kind } = e.kind {
+                spawns.entry(child).or_insert((e.tid, e.pid, kind));
+            }
+        }
+        let spawn = |names: &mut Names,
+                     tables: &mut HashMap<Tid, HashMap<i32, usize>>,
+                     counts: &mut (usize, usize),
+                     child: Tid,
+                     (parent, parent_pid, kind): (Tid, Tid, SpawnKind)| {
+            let name = match kind {
+                SpawnKind::Thread => {
+                    counts.0 += 1;
+                    format!("T{}", counts.0)
+                }
+                SpawnKind::Process => {
+                    counts.1 += 1;
+                    let table = tables.get(&parent_pid).cloned().unwrap_or_default();
+                    tables.insert(child, table);
+                    format!("P{}", counts.1)
+                }
+            };
+            names.tasks.insert(child, name);
+            names.order.push(child);
+            names.parents.insert(child, (parent, kind));
+        };
         for (i, e) in trace.events.iter().enumerate() {
             if e.tid != 0 && !names.tasks.contains_key(&e.tid) {
-                // First seen without a spawn event: the root (or a stray).
-                let name = if names.tasks.is_empty() {
-                    "main".to_string()
-                } else {
-                    processes += 1;
-                    format!("P{processes}")
-                };
-                names.tasks.insert(e.tid, name);
-                names.order.push(e.tid);
+                match spawns.get(&e.tid) {
+                    Some(&from) if names.tasks.contains_key(&from.0) => {
+                        spawn(&mut names, &mut tables, &mut counts, e.tid, from);
+                    }
+                    // First seen without a spawn event: the root (or a stray).
+                    _ => {
+                        let name = if names.tasks.is_empty() {
+                            "main".to_string()
+                        } else {
+                            counts.1 += 1;
+                            format!("P{}", counts.1)
+                        };
+                        names.tasks.insert(e.tid, name);
+                        names.order.push(e.tid);
+                    }
+                }
             }
             match &e.kind {
                 EventKind::Enter(_) => {
@@ -247,21 +286,13 @@ impl Names {
                 // of the same child (strace can announce a child before its
                 // parent's clone returns) takes no number.
                 EventKind::Spawn { child, kind } if !names.tasks.contains_key(child) => {
-                    let name = match kind {
-                        SpawnKind::Thread => {
-                            threads += 1;
-                            format!("T{threads}")
-                        }
-                        SpawnKind::Process => {
-                            processes += 1;
-                            let parent = tables.get(&e.pid).cloned().unwrap_or_default();
-                            tables.insert(*child, parent);
-                            format!("P{processes}")
-                        }
-                    };
-                    names.tasks.insert(*child, name);
-                    names.order.push(*child);
-                    names.parents.insert(*child, (e.tid, *kind));
+                    spawn(
+                        &mut names,
+                        &mut tables,
+                        &mut counts,
+                        *child,
+                        (e.tid, e.pid, *kind),
+                    );
                 }
                 _ => {}
             }

@@ -643,3 +643,44 @@ fn a_reaped_child_is_named_in_waitid_and_in_the_summary() {
         "{text}"
     );
 }
+
+#[test]
+fn a_child_seen_before_its_parents_fork_event_inherits_its_fds() {
+    // The child's first calls can reach the trace before its parent's
+    // fork event (its first stop came first): the transcript must not
+    // depend on which came first.
+    let build = |child_first: bool| {
+        let mut b = Builder {
+            pid: 80,
+            events: Vec::new(),
+        };
+        listening(&mut b);
+        let spawn = Event {
+            tid: 80,
+            pid: 80,
+            at: Duration::ZERO,
+            kind: EventKind::Spawn {
+                child: 81,
+                kind: iolab::trace::SpawnKind::Process,
+            },
+        };
+        let child = [
+            enter(81, 81, "accept", vec![Arg::Fd(3), Arg::Ptr(0), Arg::Ptr(0)]),
+            exit(81, 81, "accept", Ret::Ok(Arg::Fd(8))),
+        ];
+        b.events.push(enter(80, 80, "clone", vec![]));
+        if child_first {
+            b.events.extend(child.into_iter().chain([spawn]));
+        } else {
+            b.events.extend([spawn].into_iter().chain(child));
+        }
+        b.events.push(exit(80, 80, "clone", Ret::Ok(Arg::Tid(81))));
+        normalize(&Trace::from_events(b.events)).render()
+    };
+    let late = build(true);
+    assert_eq!(late, build(false));
+    let p1 = late
+        .find("== P1: process forked by main ==")
+        .unwrap_or_else(|| panic!("a section for P1 as main's child:\n{late}"));
+    assert!(late[p1..].contains("accept(L, NULL, NULL) = C2"), "{late}");
+}
