@@ -218,9 +218,13 @@ impl Names {
         // Threads and processes named so far.
         let mut counts = (0, 0);
         // Who spawned each task, by the first spawn event that names it. A
-        // child's own events can come before that event (its first stop beat
-        // its parent's clone event, under either backend; the parent is
-        // still inside the clone meanwhile): it counts as spawned then.
+        // child's own events can come before that event: the native tracer
+        // resumes a child whose first stop beat its parent's clone event,
+        // and strace's decoder announces a child late when it found no clone
+        // pending. The parent is still inside the clone meanwhile, so the
+        // child counts as spawned at its first event, with the parent's fds.
+        // (A parent not named yet by then, a nested early fork, is not
+        // looked up: grading traces every clone, which names the parent.)
         let mut spawns: HashMap<Tid, (Tid, Tid, SpawnKind)> = HashMap::new();
         for e in &trace.events {
             if let EventKind::Spawn { child, kind } = e.kind {
@@ -282,9 +286,8 @@ impl Names {
                     }
                     names.apply_exit(r, rec, table, &mut accepted, &mut pipes);
                 }
-                // A task is named once, at its first spawn: a second report
-                // of the same child (strace can announce a child before its
-                // parent's clone returns) takes no number.
+                // A task is named once: a spawn event for a child already
+                // named (at its own first event, above) takes no number.
                 EventKind::Spawn { child, kind } if !names.tasks.contains_key(child) => {
                     spawn(
                         &mut names,

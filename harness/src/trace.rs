@@ -299,9 +299,10 @@ impl Record {
     /// wait or a futex wait, after which it returns by itself (give or take
     /// the kernel's timer slack). `None` when it has none (it may wait
     /// forever), when the timeout is absolute (`TIMER_ABSTIME`, the futex
-    /// `_BITSET` waits), when it counts CPU time rather than time passing
-    /// (`clock_nanosleep` on a CPU-time clock), or when it was not decoded
-    /// (strace shows an `epoll_wait`'s timeout only when it returns).
+    /// `_BITSET` waits), when it counts on a clock other than
+    /// `CLOCK_REALTIME` and `CLOCK_MONOTONIC` (a CPU-time clock, say), or
+    /// when it was not decoded (strace shows an `epoll_wait`'s timeout only
+    /// when it returns).
     pub fn timeout(&self) -> Option<Duration> {
         let arg = match self.name() {
             "nanosleep" => self.args.first(),
