@@ -247,6 +247,23 @@ pub struct Record {
 }
 
 impl Record {
+    /// Task `tid`'s call `nr`, with nothing of it seen yet.
+    fn new(tid: Tid, pid: Tid, nr: u64) -> Record {
+        Record {
+            tid,
+            pid,
+            nr,
+            args: Vec::new(),
+            ret: None,
+            enter: None,
+            exit: None,
+            entered_at: None,
+            exited_at: None,
+            blocked: false,
+            repeats: 0,
+        }
+    }
+
     pub fn name(&self) -> &'static str {
         syscall_name(self.nr)
     }
@@ -429,17 +446,10 @@ impl Trace {
         match &event.kind {
             EventKind::Enter(call) => {
                 let rec = Record {
-                    tid: event.tid,
-                    pid: event.pid,
-                    nr: call.nr,
                     args: call.args.clone(),
-                    ret: None,
                     enter: Some(index),
-                    exit: None,
                     entered_at: Some(event.at),
-                    exited_at: None,
-                    blocked: false,
-                    repeats: 0,
+                    ..Record::new(event.tid, event.pid, call.nr)
                 };
                 self.records.push(rec);
                 let r = self.records.len() - 1;
@@ -453,19 +463,7 @@ impl Trace {
                         if let Some(r) = other {
                             self.pending.insert(event.tid, r);
                         }
-                        self.records.push(Record {
-                            tid: event.tid,
-                            pid: event.pid,
-                            nr: ret.nr,
-                            args: Vec::new(),
-                            ret: None,
-                            enter: None,
-                            exit: None,
-                            entered_at: None,
-                            exited_at: None,
-                            blocked: false,
-                            repeats: 0,
-                        });
+                        self.records.push(Record::new(event.tid, event.pid, ret.nr));
                         self.records.len() - 1
                     }
                 };
@@ -657,17 +655,8 @@ mod tests {
 
     fn call(name: &str, args: Vec<Arg>) -> Record {
         Record {
-            tid: 1,
-            pid: 1,
-            nr: syscall_nr(name).expect("a known syscall"),
             args,
-            ret: None,
-            enter: None,
-            exit: None,
-            entered_at: None,
-            exited_at: None,
-            blocked: false,
-            repeats: 0,
+            ..Record::new(1, 1, syscall_nr(name).expect("a known syscall"))
         }
     }
 
