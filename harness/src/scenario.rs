@@ -774,15 +774,7 @@ impl Server {
         self.live.iter().all(|&t| {
             self.trace.pending(t).is_some_and(|r| {
                 let rec = &self.trace.records[r];
-                let timed_futex = rec
-                    .futex()
-                    .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
-                    && matches!(rec.args.get(3), Some(Arg::Ptr(p)) if *p != 0);
-                let timed = rec.is(&["nanosleep", "clock_nanosleep"])
-                    || timed_futex
-                    || rec.timeout().is_some()
-                    || (rec.is(crate::trace::WAITS) && !waits_forever(rec));
-                !timed && self.asleep(rec.pid, t)
+                !rec.has_timeout() && self.asleep(rec.pid, t)
             })
         })
     }
@@ -908,19 +900,6 @@ struct Spin {
     last: Duration,
     /// How often each (syscall, first fd) came.
     counts: HashMap<(u64, i32), usize>,
-}
-
-/// Whether a readiness wait has no timeout (select/poll/epoll with NULL or -1).
-fn waits_forever(rec: &crate::trace::Record) -> bool {
-    // Where each one's timeout is, as decoded: an int (-1: none) for poll
-    // and epoll_wait/epoll_pwait, a pointer to a time (NULL: none) for the rest.
-    let timeout = match rec.name() {
-        "select" | "pselect6" => rec.args.get(4),
-        "poll" | "ppoll" => rec.args.get(2),
-        "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => rec.args.get(3),
-        _ => None,
-    };
-    matches!(timeout, Some(Arg::Ptr(0)) | Some(Arg::Int(-1)))
 }
 
 /// Whether a task is asleep in the kernel (state `S` or `D`), and the

@@ -343,6 +343,32 @@ impl Record {
         }
     }
 
+    /// Whether the call ends by itself, whatever happens on its fds: a
+    /// sleep (on any clock, relative or absolute), or a futex or readiness
+    /// wait whose timeout is not "forever" (`NULL`, or -1 for `poll` and
+    /// `epoll_wait`), relative or absolute. Wider than [`Record::timeout`],
+    /// which reads only the timeouts it can count from the call's entry. A
+    /// timeout that was not decoded (strace shows a pending `epoll_wait`'s
+    /// only when it returns) counts as one: a task is called stuck only
+    /// when nothing but its fds can wake it.
+    pub fn has_timeout(&self) -> bool {
+        let timeout = match self.name() {
+            "nanosleep" | "clock_nanosleep" => return true,
+            "futex"
+                if self
+                    .futex()
+                    .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT")) =>
+            {
+                self.args.get(3)
+            }
+            "poll" | "ppoll" => self.args.get(2),
+            "select" | "pselect6" => self.args.get(4),
+            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => self.args.get(3),
+            _ => return false,
+        };
+        !matches!(timeout, Some(Arg::Ptr(0) | Arg::Int(-1)))
+    }
+
     /// Whether the call returned and achieved nothing: it failed with
     /// `EAGAIN`, a readiness wait timed out with nothing ready, or it was a
     /// sleep or a yield. A server that makes only such calls is spinning
@@ -722,5 +748,50 @@ mod tests {
         assert_eq!(epoll(Arg::Int(40)).timeout(), Some(ms(40)));
         assert_eq!(epoll(Arg::Int(-1)).timeout(), None, "no timeout: forever");
         assert_eq!(call("read", vec![Arg::Fd(3)]).timeout(), None);
+    }
+
+    #[test]
+    fn a_call_has_a_timeout_unless_only_its_fds_can_end_it() {
+        let when = || Arg::Text("{tv_sec=1700000000, tv_nsec=0}".into());
+        let abstime = call(
+            "clock_nanosleep",
+            vec![
+                Arg::Sym("CLOCK_REALTIME"),
+                flags(&["TIMER_ABSTIME"]),
+                when(),
+            ],
+        );
+        assert!(abstime.has_timeout(), "an absolute sleep ends by itself");
+        assert_eq!(abstime.timeout(), None, "though it is not counted");
+        let futex = |op: &'static str, timeout| {
+            call(
+                "futex",
+                vec![Arg::Word(8), flags(&[op]), Arg::Int(0), timeout],
+            )
+        };
+        assert!(futex("FUTEX_WAIT_PRIVATE", when()).has_timeout());
+        assert!(
+            futex("FUTEX_WAIT_BITSET_PRIVATE", when()).has_timeout(),
+            "strace decodes an absolute futex timeout"
+        );
+        assert!(futex("FUTEX_WAIT_BITSET_PRIVATE", Arg::Ptr(0x10)).has_timeout());
+        assert!(!futex("FUTEX_WAIT_PRIVATE", Arg::Ptr(0)).has_timeout());
+        assert!(!futex("FUTEX_WAKE_PRIVATE", Arg::Int(1)).has_timeout());
+        let epoll = |args: Vec<Arg>| call("epoll_wait", args);
+        let head = || vec![Arg::Fd(3), Arg::Out(0), Arg::Int(8)];
+        assert!(!epoll([head(), vec![Arg::Int(-1)]].concat()).has_timeout());
+        assert!(epoll([head(), vec![Arg::Int(0)]].concat()).has_timeout());
+        assert!(
+            epoll(vec![Arg::Fd(3)]).has_timeout(),
+            "undecoded: not known to wait forever"
+        );
+        let select = |timeout| {
+            let mut args = vec![Arg::Int(4), Arg::Ptr(1), Arg::Ptr(0), Arg::Ptr(0)];
+            args.push(timeout);
+            call("pselect6", args)
+        };
+        assert!(!select(Arg::Ptr(0)).has_timeout());
+        assert!(select(Arg::Text("{tv_sec=0, tv_nsec=0}".into())).has_timeout());
+        assert!(!call("accept4", vec![Arg::Fd(3)]).has_timeout());
     }
 }
