@@ -198,6 +198,9 @@ struct Names {
     order: Vec<Tid>,
     /// Who created each task, and whether as a thread or a process.
     parents: HashMap<Tid, (Tid, SpawnKind)>,
+    /// Threads (`T1`, ...) and processes (`P1`, ...) named so far.
+    threads: usize,
+    processes: usize,
     /// Futex words by (process, address): `W1`, `W2`, ...
     words: HashMap<(Tid, u64), String>,
     server_ports: Vec<u16>,
@@ -215,8 +218,6 @@ impl Names {
         let mut tables: HashMap<Tid, HashMap<i32, usize>> = HashMap::new();
         let mut accepted = 0;
         let mut pipes = 0;
-        // Threads and processes named so far.
-        let mut counts = (0, 0);
         // Who spawned each task, by the first spawn event that names it. A
         // child's own events can come before that event: the native tracer
         // resumes a child whose first stop beat its parent's clone event,
@@ -231,44 +232,14 @@ impl Names {
                 spawns.entry(child).or_insert((e.tid, e.pid, kind));
             }
         }
-        let spawn = |names: &mut Names,
-                     tables: &mut HashMap<Tid, HashMap<i32, usize>>,
-                     counts: &mut (usize, usize),
-                     child: Tid,
-                     (parent, parent_pid, kind): (Tid, Tid, SpawnKind)| {
-            let name = match kind {
-                SpawnKind::Thread => {
-                    counts.0 += 1;
-                    format!("T{}", counts.0)
-                }
-                SpawnKind::Process => {
-                    counts.1 += 1;
-                    let table = tables.get(&parent_pid).cloned().unwrap_or_default();
-                    tables.insert(child, table);
-                    format!("P{}", counts.1)
-                }
-            };
-            names.tasks.insert(child, name);
-            names.order.push(child);
-            names.parents.insert(child, (parent, kind));
-        };
         for (i, e) in trace.events.iter().enumerate() {
             if e.tid != 0 && !names.tasks.contains_key(&e.tid) {
                 match spawns.get(&e.tid) {
                     Some(&from) if names.tasks.contains_key(&from.0) => {
-                        spawn(&mut names, &mut tables, &mut counts, e.tid, from);
+                        names.name_spawned(&mut tables, e.tid, from);
                     }
                     // First seen without a spawn event: the root (or a stray).
-                    _ => {
-                        let name = if names.tasks.is_empty() {
-                            "main".to_string()
-                        } else {
-                            counts.1 += 1;
-                            format!("P{}", counts.1)
-                        };
-                        names.tasks.insert(e.tid, name);
-                        names.order.push(e.tid);
-                    }
+                    _ => names.name_unspawned(e.tid),
                 }
             }
             match &e.kind {
@@ -289,19 +260,52 @@ impl Names {
                 // A task is named once: a spawn event for a child already
                 // named (at its own first event, above) takes no number.
                 EventKind::Spawn { child, kind } if !names.tasks.contains_key(child) => {
-                    spawn(
-                        &mut names,
-                        &mut tables,
-                        &mut counts,
-                        *child,
-                        (e.tid, e.pid, *kind),
-                    );
+                    names.name_spawned(&mut tables, *child, (e.tid, e.pid, *kind));
                 }
                 _ => {}
             }
         }
         names.name_words(trace);
         names
+    }
+
+    /// Names `child`, spawned by task `parent` of process `parent_pid`: the
+    /// next `T` or `P` number, and a process starts with a copy of its
+    /// parent's fd table.
+    fn name_spawned(
+        &mut self,
+        tables: &mut HashMap<Tid, HashMap<i32, usize>>,
+        child: Tid,
+        (parent, parent_pid, kind): (Tid, Tid, SpawnKind),
+    ) {
+        let name = match kind {
+            SpawnKind::Thread => {
+                self.threads += 1;
+                format!("T{}", self.threads)
+            }
+            SpawnKind::Process => {
+                self.processes += 1;
+                let table = tables.get(&parent_pid).cloned().unwrap_or_default();
+                tables.insert(child, table);
+                format!("P{}", self.processes)
+            }
+        };
+        self.tasks.insert(child, name);
+        self.order.push(child);
+        self.parents.insert(child, (parent, kind));
+    }
+
+    /// Names a task no spawn event accounts for: `main` if it is the first,
+    /// else the next process number (a stray).
+    fn name_unspawned(&mut self, tid: Tid) {
+        let name = if self.tasks.is_empty() {
+            "main".to_string()
+        } else {
+            self.processes += 1;
+            format!("P{}", self.processes)
+        };
+        self.tasks.insert(tid, name);
+        self.order.push(tid);
     }
 
     /// Names futex words in the order they first appear when the tasks'
