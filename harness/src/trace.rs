@@ -312,6 +312,19 @@ impl Record {
         }
     }
 
+    /// Which argument holds the call's timeout, for the calls that can end
+    /// by themselves: the sleeps, the readiness waits and the futex waits.
+    fn timeout_arg(&self) -> Option<usize> {
+        match self.name() {
+            "nanosleep" => Some(0),
+            "clock_nanosleep" | "poll" | "ppoll" => Some(2),
+            "select" | "pselect6" => Some(4),
+            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => Some(3),
+            "futex" if self.is_futex_wait() => Some(3),
+            _ => None,
+        }
+    }
+
     /// The relative timeout the call asked for: of a sleep, a readiness
     /// wait or a futex wait, after which it returns by itself (give or take
     /// the kernel's timer slack). `None` when it has none (it may wait
@@ -321,22 +334,21 @@ impl Record {
     /// when it was not decoded (strace shows an `epoll_wait`'s timeout only
     /// when it returns).
     pub fn timeout(&self) -> Option<Duration> {
-        let arg = match self.name() {
-            "nanosleep" => self.args.first(),
-            "clock_nanosleep" => match (self.args.first(), self.args.get(1)) {
+        let relative = match self.name() {
+            "clock_nanosleep" => matches!(
+                (self.args.first(), self.args.get(1)),
                 (
                     Some(Arg::Sym("CLOCK_REALTIME" | "CLOCK_MONOTONIC")),
                     Some(Arg::Flags { names, .. }),
-                ) if !names.contains(&"TIMER_ABSTIME") => self.args.get(2),
-                _ => None,
-            },
-            "poll" | "ppoll" => self.args.get(2),
-            "select" | "pselect6" => self.args.get(4),
-            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => self.args.get(3),
-            "futex" if self.futex().is_some_and(|(op, _)| op == "FUTEX_WAIT") => self.args.get(3),
-            _ => None,
+                ) if !names.contains(&"TIMER_ABSTIME")
+            ),
+            "futex" => self.futex().is_some_and(|(op, _)| op == "FUTEX_WAIT"),
+            _ => true,
         };
-        match arg? {
+        if !relative {
+            return None;
+        }
+        match self.args.get(self.timeout_arg()?)? {
             Arg::Int(ms) => u64::try_from(*ms).ok().map(Duration::from_millis),
             Arg::Text(time) => time_text(time),
             _ => None,
@@ -352,21 +364,8 @@ impl Record {
     /// only when it returns) counts as one: a task is called stuck only
     /// when nothing but its fds can wake it.
     pub fn has_timeout(&self) -> bool {
-        let timeout = match self.name() {
-            "nanosleep" | "clock_nanosleep" => return true,
-            "futex"
-                if self
-                    .futex()
-                    .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT")) =>
-            {
-                self.args.get(3)
-            }
-            "poll" | "ppoll" => self.args.get(2),
-            "select" | "pselect6" => self.args.get(4),
-            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => self.args.get(3),
-            _ => return false,
-        };
-        !matches!(timeout, Some(Arg::Ptr(0) | Arg::Int(-1)))
+        self.timeout_arg()
+            .is_some_and(|i| !matches!(self.args.get(i), Some(Arg::Ptr(0) | Arg::Int(-1))))
     }
 
     /// Whether the call returned and achieved nothing: it failed with
@@ -415,6 +414,13 @@ impl Record {
             _ => return None,
         };
         Some((op.strip_suffix("_PRIVATE").unwrap_or(op), word))
+    }
+
+    /// Whether this is a futex wait, of any kind (`FUTEX_WAIT`,
+    /// `FUTEX_WAIT_BITSET`, `FUTEX_WAIT_REQUEUE_PI`, private or not).
+    pub fn is_futex_wait(&self) -> bool {
+        self.futex()
+            .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
     }
 }
 
@@ -559,11 +565,11 @@ impl Trace {
         }
         let mut out = Vec::new();
         for (r, rec) in self.records.iter().enumerate() {
-            let (Some((op, word)), Some(enter), Some(exit)) = (rec.futex(), rec.enter, rec.exit)
+            let (Some((_, word)), Some(enter), Some(exit)) = (rec.futex(), rec.enter, rec.exit)
             else {
                 continue;
             };
-            if !op.starts_with("FUTEX_WAIT") || rec.ret != Some(Ret::Ok(Arg::Int(0))) {
+            if !rec.is_futex_wait() || rec.ret != Some(Ret::Ok(Arg::Int(0))) {
                 continue;
             }
             let Some(list) = wakes.get(&(rec.pid, word)) else {

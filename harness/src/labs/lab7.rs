@@ -225,9 +225,7 @@ fn futex_waits(run: &Run, events: &std::ops::Range<usize>) -> Vec<usize> {
         .filter(|&r| {
             let rec: &Record = &records[r];
             rec.enter.is_some_and(|e| events.contains(&e))
-                && rec
-                    .futex()
-                    .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
+                && rec.is_futex_wait()
                 && rec.errno() != Some(libc::EAGAIN)
         })
         .collect()
