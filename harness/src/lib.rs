@@ -18,6 +18,7 @@ pub mod report;
 pub mod scenario;
 pub mod starter;
 pub mod strace;
+mod sys;
 mod tables;
 pub mod trace;
 pub mod tracer;

@@ -673,11 +673,17 @@ pub fn errno_number(name: &str) -> Option<i32> {
         .and_then(|i| i32::try_from(i).ok())
 }
 
-/// The name of a signal (`SIG42` when unknown).
+/// The name of a signal as strace prints it: `SIGINT`, and for the
+/// real-time ones (which have no fixed names) `SIGRTMIN` for 32 and
+/// `SIGRT_2` for 34 (glibc's `SIGRTMIN`); `SIG99` when out of range.
 pub fn signal_name(signal: i32) -> String {
-    match nix::sys::signal::Signal::try_from(signal) {
-        Ok(s) => s.as_str().to_string(),
-        Err(_) => format!("SIG{signal}"),
+    match signal {
+        32 => "SIGRTMIN".to_string(),
+        33..=64 => format!("SIGRT_{}", signal - 32),
+        _ => match nix::sys::signal::Signal::try_from(signal) {
+            Ok(s) => s.as_str().to_string(),
+            Err(_) => format!("SIG{signal}"),
+        },
     }
 }
 

@@ -121,6 +121,7 @@ fn a_filtered_program_is_still_followed_through_forks_threads_signals_and_execs(
     assert_eq!(signals.root_termination(), Some(Termination::Exited(0)));
 
     for program in [
+        env!("CARGO_BIN_EXE_tracee-rt-signals"),
         env!("CARGO_BIN_EXE_tracee-vfork"),
         env!("CARGO_BIN_EXE_tracee-exec-thread"),
         env!("CARGO_BIN_EXE_tracee-restart"),

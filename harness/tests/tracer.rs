@@ -74,6 +74,48 @@ fn signals_are_passed_on_to_the_tracee() {
 }
 
 #[test]
+fn real_time_signals_reach_the_program_as_they_do_untraced() {
+    let program = env!("CARGO_BIN_EXE_tracee-rt-signals");
+    let untraced = std::process::Command::new(program)
+        .output()
+        .expect("the program runs untraced");
+    assert!(untraced.status.success(), "untraced: {untraced:?}");
+
+    let mut spec = spec(program, &[]);
+    spec.capture_output = true;
+    let mut tracer = Tracer::spawn(&spec).expect("tracer starts");
+    let mut stdout = tracer.stdout.take().expect("stdout is captured");
+    let reader = std::thread::spawn(move || {
+        let mut text = String::new();
+        let _ = std::io::Read::read_to_string(&mut stdout, &mut text);
+        text
+    });
+    let mut trace = Trace::new();
+    loop {
+        match tracer.events.recv_timeout(Duration::from_secs(20)) {
+            Ok(e) => trace.push(e),
+            Err(std::sync::mpsc::RecvTimeoutError::Disconnected) => break,
+            Err(std::sync::mpsc::RecvTimeoutError::Timeout) => {
+                panic!("{program} did not finish within 20 s under the tracer")
+            }
+        }
+    }
+    let traced = reader.join().expect("stdout is read");
+    assert_eq!(
+        exit_code(&trace),
+        Some(Termination::Exited(0)),
+        "traced, it printed:\n{traced}"
+    );
+    assert_eq!(traced, String::from_utf8_lossy(&untraced.stdout));
+    // SIGCANCEL (32), SIGSETXID (33) and glibc's SIGRTMIN (34), each seen
+    // and passed on.
+    let sigs = signals(&trace);
+    for sig in [32, 33, 34] {
+        assert!(sigs.contains(&sig), "signal {sig} in {sigs:?}");
+    }
+}
+
+#[test]
 fn each_thread_has_its_own_syscall_slot() {
     let n = 2000;
     let (trace, _) = trace(env!("CARGO_BIN_EXE_tracee-threads"), &[&n.to_string()]);

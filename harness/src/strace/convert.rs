@@ -653,7 +653,8 @@ fn symbol_value(name: &str) -> Option<u64> {
     signal_number(name).map(|s| s as u64)
 }
 
-/// A signal's number from strace's name for it (`SIGRT_1` is 33).
+/// A signal's number from strace's name for it (`SIGRT_1` is 33): the
+/// inverse of [`crate::trace::signal_name`].
 pub(crate) fn signal_number(name: &str) -> Option<i32> {
     if let Ok(s) = name.parse::<nix::sys::signal::Signal>() {
         return Some(s as i32);
@@ -665,15 +666,6 @@ pub(crate) fn signal_number(name: &str) -> Option<i32> {
             let n: i32 = name.strip_prefix("SIGRT_")?.parse().ok()?;
             (n <= 32).then_some(32 + n)
         }
-    }
-}
-
-/// A signal's name as strace prints it (the inverse of [`signal_number`]).
-pub(crate) fn signal_text(sig: i32) -> String {
-    match sig {
-        32 => "SIGRTMIN".to_string(),
-        33..=64 => format!("SIGRT_{}", sig - 32),
-        _ => crate::trace::signal_name(sig),
     }
 }
 
@@ -1045,6 +1037,16 @@ mod tests {
             Body::Syscall(s) => exit_args(&s.name, &s.args, &s.result),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn every_signal_name_turns_back_into_its_number() {
+        for signal in 1..=64 {
+            let name = crate::trace::signal_name(signal);
+            assert_eq!(signal_number(&name), Some(signal), "{name}");
+        }
+        assert_eq!(crate::trace::signal_name(34), "SIGRT_2");
+        assert_eq!(crate::trace::signal_name(32), "SIGRTMIN");
     }
 
     #[test]

@@ -12,11 +12,10 @@ use std::collections::HashMap;
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use super::convert::signal_text;
 use super::syntax::escape;
 use crate::trace::{
     Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, errno_name, known_at_entry, merge_outs,
-    syscall_name,
+    signal_name, syscall_name,
 };
 
 /// A call entered and not yet printed whole.
@@ -101,7 +100,7 @@ impl Formatter {
                     "{} {}--- {} ---",
                     e.tid,
                     time(e.at),
-                    signal_text(*sig)
+                    signal_name(*sig)
                 ));
             }
             EventKind::Gone(how) => {
@@ -126,7 +125,7 @@ impl Formatter {
                     Termination::Exited(code) => format!("exited with {code}"),
                     Termination::Killed { signal, core } => format!(
                         "killed by {}{}",
-                        signal_text(*signal),
+                        signal_name(*signal),
                         if *core { " (core dumped)" } else { "" }
                     ),
                 };
@@ -213,7 +212,7 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
             ) =>
         {
             // A signal the decoder had no name for (a real-time one).
-            signal_text(*v as i32)
+            signal_name(*v as i32)
         }
         Arg::Int(v) => v.to_string(),
         Arg::Hex(v) => format!("{v:#x}"),

@@ -48,6 +48,7 @@ use crate::fence::{self, Cgroup};
 use crate::filter::SyscallSet;
 use crate::limits::{LimitHit, Resources, clamped, set_rlimits};
 use crate::procfs::status_field;
+use crate::sys::{self, Resume, Status};
 use crate::trace::{Arg, Event, EventKind, SpawnKind, Termination, Tid};
 pub use decode::BUFFER_HEAD;
 use decode::Memory;
@@ -924,7 +925,7 @@ fn trace_thread(
             program: spec.program.to_string_lossy().into_owned(),
         },
     );
-    tracer.resume(root, None);
+    tracer.resume(root, 0);
     tracer.run();
     Ok(())
 }
@@ -967,13 +968,14 @@ impl Loop {
     /// the task is not inside a syscall the tracer wants, at the next
     /// seccomp stop. ESRCH means it was killed meanwhile; its exit comes
     /// later.
-    fn resume(&self, tid: Tid, signal: Option<Signal>) {
+    fn resume(&self, tid: Tid, signal: i32) {
         let inside = self.tasks.get(&tid).is_some_and(|t| t.pending.is_some());
-        if self.filtered && !inside {
-            let _ = ptrace::cont(Pid::from_raw(tid), signal);
+        let how = if self.filtered && !inside {
+            Resume::Cont
         } else {
-            let _ = ptrace::syscall(Pid::from_raw(tid), signal);
-        }
+            Resume::Syscall
+        };
+        let _ = sys::resume(tid, how, signal);
     }
 
     fn pid_of(&self, tid: Tid) -> Tid {
@@ -984,7 +986,6 @@ impl Loop {
     }
 
     fn run(&mut self) {
-        let flags = WaitPidFlag::__WALL | WaitPidFlag::__WNOTHREAD;
         while !self.tasks.is_empty() {
             if self.shared.killing() && !self.killing {
                 self.killing = true;
@@ -992,27 +993,23 @@ impl Loop {
                     let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
                 }
             }
-            let status = match waitpid(None, Some(flags)) {
+            // Raw statuses: a real-time signal has no `Signal` variant.
+            let status = match sys::wait_traced() {
                 Ok(s) => s,
                 Err(Errno::EINTR) => continue,
                 Err(_) => break, // ECHILD: nothing left to wait for.
             };
             match status {
-                WaitStatus::Exited(pid, code) => self.gone(pid.as_raw(), Termination::Exited(code)),
-                WaitStatus::Signaled(pid, sig, core) => self.gone(
-                    pid.as_raw(),
-                    Termination::Killed {
-                        signal: sig as i32,
-                        core,
-                    },
-                ),
-                WaitStatus::PtraceSyscall(pid) => self.syscall_stop(pid.as_raw()),
-                WaitStatus::PtraceEvent(pid, _, libc::PTRACE_EVENT_SECCOMP) => {
-                    self.syscall_stop(pid.as_raw())
+                Status::Exited(tid, code) => self.gone(tid, Termination::Exited(code)),
+                Status::Killed { tid, signal, core } => {
+                    self.gone(tid, Termination::Killed { signal, core })
                 }
-                WaitStatus::PtraceEvent(pid, _, event) => self.event_stop(pid.as_raw(), event),
-                WaitStatus::Stopped(pid, sig) => self.signal_stop(pid.as_raw(), sig),
-                WaitStatus::Continued(_) | WaitStatus::StillAlive => {}
+                Status::Syscall(tid) | Status::Event(tid, libc::PTRACE_EVENT_SECCOMP) => {
+                    self.syscall_stop(tid)
+                }
+                Status::Event(tid, event) => self.event_stop(tid, event),
+                Status::Signal(tid, signal) => self.signal_stop(tid, signal),
+                Status::Other => {}
             }
         }
         self.shared.clear();
@@ -1106,14 +1103,14 @@ impl Loop {
             {
                 t.pending = None;
             }
-            self.resume(tid, None);
+            self.resume(tid, 0);
             return;
         };
         match info {
             SyscallInfo::Entry { nr, args } => self.entry(tid, nr, args),
             SyscallInfo::Exit { value, is_error } => self.exit(tid, value, is_error),
         }
-        self.resume(tid, None);
+        self.resume(tid, 0);
     }
 
     fn entry(&mut self, tid: Tid, nr: u64, args: [u64; 6]) {
@@ -1259,7 +1256,7 @@ impl Loop {
             }
             _ => {}
         }
-        self.resume(tid, None);
+        self.resume(tid, 0);
     }
 
     /// Whether the clone the task is inside creates a thread (CLONE_THREAD):
@@ -1277,22 +1274,24 @@ impl Loop {
         flags & libc::CLONE_THREAD as u64 != 0
     }
 
-    fn signal_stop(&mut self, tid: Tid, sig: Signal) {
+    /// A signal-delivery stop or a group-stop, with the signal's number
+    /// (any of 1–64: real-time ones included).
+    fn signal_stop(&mut self, tid: Tid, sig: i32) {
         if !self.tasks.contains_key(&tid) {
             // A new task whose initial stop beat its parent's clone event.
             let pid = status_field(tid, "Tgid").unwrap_or(tid);
             self.adopt(tid, pid, false);
-            if sig == Signal::SIGSTOP {
-                self.resume(tid, None);
+            if sig == libc::SIGSTOP {
+                self.resume(tid, 0);
                 return;
             }
         }
         if let Some(task) = self.tasks.get_mut(&tid)
             && task.expect_initial_stop
-            && sig == Signal::SIGSTOP
+            && sig == libc::SIGSTOP
         {
             task.expect_initial_stop = false;
-            self.resume(tid, None);
+            self.resume(tid, 0);
             return;
         }
         match ptrace::getsiginfo(Pid::from_raw(tid)) {
@@ -1300,13 +1299,13 @@ impl Loop {
             // PTRACE_SEIZE there is no PTRACE_LISTEN, so the task is resumed
             // (job control of traced programs is not kept, as in strace -f
             // without --seccomp).
-            Err(Errno::EINVAL) => self.resume(tid, None),
+            Err(Errno::EINVAL) => self.resume(tid, 0),
             Err(_) => {}
             Ok(_) => {
                 self.release(tid);
                 let pid = self.pid_of(tid);
-                self.emit(tid, pid, EventKind::Signal(sig as i32));
-                self.resume(tid, Some(sig));
+                self.emit(tid, pid, EventKind::Signal(sig));
+                self.resume(tid, sig);
             }
         }
     }
