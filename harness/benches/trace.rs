@@ -237,9 +237,8 @@ fn main() {
         "lab", "native", "strace", "ratio"
     );
     let mut worst = Duration::ZERO;
-    for lab in 1..=7 {
-        let id = format!("lab{lab}");
-        let id = leak(id);
+    for lab in iolab::labs::all() {
+        let id = lab.id;
         let native = median(reps.min(3), &[IOLAB, "grade", id]).wall;
         let under = median(reps.min(3), &[IOLAB, "grade", id, "--backend", "strace"]).wall;
         worst = worst.max(native);

@@ -394,7 +394,12 @@ pub fn grade(
         (failure, _) => failure,
     };
     let reference = match &runs {
-        Some(runs) => crate::reference::compare(lab.id, runs.all()),
+        Some(runs) => crate::reference::compare(
+            lab.id,
+            runs.all()
+                .iter()
+                .map(|r| (r.outcome.scenario, r.transcript.render())),
+        ),
         None => Vec::new(),
     };
     let facts = match (&runs, lab.facts) {

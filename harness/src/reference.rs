@@ -10,31 +10,10 @@
 //! grade. The comparison is shown, not scored: a correct solution in
 //! another language makes other calls.
 
-use crate::grade::Run;
-
-/// `(lab, scenario, file, its text)`, the text compiled in.
-macro_rules! snap {
-    ($lab:literal, $scenario:literal, $file:literal) => {
-        (
-            $lab,
-            $scenario,
-            $file,
-            include_str!(concat!("../../snapshots/", $file)),
-        )
-    };
-}
-
-/// Each snapshotted scenario: lab, scenario, snapshot file, its text.
-const SNAPSHOTS: &[(&str, &str, &str, &str)] = &[
-    snap!("lab1", "standard", "lab1_standard.snap"),
-    snap!("lab2", "standard", "lab2_standard.snap"),
-    snap!("lab3", "standard", "lab3_standard.snap"),
-    snap!("lab4", "level", "lab4_level.snap"),
-    snap!("lab4", "edge", "lab4_edge.snap"),
-    snap!("lab5", "standard", "lab5_standard.snap"),
-    snap!("lab6", "standard", "lab6_standard.snap"),
-    snap!("lab7", "standard", "lab7_standard.snap"),
-];
+// `SNAPSHOTS`: `(lab, scenario, file, its text)` for each
+// `snapshots/labN_SCENARIO.snap` of a lab, the text compiled in (generated
+// by `harness/build.rs`).
+include!(concat!(env!("OUT_DIR"), "/snapshots.rs"));
 
 /// The reference transcript of `lab`'s `scenario`, without insta's header.
 pub fn transcript(lab: &str, scenario: &str) -> Option<&'static str> {
@@ -97,17 +76,21 @@ impl Comparison {
     }
 }
 
-/// Compares each of `runs` that has a reference transcript with it.
-pub fn compare(lab: &str, runs: &[Run]) -> Vec<Comparison> {
-    scenarios(lab)
+/// Compares each transcript, `(scenario, text)` in the order given, that
+/// has a reference with it.
+pub fn compare<'a>(
+    lab: &str,
+    transcripts: impl IntoIterator<Item = (&'a str, String)>,
+) -> Vec<Comparison> {
+    transcripts
         .into_iter()
-        .filter_map(|(scenario, snapshot)| {
-            let run = runs.iter().find(|r| r.outcome.scenario == scenario)?;
+        .filter_map(|(name, text)| {
+            let (scenario, snapshot) = scenarios(lab).into_iter().find(|(s, _)| *s == name)?;
             let reference = transcript(lab, scenario)?;
             Some(Comparison {
                 scenario,
                 snapshot,
-                difference: first_difference(reference, &run.transcript.render()),
+                difference: first_difference(reference, &text),
             })
         })
         .collect()

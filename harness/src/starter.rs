@@ -14,9 +14,10 @@
 //! starter compiles and its server stops before it listens, which grading
 //! reports as "not implemented yet". A region marked
 //! `// SOLUTION HELPERS BEGIN` ... `// SOLUTION HELPERS END` (whole
-//! functions) is dropped for a comment. The fixtures that are solutions in
-//! disguise (`fixtures/labN/`, the Python lab solutions) are left out, with
-//! their `Cargo.toml` targets and the tests that run them. Everything else
+//! functions) is dropped for a comment. The files that are solutions in
+//! disguise (each lab's variants, the Python lab solutions) are left out,
+//! with their targets in the root's and the labs' `Cargo.toml` and the tests
+//! that run them. Everything else
 //! is copied as it is (the harness, the handouts, the snapshots, the
 //! Makefile), except build output and version control.
 
@@ -76,9 +77,10 @@ pub struct Summary {
     pub left_out: Vec<PathBuf>,
 }
 
-/// Whether a file of the instructor's tree is a solution in disguise: the
-/// alternative and known-wrong solutions of `fixtures/labN/` (each is a
-/// working solution with one thing changed) and the Python lab solutions.
+/// Whether a file of the instructor's tree is a solution in disguise: a
+/// lab's alternative and known-wrong solutions (`labs/labN/variants.rs` or
+/// `labs/labN/variants/`, each a working solution with one thing changed)
+/// and the Python lab solutions.
 /// `fixtures/shared.rs` (lab 1's accept loop, which the broken and hostile
 /// programs share) stays.
 pub fn is_solution_fixture(rel: &Path) -> bool {
@@ -88,7 +90,9 @@ pub fn is_solution_fixture(rel: &Path) -> bool {
         parts.next().as_deref(),
         parts.next(),
     ) {
-        (Some("fixtures"), Some(dir), Some(_)) if is_lab_dir(dir) => true,
+        (Some("labs"), Some(dir), Some(file)) if is_lab_dir(dir) => {
+            file == "variants.rs" || file == "variants"
+        }
         (Some("fixtures"), Some("python"), Some(file)) => file.starts_with("lab"),
         _ => false,
     }
@@ -183,29 +187,56 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
     let dest = dest.canonicalize().map_err(io(dest))?;
     let mut summary = Summary::default();
     copy(&from, &from, &dest, &mut summary)?;
-    remove_empty_dirs(&dest)?;
     summary.labs.sort();
-    let manifest = dest.join("Cargo.toml");
-    let text = std::fs::read_to_string(&manifest).map_err(io(&manifest))?;
-    let (text, dropped_tests) = without_solution_targets(&text, &from, &summary.left_out);
-    // Every target left must have its source in the tree, or it does not build.
-    for line in text.lines() {
-        if let Some(path) = line
-            .strip_prefix("path")
-            .and_then(|rest| rest.trim_start().strip_prefix('='))
-            .map(|v| v.trim().trim_matches('"'))
-            && !dest.join(path).exists()
-            && !dropped_tests.iter().any(|t| t == Path::new(path))
-        {
-            return Err(StarterError::Markers {
-                path: PathBuf::from("Cargo.toml"),
-                line: text.lines().position(|l| l == line).unwrap_or(0) + 1,
-                what: format!("a target's source {path} was left out but its target stayed"),
-            });
+    // The root package and every lab's: each loses the targets of the files
+    // left out and the tests that run them.
+    let mut manifests = vec![PathBuf::new()];
+    let mut labs: Vec<PathBuf> = std::fs::read_dir(dest.join("labs"))
+        .map_err(io(&dest.join("labs")))?
+        .flatten()
+        .map(|e| Path::new("labs").join(e.file_name()))
+        .filter(|lab| dest.join(lab).join("Cargo.toml").is_file())
+        .collect();
+    labs.sort();
+    manifests.extend(labs);
+    let texts = manifests
+        .iter()
+        .map(|dir| {
+            let path = dest.join(dir).join("Cargo.toml");
+            std::fs::read_to_string(&path).map_err(io(&path))
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let names = solution_names(
+        manifests
+            .iter()
+            .zip(&texts)
+            .map(|(d, t)| (d.as_path(), t.as_str())),
+        &summary.left_out,
+    );
+    let mut dropped_tests = Vec::new();
+    for (dir, text) in manifests.iter().zip(&texts) {
+        let manifest = dest.join(dir).join("Cargo.toml");
+        let (text, dropped) = without_solution_targets(text, &from, dir, &summary.left_out, &names);
+        // Every target left must have its source in the tree, or it does not build.
+        for line in text.lines() {
+            if let Some(path) = line
+                .strip_prefix("path")
+                .and_then(|rest| rest.trim_start().strip_prefix('='))
+                .map(|v| v.trim().trim_matches('"'))
+                && !dest.join(dir).join(path).exists()
+                && !dropped.iter().any(|t| *t == dir.join(path))
+            {
+                return Err(StarterError::Markers {
+                    path: dir.join("Cargo.toml"),
+                    line: text.lines().position(|l| l == line).unwrap_or(0) + 1,
+                    what: format!("a target's source {path} was left out but its target stayed"),
+                });
+            }
         }
+        std::fs::write(&manifest, text).map_err(io(&manifest))?;
+        same_time(&from.join(dir).join("Cargo.toml"), &manifest)?;
+        dropped_tests.extend(dropped);
     }
-    std::fs::write(&manifest, text).map_err(io(&manifest))?;
-    same_time(&from.join("Cargo.toml"), &manifest)?;
     for test in dropped_tests {
         let at = dest.join(&test);
         if at.exists() {
@@ -214,20 +245,13 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
         }
         summary.left_out.push(test);
     }
+    remove_empty_dirs(&dest)?;
     Ok(summary)
 }
 
-/// `Cargo.toml` without the targets of the files left out, and without the
-/// tests that run those targets or read those files (a test that needs a
-/// solution has nothing to run in a student tree). Returns the new text and
-/// the test sources dropped.
-fn without_solution_targets(
-    manifest: &str,
-    from: &Path,
-    left_out: &[PathBuf],
-) -> (String, Vec<PathBuf>) {
-    // Blocks: a table header with the comment lines just above it, up to
-    // the next such block.
+/// A manifest's blocks: a table header with the comment lines just above
+/// it, up to the next such block (the first block has no header).
+fn blocks(manifest: &str) -> Vec<Vec<&str>> {
     let mut blocks: Vec<Vec<&str>> = vec![Vec::new()];
     let mut comments: Vec<&str> = Vec::new();
     for line in manifest.lines() {
@@ -243,40 +267,53 @@ fn without_solution_targets(
         }
     }
     blocks.last_mut().expect("one block").append(&mut comments);
-    let value = |block: &[&str], key: &str| {
-        block.iter().find_map(|l| {
-            let (k, v) = l.split_once('=')?;
-            (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
-        })
-    };
-    fn header<'a>(block: &[&'a str]) -> Option<&'a str> {
-        block.iter().find(|l| l.starts_with('[')).copied()
+    blocks
+}
+
+/// A block's `key = "value"`.
+fn value(block: &[&str], key: &str) -> Option<String> {
+    block.iter().find_map(|l| {
+        let (k, v) = l.split_once('=')?;
+        (k.trim() == key).then(|| v.trim().trim_matches('"').to_string())
+    })
+}
+
+fn header<'a>(block: &[&'a str]) -> Option<&'a str> {
+    block.iter().find(|l| l.starts_with('[')).copied()
+}
+
+/// `dir/path` without `.` components: a target's source as the tree names it.
+fn normal(dir: &Path, path: &str) -> PathBuf {
+    dir.join(path)
+        .components()
+        .filter(|c| !matches!(c, std::path::Component::CurDir))
+        .collect()
+}
+
+/// How a test names what a starter tree lacks: the binaries of the files
+/// left out and the lab solutions (placeholders now: a test that runs one
+/// expects the reference's grade), as `CARGO_BIN_EXE_name"` or
+/// `bin("name")`, and the Python files left out, as `"stem"`.
+fn solution_names<'a>(
+    manifests: impl Iterator<Item = (&'a Path, &'a str)>,
+    left_out: &[PathBuf],
+) -> Vec<String> {
+    let mut names = Vec::new();
+    for (dir, manifest) in manifests {
+        for block in blocks(manifest) {
+            if header(&block) != Some("[[bin]]") {
+                continue;
+            }
+            let (Some(path), Some(name)) = (value(&block, "path"), value(&block, "name")) else {
+                continue;
+            };
+            let path = normal(dir, &path);
+            if left_out.contains(&path) || path.starts_with("labs") && path.ends_with("server.rs") {
+                names.push(format!("CARGO_BIN_EXE_{name}\""));
+                names.push(format!("bin(\"{name}\")"));
+            }
+        }
     }
-    let normal = |path: &str| -> PathBuf {
-        Path::new(path)
-            .components()
-            .filter(|c| !matches!(c, std::path::Component::CurDir))
-            .collect()
-    };
-    let gone = |path: &str| left_out.iter().any(|p| *p == normal(path));
-    // The binaries and Python files left out, as a test would name them.
-    let mut names: Vec<String> = blocks
-        .iter()
-        .filter(|b| header(b) == Some("[[bin]]"))
-        .filter(|b| value(b, "path").is_some_and(|p| gone(&p)))
-        .filter_map(|b| value(b, "name"))
-        .map(|n| format!("CARGO_BIN_EXE_{n}\""))
-        .collect();
-    // The lab solutions themselves are placeholders now: a test that runs
-    // one expects the reference's grade.
-    names.extend(
-        blocks
-            .iter()
-            .filter(|b| header(b) == Some("[[bin]]"))
-            .filter(|b| value(b, "path").is_some_and(|p| normal(&p).starts_with("labs")))
-            .filter_map(|b| value(b, "name"))
-            .map(|n| format!("CARGO_BIN_EXE_{n}\"")),
-    );
     names.extend(
         left_out
             .iter()
@@ -284,6 +321,23 @@ fn without_solution_targets(
             .filter_map(|p| p.file_stem())
             .map(|s| format!("\"{}\"", s.to_string_lossy())),
     );
+    names
+}
+
+/// The manifest of the package in `dir` (relative to the tree) without the
+/// targets of the files left out, and without the tests that name any of
+/// `names` (a test that needs a solution has nothing to run in a student
+/// tree). Returns the new text and the test sources dropped, relative to
+/// the tree.
+fn without_solution_targets(
+    manifest: &str,
+    from: &Path,
+    dir: &Path,
+    left_out: &[PathBuf],
+    names: &[String],
+) -> (String, Vec<PathBuf>) {
+    let blocks = blocks(manifest);
+    let gone = |path: &str| left_out.contains(&normal(dir, path));
     let mut dropped_tests = Vec::new();
     let kept: Vec<&Vec<&str>> = blocks
         .iter()
@@ -295,9 +349,10 @@ fn without_solution_targets(
                 return false;
             }
             if header(b) == Some("[[test]]") {
-                let source = std::fs::read_to_string(from.join(&path)).unwrap_or_default();
+                let source =
+                    std::fs::read_to_string(from.join(dir).join(&path)).unwrap_or_default();
                 if names.iter().any(|n| source.contains(n.as_str())) {
-                    dropped_tests.push(PathBuf::from(path));
+                    dropped_tests.push(normal(dir, &path));
                     return false;
                 }
             }

@@ -270,7 +270,7 @@ fn exec_into_a_program_that_never_listens_is_named() {
 fn exec_into_a_working_server_is_followed_and_graded() {
     let run = grade_hostile(
         env!("CARGO_BIN_EXE_hostile-exec"),
-        &[env!("CARGO_BIN_EXE_lab1")],
+        &[&common::bin("lab1")],
         &[],
     );
     assert_score(&run, 100);
@@ -312,7 +312,7 @@ fn an_ipv6_only_server_is_reached_over_ipv6() {
 fn a_port_already_in_use_is_named() {
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = taken.local_addr().unwrap().port().to_string();
-    let run = grade_hostile(env!("CARGO_BIN_EXE_lab1"), &["--port", &port], &[]);
+    let run = grade_hostile(&common::bin("lab1"), &["--port", &port], &[]);
     assert_says(&run, "exited with 1 before it listened");
     assert_says(
         &run,

@@ -9,7 +9,7 @@ use iolab::report::{RAW_FILE, REFERENCE_FILE, Style, TRANSCRIPT_FILE};
 use serde_json::{Value, json};
 
 fn threaded_lab1() -> iolab::grade::Report {
-    grade_program("lab1", env!("CARGO_BIN_EXE_lab1-threaded"), &[])
+    grade_program("lab1", &common::bin("lab1-threaded"), &[])
 }
 
 #[test]
@@ -84,7 +84,7 @@ fn hidden_checks_are_after_due_date_in_results_json() {
         .map(|c| c.id)
         .collect();
     assert_eq!(hidden, ["epollout"]);
-    let report = grade_program("lab4", env!("CARGO_BIN_EXE_lab4"), &[]);
+    let report = grade_program("lab4", &common::bin("lab4"), &[]);
     let json = report.gradescope();
     assert!(schema_violations(&gradescope_schema(), &json).is_empty());
     for t in json["tests"].as_array().unwrap() {
@@ -113,7 +113,7 @@ fn hidden_checks_are_after_due_date_in_results_json() {
 fn a_failed_hidden_check_stays_out_of_what_students_see_first() {
     let report = grade_program(
         "lab4",
-        env!("CARGO_BIN_EXE_lab4-variants"),
+        &common::bin("lab4-variants"),
         &["--variant", "no-epollout"],
     );
     assert_eq!(report.failed(), ["epollout"], "{}", report.render());
@@ -260,7 +260,7 @@ fn the_table_lists_every_check_and_colour_is_opt_in() {
 #[test]
 fn the_summary_table_has_a_row_per_lab_and_the_total() {
     let reports = vec![
-        grade_program("lab1", env!("CARGO_BIN_EXE_lab1"), &[]),
+        grade_program("lab1", &common::bin("lab1"), &[]),
         threaded_lab1(),
     ];
     let table = iolab::report::summary(

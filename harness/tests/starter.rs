@@ -1,7 +1,8 @@
-//! Starter trees: `iolab starter` writes the project without the lab
-//! solutions; the tree builds, every lab scores 0 with "not implemented
-//! yet", and nothing a student tree holds (an edited snapshot, insta's
-//! force-pass settings and environment) changes a grade.
+//! Trees built from this one. Starter trees: `iolab starter` writes the
+//! project without the lab solutions; the tree builds, every lab scores 0
+//! with "not implemented yet", and nothing a student tree holds (an edited
+//! snapshot, insta's force-pass settings and environment) changes a grade.
+//! And a lab is a folder: a copy of `labs/lab1` renamed inside is a new lab.
 
 mod common;
 
@@ -9,6 +10,107 @@ use std::path::{Path, PathBuf};
 use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
+
+/// The target directory the trees built here share (their dependencies are
+/// built once), and the lock each test holds while it builds and runs what
+/// it built: the trees' binaries land in the same `debug/`.
+fn shared_target() -> (PathBuf, std::sync::MutexGuard<'static, ()>) {
+    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
+    let guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
+    (
+        Path::new(env!("CARGO_TARGET_TMPDIR")).join("starter-target"),
+        guard,
+    )
+}
+
+fn cargo() -> Command {
+    Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+}
+
+/// Copies the tree at `from` to `to`, without build output and version
+/// control, replacing `from_name` by `to_name` in names and contents when
+/// given.
+fn copy_tree(from: &Path, to: &Path, rename: Option<(&str, &str)>) {
+    std::fs::create_dir_all(to).unwrap();
+    for entry in std::fs::read_dir(from).unwrap() {
+        let entry = entry.unwrap();
+        let mut name = entry.file_name().to_string_lossy().into_owned();
+        if ["target", ".git"].contains(&name.as_str()) {
+            continue;
+        }
+        if let Some((a, b)) = rename {
+            name = name.replace(a, b);
+        }
+        let path = entry.path();
+        if entry.file_type().unwrap().is_dir() {
+            copy_tree(&path, &to.join(&name), rename);
+        } else {
+            let bytes = std::fs::read(&path).unwrap();
+            let bytes = match (rename, String::from_utf8(bytes)) {
+                (Some((a, b)), Ok(text)) => text.replace(a, b).into_bytes(),
+                (_, Ok(text)) => text.into_bytes(),
+                (_, Err(e)) => e.into_bytes(),
+            };
+            std::fs::write(to.join(&name), bytes).unwrap();
+        }
+    }
+}
+
+#[test]
+fn a_copied_lab_folder_is_a_new_lab() {
+    // The acceptance test of "a lab is a folder": `labs/lab1` copied to
+    // `labs/lab99`, with `lab1` renamed to `lab99` inside the copy only, is
+    // listed and graded; nothing outside the folder changes.
+    let tree = Path::new(env!("CARGO_TARGET_TMPDIR")).join("lab-copy-tree");
+    if tree.exists() {
+        std::fs::remove_dir_all(&tree).unwrap();
+    }
+    copy_tree(Path::new(ROOT), &tree, None);
+    copy_tree(
+        &tree.join("labs/lab1"),
+        &tree.join("labs/lab99"),
+        Some(("lab1", "lab99")),
+    );
+    let (target, _building) = shared_target();
+    // The harness, and the new lab's solution and variants.
+    for build in [
+        &["-p", "iolab", "--bin", "iolab"][..],
+        &["-p", "lab99", "--bins"],
+    ] {
+        let out = cargo()
+            .current_dir(&tree)
+            .env("CARGO_TARGET_DIR", &target)
+            .args(["build", "--quiet"])
+            .args(build)
+            .output()
+            .unwrap();
+        assert!(
+            out.status.success(),
+            "the tree with lab 99 does not build ({build:?}):\n{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+    let iolab = target.join("debug/iolab");
+    let out = Command::new(&iolab).arg("labs").output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    let lines: Vec<&str> = text.lines().collect();
+    assert!(out.status.success(), "{out:?}");
+    assert!(
+        lines.first().is_some_and(|l| l.starts_with("lab1 "))
+            && lines.last().is_some_and(|l| l.starts_with("lab99 ")),
+        "lab 99 is listed after the others:\n{text}"
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let out = Command::new(&iolab)
+        .env("IOLAB_TRACES", dir.path())
+        .args(["grade", "lab99"])
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{text}");
+    assert!(text.trim_end().ends_with("Score: 100/100"), "{text}");
+    assert!(text.contains("lab99"), "the report names lab 99:\n{text}");
+}
 
 fn iolab() -> Command {
     Command::new(env!("CARGO_BIN_EXE_iolab"))
@@ -22,7 +124,11 @@ fn write_starter(dest: &Path) {
         .unwrap();
     assert!(out.status.success(), "{out:?}");
     let text = String::from_utf8_lossy(&out.stdout);
-    assert!(text.contains("7 labs replaced by todo!()"), "{text}");
+    let labs = iolab::labs::all().len();
+    assert!(
+        text.contains(&format!("{labs} labs replaced by todo!()")),
+        "{text}"
+    );
 }
 
 #[test]
@@ -49,21 +155,27 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         );
     }
     assert!(!tree.join("target").exists() && !tree.join(".git").exists());
-    // The fixtures that are solutions in disguise are left out, with their
-    // targets and the tests that run them.
-    for n in 1..=7 {
-        assert!(
-            !tree.join(format!("fixtures/lab{n}")).exists(),
-            "fixtures/lab{n}"
-        );
+    // The variants, solutions in disguise, are left out, with their targets
+    // and the tests that run them.
+    let labs = iolab::labs::all();
+    for lab in &labs {
+        for variants in ["variants.rs", "variants", "tests"] {
+            let path = format!("labs/{}/{variants}", lab.id);
+            assert!(!tree.join(&path).exists(), "{path}");
+        }
+        let manifest =
+            std::fs::read_to_string(tree.join(format!("labs/{}/Cargo.toml", lab.id))).unwrap();
+        assert!(!manifest.contains("variants"), "{manifest}");
+        assert!(manifest.contains("server.rs"), "{manifest}");
     }
+    assert!(tree.join("labs/lab1/rubric.rs").exists());
     assert!(!tree.join("fixtures/python/lab3_select.py").exists());
     assert!(tree.join("fixtures/python/selectors_echo.py").exists());
     let manifest = std::fs::read_to_string(tree.join("Cargo.toml")).unwrap();
-    assert!(!manifest.contains("fixtures/lab"), "{manifest}");
-    assert!(!manifest.contains("harness/tests/lab1.rs"), "{manifest}");
+    assert!(!manifest.contains("harness/tests/cli.rs"), "{manifest}");
     assert!(manifest.contains("harness/tests/tracer.rs"), "{manifest}");
-    for n in 1..=7 {
+    for lab in &labs {
+        let n = &lab.id[3..];
         let server = std::fs::read_to_string(tree.join(format!("labs/lab{n}/server.rs"))).unwrap();
         assert!(
             server.contains(&format!("todo!(\"{{}}\", \"lab {n}: ")),
@@ -73,13 +185,13 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         assert!(!server.contains("fn write_all("), "lab{n} kept a helper");
     }
     // Build it, in a target directory of its own that later runs reuse.
-    let target: PathBuf = Path::new(env!("CARGO_TARGET_TMPDIR")).join("starter-target");
-    let mut build = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()));
+    let (target, _building) = shared_target();
+    let mut build = cargo();
     // Every binary, as `make lab1` builds them.
     build
         .current_dir(&tree)
         .env("CARGO_TARGET_DIR", &target)
-        .args(["build", "--quiet", "--bins"]);
+        .args(["build", "--quiet", "--workspace", "--bins"]);
     let out = build.output().unwrap();
     assert!(
         out.status.success(),
@@ -87,7 +199,7 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         String::from_utf8_lossy(&out.stderr)
     );
     // Its tests are the harness's own, and they pass.
-    let out = Command::new(std::env::var("CARGO").unwrap_or_else(|_| "cargo".into()))
+    let out = cargo()
         .current_dir(&tree)
         .env("CARGO_TARGET_DIR", &target)
         .args(["test", "--quiet", "--no-fail-fast"])
@@ -99,7 +211,8 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         String::from_utf8_lossy(&out.stdout),
         String::from_utf8_lossy(&out.stderr)
     );
-    for n in 1..=7 {
+    for lab in &labs {
+        let n = &lab.id[3..];
         let out = Command::new(target.join("debug/iolab"))
             .current_dir(&tree)
             .env("IOLAB_TRACES", dir.path().join("traces"))
@@ -228,10 +341,7 @@ fn a_student_tree_cannot_change_a_grade() {
         ("INSTA_UPDATE", "always"),
         ("INSTA_WORKSPACE_ROOT", tree.to_str().unwrap()),
     ];
-    for solution in [
-        env!("CARGO_BIN_EXE_lab1"),
-        env!("CARGO_BIN_EXE_lab1-threaded"),
-    ] {
+    for solution in [&common::bin("lab1"), &common::bin("lab1-threaded")] {
         let (honest, honest_json) = grade_from(Path::new(ROOT), &[], solution, &traces);
         let (cheating, cheating_json) = grade_from(&tree, &cheats, solution, &traces);
         assert_eq!(
@@ -244,7 +354,7 @@ fn a_student_tree_cannot_change_a_grade() {
             "{cheating}"
         );
     }
-    let (reference, _) = grade_from(&tree, &cheats, env!("CARGO_BIN_EXE_lab1"), &traces);
+    let (reference, _) = grade_from(&tree, &cheats, &common::bin("lab1"), &traces);
     assert!(
         reference.contains("standard: the same as the reference"),
         "{reference}"

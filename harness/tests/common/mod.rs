@@ -1,5 +1,7 @@
-//! What the lab tests share: grading a binary with a process-table check,
-//! asserting which checks fail and why, and the snapshot of a scenario.
+//! What the tests share: grading a binary with a process-table check,
+//! asserting which checks fail and why, the snapshot of a scenario, and the
+//! backends' parity. The harness's tests and every lab's tests
+//! (`labs/labN/tests/`, which include this file by path) use it.
 
 #![allow(dead_code)] // each test crate uses its own subset
 
@@ -232,9 +234,40 @@ pub fn python() -> &'static str {
     })
 }
 
+/// The top of the tree: this test's package, or the workspace above a lab's.
+pub fn root() -> std::path::PathBuf {
+    let here = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    here.ancestors()
+        .find(|d| d.join("snapshots").is_dir() && d.join("labs").is_dir())
+        .unwrap_or(here)
+        .to_path_buf()
+}
+
+/// The path of binary `name` of any package of the workspace (a lab's
+/// solution or variant, a fixture), built into the target directory this
+/// test runs from: `cargo test` at the top builds them all before any test.
+pub fn bin(name: &str) -> String {
+    let exe = std::env::current_exe().expect("the test knows its path");
+    // target/debug/deps/TEST-HASH: the binaries are in target/debug.
+    let dir = exe
+        .parent()
+        .and_then(std::path::Path::parent)
+        .expect("a test runs from target/*/deps");
+    let path = dir.join(name);
+    assert!(
+        path.is_file(),
+        "{} is not built: run `cargo test` at the top of the tree (it builds every lab), or `cargo build --workspace --bins` first",
+        path.display()
+    );
+    path.to_string_lossy().into_owned()
+}
+
 /// `fixtures/python/NAME.py`.
 pub fn python_fixture(name: &str) -> String {
-    format!("{}/fixtures/python/{name}.py", env!("CARGO_MANIFEST_DIR"))
+    root()
+        .join(format!("fixtures/python/{name}.py"))
+        .to_string_lossy()
+        .into_owned()
 }
 
 /// A JSON value's violations of a JSON Schema (the subset the Gradescope
@@ -312,10 +345,57 @@ fn check_schema(
 
 /// The Gradescope results.json schema of `fixtures/gradescope/`.
 pub fn gradescope_schema() -> serde_json::Value {
-    let path = concat!(
-        env!("CARGO_MANIFEST_DIR"),
-        "/fixtures/gradescope/results.schema.json"
-    );
+    let path = root().join("fixtures/gradescope/results.schema.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("the schema is there"))
         .expect("the schema is JSON")
+}
+
+// The two backends agree. For every lab, the transcript of each snapshot
+// scenario is the same byte for byte under the native tracer and under
+// strace (and is the accepted snapshot: snapshots are shared, not kept per
+// backend), and grading gives the same verdict on every check, for the
+// reference solution and for a known-wrong one (each lab's `parity` test).
+
+/// Both backends' transcripts of `scenario`, equal, and the snapshot.
+pub fn same_transcript(id: &str, scenario: &str, snapshot: &str, program: &str) {
+    let native = transcript_under(Backend::Native, id, scenario, program);
+    let strace = transcript_under(Backend::Strace, id, scenario, program);
+    if native != strace {
+        panic!(
+            "{id} {scenario}: the backends disagree\n{}",
+            iolab::normalize::side_by_side(("native", &native), ("strace", &strace))
+        );
+    }
+    assert_snapshot(snapshot, &native);
+}
+
+fn grade_under(backend: Backend, id: &str, program: &str, args: &[&str]) -> Report {
+    let spec = Spec::new(program, args.iter().copied()).with_backend(backend);
+    grade(
+        &lab(id),
+        &spec,
+        program,
+        &iolab::scenario::Limits::default(),
+    )
+    .unwrap_or_else(|e| panic!("{id} under {backend}: {e}"))
+}
+
+/// Every check's verdict (pass or fail) under both backends, equal.
+pub fn same_grade(id: &str, program: &str, args: &[&str]) {
+    let native = grade_under(Backend::Native, id, program, args);
+    let strace = grade_under(Backend::Strace, id, program, args);
+    let verdicts = |r: &Report| -> Vec<(String, bool)> {
+        r.results
+            .iter()
+            .map(|c| (c.id.to_string(), c.verdict.passed))
+            .collect()
+    };
+    assert_eq!(
+        verdicts(&native),
+        verdicts(&strace),
+        "{id} {args:?}: the backends grade differently\n--- native ---\n{}\n--- strace ---\n{}",
+        native.render(),
+        strace.render()
+    );
+    assert_eq!(native.score(), strace.score());
 }

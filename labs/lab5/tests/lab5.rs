@@ -1,9 +1,10 @@
 //! Lab 5 graded end to end: the reference and an alternative correct
 //! solution get full marks, the reference's transcript (one section per
 //! thread) matches its snapshot every run, and every known-wrong variant
-//! under `fixtures/lab5/` fails exactly the checks it was written to fail,
+//! in `labs/lab5/variants.rs` fails exactly the checks it was written to fail,
 //! with the message a student needs.
 
+#[path = "../../../harness/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
@@ -100,5 +101,23 @@ fn dropping_unsent_bytes_fails_only_large_reply() {
     assert_fails(
         &variant("drops-partial"),
         &[("large-reply", "read the reply slowly")],
+    );
+}
+
+/// Both backends give the snapshot scenario the same transcript, and grade
+/// the reference and a known-wrong variant alike.
+#[test]
+fn parity() {
+    common::same_transcript(
+        "lab5",
+        "standard",
+        "lab5_standard",
+        env!("CARGO_BIN_EXE_lab5"),
+    );
+    common::same_grade("lab5", env!("CARGO_BIN_EXE_lab5"), &[]);
+    common::same_grade(
+        "lab5",
+        env!("CARGO_BIN_EXE_lab5-variants"),
+        &["--variant", "shared-writer"],
     );
 }

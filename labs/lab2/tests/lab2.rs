@@ -1,9 +1,10 @@
 //! Lab 2 graded end to end: the reference and an alternative correct
 //! solution get full marks, the reference's transcript (EAGAIN storms folded
 //! to one line) matches its snapshot every run, and every known-wrong
-//! variant under `fixtures/lab2/` fails exactly the checks it was written to
+//! variant in `labs/lab2/variants.rs` fails exactly the checks it was written to
 //! fail, with the message a student needs.
 
+#[path = "../../../harness/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
@@ -94,5 +95,23 @@ fn serving_one_client_at_a_time_fails_only_concurrent() {
             "concurrent",
             "client B sent \"world\" while client A stayed connected and silent",
         )],
+    );
+}
+
+/// Both backends give the snapshot scenario the same transcript, and grade
+/// the reference and a known-wrong variant alike.
+#[test]
+fn parity() {
+    common::same_transcript(
+        "lab2",
+        "standard",
+        "lab2_standard",
+        env!("CARGO_BIN_EXE_lab2"),
+    );
+    common::same_grade("lab2", env!("CARGO_BIN_EXE_lab2"), &[]);
+    common::same_grade(
+        "lab2",
+        env!("CARGO_BIN_EXE_lab2-variants"),
+        &["--variant", "poll"],
     );
 }

@@ -2,8 +2,9 @@
 //! correct solution (`SOCK_NONBLOCK`, `accept4`, `epoll_pwait`, tokens as
 //! event data, `EPOLLRDHUP`) get full marks, both modes' transcripts match
 //! their snapshots every run, and every known-wrong variant under
-//! `fixtures/lab4/` fails exactly the checks it was written to fail.
+//! `labs/lab4/variants.rs` fails exactly the checks it was written to fail.
 
+#[path = "../../../harness/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
@@ -132,5 +133,19 @@ fn edge_triggered_registration_in_level_mode_fails_ctl_add() {
             ("large-reply", "client A sent 12288 bytes in one go"),
             ("epollout", "in level-burst"),
         ],
+    );
+}
+
+/// Both backends give the snapshot scenario the same transcript, and grade
+/// the reference and a known-wrong variant alike.
+#[test]
+fn parity() {
+    common::same_transcript("lab4", "level", "lab4_level", env!("CARGO_BIN_EXE_lab4"));
+    common::same_transcript("lab4", "edge", "lab4_edge", env!("CARGO_BIN_EXE_lab4"));
+    common::same_grade("lab4", env!("CARGO_BIN_EXE_lab4"), &[]);
+    common::same_grade(
+        "lab4",
+        env!("CARGO_BIN_EXE_lab4-variants"),
+        &["--variant", "edge-once"],
     );
 }

@@ -1,10 +1,11 @@
 //! Lab 6 graded end to end: the reference and an alternative correct
 //! solution get full marks, the reference's transcript (one section per
 //! process, a crash and its replacement, SIGTERM) matches its snapshot every
-//! run, and every known-wrong variant under `fixtures/lab6/` fails exactly
+//! run, and every known-wrong variant in `labs/lab6/variants.rs` fails exactly
 //! the checks it was written to fail, with the message a student needs.
 //! Every run must leave no process behind, orphans included.
 
+#[path = "../../../harness/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
@@ -120,5 +121,23 @@ fn a_single_worker_fails_the_concurrency_checks() {
                 "client B, connected to another worker, sent \"again\"",
             ),
         ],
+    );
+}
+
+/// Both backends give the snapshot scenario the same transcript, and grade
+/// the reference and a known-wrong variant alike.
+#[test]
+fn parity() {
+    common::same_transcript(
+        "lab6",
+        "standard",
+        "lab6_standard",
+        env!("CARGO_BIN_EXE_lab6"),
+    );
+    common::same_grade("lab6", env!("CARGO_BIN_EXE_lab6"), &[]);
+    common::same_grade(
+        "lab6",
+        env!("CARGO_BIN_EXE_lab6-variants"),
+        &["--variant", "no-reap"],
     );
 }

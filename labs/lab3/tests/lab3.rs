@@ -1,9 +1,10 @@
 //! Lab 3 graded end to end: the reference and an alternative correct
 //! solution (`pselect6`, `accept4`, draining reads) get full marks, the
 //! reference's transcript matches its snapshot every run, and every
-//! known-wrong variant under `fixtures/lab3/` fails exactly the checks it was
+//! known-wrong variant in `labs/lab3/variants.rs` fails exactly the checks it was
 //! written to fail, with the message a student needs.
 
+#[path = "../../../harness/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
@@ -97,5 +98,23 @@ fn watching_only_the_latest_client_fails_read_set() {
             ("read-set", "select was called without C1 in its sets"),
             ("large-reply", "client A sent 12288 bytes"),
         ],
+    );
+}
+
+/// Both backends give the snapshot scenario the same transcript, and grade
+/// the reference and a known-wrong variant alike.
+#[test]
+fn parity() {
+    common::same_transcript(
+        "lab3",
+        "standard",
+        "lab3_standard",
+        env!("CARGO_BIN_EXE_lab3"),
+    );
+    common::same_grade("lab3", env!("CARGO_BIN_EXE_lab3"), &[]);
+    common::same_grade(
+        "lab3",
+        env!("CARGO_BIN_EXE_lab3-variants"),
+        &["--variant", "blind-read"],
     );
 }

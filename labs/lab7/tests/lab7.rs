@@ -1,11 +1,12 @@
 //! Lab 7 graded end to end: the reference (a ticket lock on a raw futex) and
 //! an alternative correct solution (CPython's mutex + condition variables)
 //! get full marks, the reference's transcript matches its snapshot every run,
-//! and every known-wrong variant under `fixtures/lab7/` fails exactly the
+//! and every known-wrong variant in `labs/lab7/variants.rs` fails exactly the
 //! checks it was written to fail, with the message a student needs. The
 //! timing checks compare two requests at once with one alone in the same
 //! run, so a busy machine slows both sides of the ratio alike.
 
+#[path = "../../../harness/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_fails, assert_full_marks, assert_snapshot, grade_program, stable_transcript};
@@ -115,5 +116,23 @@ fn one_thread_for_everything_fails_every_check() {
             ),
             ("switch-interval", "B got \"\""),
         ],
+    );
+}
+
+/// Both backends give the snapshot scenario the same transcript, and grade
+/// the reference and a known-wrong variant alike.
+#[test]
+fn parity() {
+    common::same_transcript(
+        "lab7",
+        "standard",
+        "lab7_standard",
+        env!("CARGO_BIN_EXE_lab7"),
+    );
+    common::same_grade("lab7", env!("CARGO_BIN_EXE_lab7"), &[]);
+    common::same_grade(
+        "lab7",
+        env!("CARGO_BIN_EXE_lab7-variants"),
+        &["--variant", "lock-in-read"],
     );
 }

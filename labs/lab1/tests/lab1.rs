@@ -1,8 +1,9 @@
 //! Lab 1 graded end to end: the reference solution gets full marks and its
 //! transcript matches the accepted snapshot; every known-wrong solution under
-//! `fixtures/lab1/` fails exactly the checks it was written to fail, with the
+//! `labs/lab1/variants/` fails exactly the checks it was written to fail, with the
 //! message a student needs.
 
+#[path = "../../../harness/tests/common/mod.rs"]
 mod common;
 
 use common::{assert_fails, assert_full_marks, assert_snapshot, stable_transcript};
@@ -85,7 +86,7 @@ fn a_background_thread_fails_only_single_task() {
 
 #[test]
 fn a_crash_mid_scenario_is_reported_with_its_signal() {
-    let report = grade_binary(env!("CARGO_BIN_EXE_bad-crash-on-data"));
+    let report = grade_binary(&common::bin("bad-crash-on-data"));
     assert!(report.score() < 100);
     let echo = report.result("echo").unwrap();
     assert!(!echo.verdict.passed);
@@ -94,4 +95,18 @@ fn a_crash_mid_scenario_is_reported_with_its_signal() {
         "{}",
         echo.verdict.message
     );
+}
+
+/// Both backends give the snapshot scenario the same transcript, and grade
+/// the reference and a known-wrong variant alike.
+#[test]
+fn parity() {
+    common::same_transcript(
+        "lab1",
+        "standard",
+        "lab1_standard",
+        env!("CARGO_BIN_EXE_lab1"),
+    );
+    common::same_grade("lab1", env!("CARGO_BIN_EXE_lab1"), &[]);
+    common::same_grade("lab1", env!("CARGO_BIN_EXE_lab1-nonblocking"), &[]);
 }
