@@ -22,11 +22,11 @@
 use std::fmt::Write as _;
 use std::time::Duration;
 
-use crate::grade::Run;
-use crate::labs::{
-    evidence, fd_name, from_first_socket, is_conn, returned_name, root_task, spawned, task_name,
+use crate::analysis::{
+    evidence, fd_role, from_first_socket, returned_role, root_task, spawned, task_name,
 };
-use crate::normalize::normalize;
+use crate::grade::Run;
+use crate::normalize::{FdRole, normalize};
 use crate::scenario::{self, Limits, Observed, Request, Scenario, ScenarioError, Settled, Step};
 use crate::trace::{Arg, READS, Ret, Tid};
 use crate::tracer::Spec;
@@ -183,11 +183,11 @@ fn wait_of(run: &Run, r: usize) -> Wait {
         "poll" | "ppoll" => Wait::Poll,
         "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => Wait::Epoll,
         "nanosleep" | "clock_nanosleep" => Wait::Sleep,
-        _ if rec.is(READS) || rec.is(&["accept", "accept4"]) => match fd_name(run, r, 0) {
-            Some(n) if is_conn(n) => Wait::Call {
+        _ if rec.is(READS) || rec.is(&["accept", "accept4"]) => match fd_role(run, r, 0) {
+            Some(n) if n.is_conn() => Wait::Call {
                 on_connection: true,
             },
-            Some(n) if n.starts_with('L') => Wait::Call {
+            Some(n) if n.is_listener() => Wait::Call {
                 on_connection: false,
             },
             _ => Wait::Other,
@@ -233,7 +233,7 @@ fn eagains(run: &Run, records: &[usize]) -> Vec<usize> {
             let rec = &run.outcome.trace.records[r];
             rec.errno() == Some(libc::EAGAIN)
                 && (rec.is(READS) || rec.is(&["accept", "accept4"]))
-                && fd_name(run, r, 0).is_some_and(|n| n.starts_with('L') || is_conn(n))
+                && fd_role(run, r, 0).is_some_and(|n| n.is_served())
         })
         .collect()
 }
@@ -402,11 +402,7 @@ impl Answer {
 /// to hold the server's sockets).
 fn watches_a_socket(run: &Run, r: usize) -> bool {
     let rec = &run.outcome.trace.records[r];
-    let served = |fd: i32| {
-        run.transcript
-            .fd_name(r, fd)
-            .is_some_and(|n| n.starts_with('L') || is_conn(n))
-    };
+    let served = |fd: i32| run.transcript.fd_role(r, fd).is_some_and(|n| n.is_served());
     rec.args.iter().any(|a| match a {
         Arg::FdSet { given, .. } => given.iter().any(|&fd| served(fd)),
         Arg::PollFds(fds) => fds.iter().any(|p| served(p.fd)),
@@ -440,7 +436,7 @@ fn connection_ctls(run: &Run) -> Vec<(usize, bool)> {
                     rec.args.get(1),
                     Some(Arg::Sym("EPOLL_CTL_ADD" | "EPOLL_CTL_MOD"))
                 )
-                && fd_name(run, *r, 2).is_some_and(is_conn)
+                && fd_role(run, *r, 2).is_some_and(FdRole::is_conn)
         })
         .map(|(r, rec)| {
             let et =
@@ -535,12 +531,12 @@ fn concurrency(run: &Run) -> Answer {
         if !rec.is(&["accept", "accept4"]) {
             continue;
         }
-        let Some(conn) = returned_name(run, a).filter(|n| is_conn(n)) else {
+        let Some(conn) = returned_role(run, a).filter(|n| n.is_conn()) else {
             continue;
         };
         let reader = (a..records.len()).find(|&r| {
             records[r].is(READS)
-                && fd_name(run, r, 0) == Some(conn)
+                && fd_role(run, r, 0) == Some(conn)
                 && matches!(records[r].ret, Some(Ret::Ok(_)))
         });
         let Some(read) = reader else {
@@ -716,7 +712,7 @@ fn lock(run: &Run) -> Answer {
             .filter(|(r, rec)| {
                 rec.is(READS)
                     && threads.contains(&rec.tid)
-                    && fd_name(run, *r, 0).is_some_and(is_conn)
+                    && fd_role(run, *r, 0).is_some_and(FdRole::is_conn)
             })
             .map(|(_, rec)| rec.tid)
             .collect();

@@ -5,6 +5,7 @@
 //! `grade` (checks), with `scenario` driving clients in steps synchronized
 //! with the live trace. `labs` holds each lab's scenario and rubric.
 
+pub mod analysis;
 pub mod explain;
 mod fence;
 pub mod filter;

@@ -68,8 +68,8 @@ pub struct Transcript {
     /// Every record (shown or not) rendered with the transcript's names,
     /// prefixed with its task's name: evidence for reports.
     record_texts: Vec<String>,
-    /// The name each fd had in each record.
-    fd_names: HashMap<(usize, i32), String>,
+    /// The role each fd had in each record.
+    fd_roles: HashMap<(usize, i32), FdRole>,
     /// For each readiness wait that returned, what it reported ready.
     ready: HashMap<usize, Vec<Ready>>,
     /// Each task's name.
@@ -79,11 +79,15 @@ pub struct Transcript {
 /// One fd a readiness wait (`select`, `poll`, `epoll_wait`) reported ready.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Ready {
-    /// The fd's transcript name (`L`, `C1`, ...), or `data=N` for an epoll
-    /// event whose data matches no registered fd.
-    pub name: String,
-    /// How: `in`/`out`/`except` for select, the event flags for poll and epoll.
-    pub how: Vec<&'static str>,
+    /// The fd's role; `None` for an fd the trace never showed being made,
+    /// or an epoll event whose data matches no registered fd.
+    pub role: Option<FdRole>,
+    /// How the transcript names it (`L`, `C1`, or `data=N`).
+    name: String,
+    /// How: `in`/`out`/`except` for select, the event flags for poll and
+    /// epoll, as the transcript shows them; checks ask [`Ready::readable`]
+    /// and [`Ready::writable`].
+    how: Vec<&'static str>,
 }
 
 impl Ready {
@@ -153,9 +157,10 @@ impl Transcript {
         out
     }
 
-    /// The name fd `fd` had in record `r` (`L`, `C1`, ...).
-    pub fn fd_name(&self, r: usize, fd: i32) -> Option<&str> {
-        self.fd_names.get(&(r, fd)).map(String::as_str)
+    /// The role fd `fd` had in record `r` (its `Display` is the
+    /// transcript's name: `L`, `C1`, ...).
+    pub fn fd_role(&self, r: usize, fd: i32) -> Option<FdRole> {
+        self.fd_roles.get(&(r, fd)).copied()
     }
 
     /// The name task `tid` has (`main`, `T1`, `P1`).
@@ -172,6 +177,73 @@ impl Transcript {
     /// readiness wait that returned successfully).
     pub fn ready(&self, r: usize) -> Option<&[Ready]> {
         self.ready.get(&r).map(Vec::as_slice)
+    }
+}
+
+/// What an fd is, as the transcript names it: its role first, then its
+/// order among fds of that role. Checks compare roles; only its `Display`
+/// (`L`, `C1`, `EP`, `P1r`, `fd3`) makes the transcript's text.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum FdRole {
+    /// stdin, stdout or stderr (0, 1, 2) as the program got them.
+    Std(i32),
+    /// The `n`th socket that listened (from 1): `L`, `L2`, ...
+    Listener(usize),
+    /// The `n`th connection accepted (from 1): `C1`, `C2`, ...
+    Conn(usize),
+    /// The `n`th other socket (from 1): `S1`, ...
+    Socket(usize),
+    /// The `n`th file opened (from 1): `F1`, ...
+    File(usize),
+    /// An end of the `n`th pipe (from 1): `P1r`, `P1w`.
+    Pipe { n: usize, write: bool },
+    /// The `n`th epoll instance (from 1): `EP`, `EP2`, ...
+    Epoll(usize),
+    /// An fd the program had when the trace began (other than 0-2): `fd3`.
+    Inherited(i32),
+}
+
+impl FdRole {
+    /// A listening socket.
+    pub fn is_listener(self) -> bool {
+        matches!(self, FdRole::Listener(_))
+    }
+
+    /// An accepted connection.
+    pub fn is_conn(self) -> bool {
+        matches!(self, FdRole::Conn(_))
+    }
+
+    /// A socket of any kind: a listener, a connection or another socket.
+    pub fn is_socket(self) -> bool {
+        matches!(
+            self,
+            FdRole::Listener(_) | FdRole::Conn(_) | FdRole::Socket(_)
+        )
+    }
+
+    /// A socket the server serves on: a listener or a connection.
+    pub fn is_served(self) -> bool {
+        self.is_listener() || self.is_conn()
+    }
+}
+
+impl std::fmt::Display for FdRole {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match *self {
+            FdRole::Std(0) => f.write_str("stdin"),
+            FdRole::Std(1) => f.write_str("stdout"),
+            FdRole::Std(_) => f.write_str("stderr"),
+            FdRole::Listener(1) => f.write_str("L"),
+            FdRole::Listener(n) => write!(f, "L{n}"),
+            FdRole::Conn(n) => write!(f, "C{n}"),
+            FdRole::Socket(n) => write!(f, "S{n}"),
+            FdRole::File(n) => write!(f, "F{n}"),
+            FdRole::Pipe { n, write } => write!(f, "P{n}{}", if write { "w" } else { "r" }),
+            FdRole::Epoll(1) => f.write_str("EP"),
+            FdRole::Epoll(n) => write!(f, "EP{n}"),
+            FdRole::Inherited(fd) => write!(f, "fd{fd}"),
+        }
     }
 }
 
@@ -479,41 +551,23 @@ impl Names {
     }
 
     /// Final names of objects: roles first, then order of creation.
-    fn object_names(&self) -> Vec<String> {
+    fn object_roles(&self) -> Vec<FdRole> {
         let (mut listening, mut sockets, mut files, mut epolls) = (0, 0, 0, 0);
+        let next = |count: &mut usize| {
+            *count += 1;
+            *count
+        };
         self.objs
             .iter()
-            .map(|o| match o {
-                Obj::Std(0) => "stdin".to_string(),
-                Obj::Std(1) => "stdout".to_string(),
-                Obj::Std(_) => "stderr".to_string(),
-                Obj::Socket { listening: true } => {
-                    listening += 1;
-                    if listening == 1 {
-                        "L".to_string()
-                    } else {
-                        format!("L{listening}")
-                    }
-                }
-                Obj::Socket { listening: false } => {
-                    sockets += 1;
-                    format!("S{sockets}")
-                }
-                Obj::Accepted(n) => format!("C{n}"),
-                Obj::File => {
-                    files += 1;
-                    format!("F{files}")
-                }
-                Obj::Pipe { n, write } => format!("P{n}{}", if *write { "w" } else { "r" }),
-                Obj::Epoll => {
-                    epolls += 1;
-                    if epolls == 1 {
-                        "EP".to_string()
-                    } else {
-                        format!("EP{epolls}")
-                    }
-                }
-                Obj::Inherited(fd) => format!("fd{fd}"),
+            .map(|o| match *o {
+                Obj::Std(fd) => FdRole::Std(fd),
+                Obj::Socket { listening: true } => FdRole::Listener(next(&mut listening)),
+                Obj::Socket { listening: false } => FdRole::Socket(next(&mut sockets)),
+                Obj::Accepted(n) => FdRole::Conn(n),
+                Obj::File => FdRole::File(next(&mut files)),
+                Obj::Pipe { n, write } => FdRole::Pipe { n, write },
+                Obj::Epoll => FdRole::Epoll(next(&mut epolls)),
+                Obj::Inherited(fd) => FdRole::Inherited(fd),
             })
             .collect()
     }
@@ -532,15 +586,20 @@ fn arg_fds(arg: &Arg) -> Vec<i32> {
 /// Renders args and results with the transcript's names.
 struct Renderer<'a> {
     names: &'a Names,
-    obj_names: Vec<String>,
+    roles: Vec<FdRole>,
     /// The trace's records (their processes name futex words).
     records: &'a [Record],
 }
 
 impl Renderer<'_> {
+    /// The role of fd `fd` in record `r`, if the trace showed it made.
+    fn role(&self, r: usize, fd: i32) -> Option<FdRole> {
+        self.names.fd_at.get(&(r, fd)).map(|&id| self.roles[id])
+    }
+
     fn fd(&self, r: usize, fd: i32) -> String {
         match self.names.fd_at.get(&(r, fd)) {
-            Some(&id) => self.obj_names[id].clone(),
+            Some(&id) => self.roles[id].to_string(),
             None if fd < 0 => fd.to_string(),
             None => format!("fd{fd}"),
         }
@@ -653,15 +712,18 @@ impl Renderer<'_> {
     /// The name of the fd the `i`th event of epoll wait `r` was registered
     /// for, or `data=N` when its data matches no registration.
     fn epoll_event_name(&self, r: usize, i: usize, ev: &EpollEvent) -> String {
-        match self
-            .names
+        match self.epoll_event_object(r, i) {
+            Some(id) => self.roles[id].to_string(),
+            None => format!("data={}", self.epoll_data(ev.data)),
+        }
+    }
+
+    /// The object the `i`th event of epoll wait `r` was registered for.
+    fn epoll_event_object(&self, r: usize, i: usize) -> Option<usize> {
+        self.names
             .epoll_ready
             .get(&r)
             .and_then(|o| o.get(i).copied().flatten())
-        {
-            Some(id) => self.obj_names[id].clone(),
-            None => format!("data={}", self.epoll_data(ev.data)),
-        }
     }
 
     /// What a readiness wait reported, after its return value, like strace:
@@ -701,6 +763,7 @@ impl Renderer<'_> {
             return None;
         }
         let named = |fd: i32, how: Vec<&'static str>| Ready {
+            role: self.role(r, fd),
             name: self.fd(r, fd),
             how,
         };
@@ -736,6 +799,7 @@ impl Renderer<'_> {
                 list.iter()
                     .enumerate()
                     .map(|(i, ev)| Ready {
+                        role: self.epoll_event_object(r, i).map(|id| self.roles[id]),
                         name: self.epoll_event_name(r, i, ev),
                         how: ev.events.clone(),
                     })
@@ -859,7 +923,7 @@ fn flags_text(names: &[&str], rest: u64) -> String {
 pub fn normalize(trace: &Trace) -> Transcript {
     let names = Names::build(trace);
     let renderer = Renderer {
-        obj_names: names.object_names(),
+        roles: names.object_roles(),
         names: &names,
         records: &trace.records,
     };
@@ -987,10 +1051,10 @@ pub fn normalize(trace: &Trace) -> Transcript {
         collapse(storms(raw, trace))
     };
 
-    let fd_names = names
+    let fd_roles = names
         .fd_at
         .iter()
-        .map(|(&k, &obj)| (k, renderer.obj_names[obj].clone()))
+        .map(|(&k, &obj)| (k, renderer.roles[obj]))
         .collect();
     let ready = trace
         .records
@@ -1003,7 +1067,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
         tasks: names.tasks.clone(),
         lines,
         record_texts,
-        fd_names,
+        fd_roles,
         ready,
     }
 }
@@ -1410,7 +1474,7 @@ fn raw_arg(a: &Arg) -> String {
             let names = Names::default();
             Renderer {
                 names: &names,
-                obj_names: Vec::new(),
+                roles: Vec::new(),
                 records: &[],
             }
             .arg(0, other)

@@ -1,9 +1,9 @@
 //! Lab 1, blocking I/O: `accept` and `read` park the only thread, so client B
 //! waits until client A leaves.
 
-use super::{
-    READS, blocked_in, describe_settle, diff, ended, evidence, nonblocking_switches, single_task,
-};
+use super::{READS, blocked_in, describe_settle, diff, ended, nonblocking_switches, single_task};
+use crate::analysis::{evidence};
+use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Scenario, Step};
 
@@ -138,7 +138,7 @@ fn blocking_sockets(runs: &Runs) -> Verdict {
 
 fn accept_blocks(runs: &Runs) -> Verdict {
     let run = runs.get("standard");
-    if blocked_in(run, "idle", &["accept", "accept4"], "L") {
+    if blocked_in(run, "idle", &["accept", "accept4"], FdRole::Listener(1)) {
         return Verdict::pass("accept on L was blocked while no client was connecting");
     }
     let (what, lines) = describe_settle(run, "idle");
@@ -152,7 +152,7 @@ fn accept_blocks(runs: &Runs) -> Verdict {
 
 fn read_blocks(runs: &Runs) -> Verdict {
     let run = runs.get("standard");
-    if blocked_in(run, "A connected", READS, "C1") {
+    if blocked_in(run, "A connected", READS, FdRole::Conn(1)) {
         return Verdict::pass("read on C1 was blocked while client A was silent");
     }
     let (what, lines) = describe_settle(run, "A connected");
@@ -190,7 +190,7 @@ fn head_of_line(runs: &Runs) -> Verdict {
             .filter(|(r, rec)| {
                 rec.is(READS)
                     && rec.exit.is_some_and(|x| x < close_a)
-                    && rec.fd_arg(0).and_then(|fd| run.transcript.fd_name(*r, fd)) == Some("C2")
+                    && rec.fd_arg(0).and_then(|fd| run.transcript.fd_role(*r, fd)) == Some(FdRole::Conn(2))
             });
         return Verdict::fail(
             format!(

@@ -4,10 +4,8 @@
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
 
-use super::{
-    READS, blocked_records, blocking_uses, concurrent, evidence, idle_facts, large_replies,
-    many_clients, readiness_calls, single_task, slow_burst,
-};
+use super::{READS, blocked_records, blocking_uses, concurrent, idle_facts, large_replies, many_clients, readiness_calls, single_task, slow_burst};
+use crate::analysis::{evidence};
 
 pub(super) fn lab() -> Lab {
     Lab {

@@ -5,11 +5,9 @@ use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
 use crate::trace::{Arg, Ret, SELECTS};
 
-use super::{
-    READS, blocked_records, blocked_writes, concurrent, evidence, fd_name, idle_facts, idle_sleeps,
-    is_conn, is_served, large_replies, many_clients, readiness_calls, received, records_where,
-    reported_writable, returned_name, single_task, size_text, slow_burst, slow_burst_size,
-};
+use super::{READS, blocked_records, blocked_writes, concurrent, idle_facts, idle_sleeps, large_replies, many_clients, readiness_calls, received, reported_writable, single_task, size_text, slow_burst, slow_burst_size};
+use crate::analysis::{evidence, fd_role, records_where, returned_role};
+use crate::normalize::FdRole;
 
 pub(super) fn lab() -> Lab {
     Lab {
@@ -110,16 +108,13 @@ pub(super) fn lab() -> Lab {
     }
 }
 
-/// Names in a select's fd set argument `i` of record `r`.
-fn set_names(run: &Run, r: usize, i: usize) -> Vec<String> {
+/// The roles of the fds in a select's fd set argument `i` of record `r`
+/// (`None`: an fd the trace never showed open, such as one closed before).
+fn set_roles(run: &Run, r: usize, i: usize) -> Vec<Option<FdRole>> {
     match run.outcome.trace.records[r].args.get(i) {
         Some(Arg::FdSet { given, .. }) => given
             .iter()
-            .map(|&fd| {
-                run.transcript
-                    .fd_name(r, fd)
-                    .map_or_else(|| format!("fd{fd}"), str::to_string)
-            })
+            .map(|&fd| run.transcript.fd_role(r, fd))
             .collect(),
         _ => Vec::new(),
     }
@@ -157,36 +152,37 @@ fn waits_in_select(runs: &Runs) -> Verdict {
 
 fn read_set(runs: &Runs) -> Verdict {
     for run in runs.iter() {
-        let mut live: Vec<String> = Vec::new();
+        let mut live: Vec<FdRole> = Vec::new();
         for (r, rec) in run.outcome.trace.records.iter().enumerate() {
             match rec.name() {
                 "accept" | "accept4" => {
-                    if let Some(name) = returned_name(run, r).filter(|n| is_conn(n)) {
-                        live.push(name.to_string());
+                    if let Some(conn) = returned_role(run, r).filter(|n| n.is_conn()) {
+                        live.push(conn);
                     }
                 }
                 "close" if rec.ret.is_some() => {
-                    if let Some(name) = fd_name(run, r, 0) {
-                        live.retain(|n| n != name);
+                    if let Some(closed) = fd_role(run, r, 0) {
+                        live.retain(|&n| n != closed);
                     }
                 }
                 "select" | "pselect6" => {
-                    let read = set_names(run, r, 1);
-                    let write = set_names(run, r, 2);
-                    let mut missing: Vec<&str> = Vec::new();
-                    if !read.iter().any(|n| n == "L") {
-                        missing.push("L");
+                    let read = set_roles(run, r, 1);
+                    let write = set_roles(run, r, 2);
+                    let mut missing: Vec<FdRole> = Vec::new();
+                    if !read.contains(&Some(FdRole::Listener(1))) {
+                        missing.push(FdRole::Listener(1));
                     }
-                    for c in &live {
-                        if !read.contains(c) && !write.contains(c) {
+                    for &c in &live {
+                        if !read.contains(&Some(c)) && !write.contains(&Some(c)) {
                             missing.push(c);
                         }
                     }
                     if !missing.is_empty() {
+                        let names: Vec<String> = missing.iter().map(FdRole::to_string).collect();
                         return Verdict::fail(
                             format!(
                                 "select was called without {} in its sets, though {} still open: whatever arrives there goes unnoticed",
-                                missing.join(", "),
+                                names.join(", "),
                                 if missing.len() == 1 {
                                     "it was"
                                 } else {
@@ -215,13 +211,13 @@ fn ready_only(runs: &Runs) -> Verdict {
             if !(rec.is(READS) || rec.is(&["accept", "accept4"])) {
                 continue;
             }
-            let Some(name) = fd_name(run, r, 0).filter(|n| is_served(n)) else {
+            let Some(name) = fd_role(run, r, 0).filter(|n| n.is_served()) else {
                 continue;
             };
             let reported = last.is_some_and(|s| {
                 run.transcript
                     .ready(s)
-                    .is_some_and(|ready| ready.iter().any(|x| x.name == name && x.readable()))
+                    .is_some_and(|ready| ready.iter().any(|x| x.role == Some(name) && x.readable()))
             });
             if !reported {
                 let message = match last {
@@ -272,10 +268,11 @@ fn sets_shrink(runs: &Runs) -> Verdict {
     for run in runs.iter() {
         for s in selects(run) {
             let rec = &run.outcome.trace.records[s];
-            // A closed fd has no name left: it shows as `fdN`.
-            let stale: Vec<String> = (1..=3)
-                .flat_map(|i| set_names(run, s, i))
-                .filter(|n| n.starts_with("fd"))
+            // A closed fd has no role left (it shows as `fdN`), and neither
+            // is one the server never opened itself.
+            let stale: Vec<Option<FdRole>> = (1..=3)
+                .flat_map(|i| set_roles(run, s, i))
+                .filter(|n| matches!(n, None | Some(FdRole::Inherited(_))))
                 .collect();
             if rec.errno() == Some(libc::EBADF) || !stale.is_empty() {
                 return Verdict::fail(

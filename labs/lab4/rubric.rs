@@ -7,11 +7,9 @@ use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
 use crate::trace::{Arg, EPOLL_WAITS, Ret};
 
-use super::{
-    READS, WRITES, blocked_writes, blocking_uses, concurrent, evidence, fd_name, full_read,
-    idle_facts, idle_sleeps, is_conn, large_replies, many_clients, records_where,
-    reported_writable, returned_name, short_write, size_text, slow_burst, slow_burst_size,
-};
+use super::{READS, WRITES, blocked_writes, blocking_uses, concurrent, full_read, idle_facts, idle_sleeps, large_replies, many_clients, reported_writable, short_write, size_text, slow_burst, slow_burst_size};
+use crate::analysis::{evidence, fd_role, records_where, returned_role};
+use crate::normalize::FdRole;
 
 const STANDARD: &[&str] = &["level", "edge"];
 const ALL: &[&str] = &["level", "edge", "level-burst", "edge-burst"];
@@ -141,13 +139,13 @@ fn epoll_create(runs: &Runs) -> Verdict {
     Verdict::pass("one epoll instance in each mode")
 }
 
-/// The `epoll_ctl` records of a run with their op, target name and event.
+/// The `epoll_ctl` records of a run with their op, target and event.
 fn ctls(
     run: &Run,
 ) -> Vec<(
     usize,
     &'static str,
-    String,
+    FdRole,
     Option<&crate::trace::EpollEvent>,
 )> {
     run.outcome
@@ -161,7 +159,7 @@ fn ctls(
                 Some(Arg::Sym(op)) => *op,
                 _ => return None,
             };
-            let target = fd_name(run, r, 2)?.to_string();
+            let target = fd_role(run, r, 2)?;
             let event = match rec.args.get(3) {
                 Some(Arg::Epoll(e)) => Some(e),
                 _ => None,
@@ -175,18 +173,19 @@ fn ctl_add(runs: &Runs) -> Verdict {
     for name in STANDARD {
         let run = runs.get(name);
         let ctls = ctls(run);
-        let added = |who: &str| {
+        let added = |who: FdRole| {
             ctls.iter()
-                .any(|(_, op, t, _)| *op == "EPOLL_CTL_ADD" && t == who)
+                .any(|&(_, op, t, _)| op == "EPOLL_CTL_ADD" && t == who)
         };
-        let accepted: Vec<&str> = records_where(run, |rec| rec.is(&["accept", "accept4"]))
+        let accepted: Vec<FdRole> = records_where(run, |rec| rec.is(&["accept", "accept4"]))
             .into_iter()
-            .filter_map(|r| returned_name(run, r))
-            .filter(|n| is_conn(n))
+            .filter_map(|r| returned_role(run, r))
+            .filter(|n| n.is_conn())
             .collect();
-        let missing: Vec<&str> = std::iter::once("L")
+        let missing: Vec<String> = std::iter::once(FdRole::Listener(1))
             .chain(accepted.iter().copied())
-            .filter(|n| !added(n))
+            .filter(|&n| !added(n))
+            .map(|n| n.to_string())
             .collect();
         if !missing.is_empty() {
             return Verdict::fail(
@@ -202,7 +201,7 @@ fn ctl_add(runs: &Runs) -> Verdict {
             .iter()
             .filter(|(_, op, t, ev)| {
                 *op != "EPOLL_CTL_DEL"
-                    && is_conn(t)
+                    && t.is_conn()
                     && ev.is_some_and(|e| e.events.contains(&"EPOLLET") != want_et)
             })
             .map(|(r, ..)| *r)
@@ -227,21 +226,21 @@ fn ctl_del(runs: &Runs) -> Verdict {
             if !(rec.is(READS) && rec.ret == Some(Ret::Ok(Arg::Int(0)))) {
                 continue;
             }
-            let Some(conn) = fd_name(run, r, 0).filter(|n| is_conn(n)) else {
+            let Some(conn) = fd_role(run, r, 0).filter(|n| n.is_conn()) else {
                 continue;
             };
             let removed = records.iter().enumerate().skip(r + 1).any(|(x, later)| {
-                (later.name() == "close" && fd_name(run, x, 0) == Some(conn))
+                (later.name() == "close" && fd_role(run, x, 0) == Some(conn))
                     || (later.name() == "epoll_ctl"
                         && later.args.get(1) == Some(&Arg::Sym("EPOLL_CTL_DEL"))
-                        && fd_name(run, x, 2) == Some(conn))
+                        && fd_role(run, x, 2) == Some(conn))
             });
             if !removed {
                 let again: Vec<usize> = records
                     .iter()
                     .enumerate()
                     .skip(r + 1)
-                    .filter(|(x, later)| later.is(READS) && fd_name(run, *x, 0) == Some(conn))
+                    .filter(|(x, later)| later.is(READS) && fd_role(run, *x, 0) == Some(conn))
                     .map(|(x, _)| x)
                     .take(2)
                     .collect();
@@ -268,7 +267,7 @@ fn idle_epoll(runs: &Runs) -> Verdict {
 
 /// Per `epoll_wait` that returned events: (wait record, the next wait
 /// record or the end of the trace, connections it reported readable).
-fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<String>)> {
+fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<FdRole>)> {
     let records = &run.outcome.trace.records;
     let waits = records_where(run, |rec| rec.is(EPOLL_WAITS));
     waits
@@ -278,8 +277,8 @@ fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<String>)> {
             let ready = run.transcript.ready(w)?;
             let conns = ready
                 .iter()
-                .filter(|x| is_conn(&x.name) && x.readable())
-                .map(|x| x.name.clone())
+                .filter(|x| x.readable())
+                .filter_map(|x| x.role.filter(|n| n.is_conn()))
                 .collect();
             let next = waits.get(i + 1).copied().unwrap_or(records.len());
             Some((w, next, conns))
@@ -288,9 +287,9 @@ fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<String>)> {
 }
 
 /// The reads of `conn` in records `from..to`.
-fn reads_of(run: &Run, conn: &str, from: usize, to: usize) -> Vec<usize> {
+fn reads_of(run: &Run, conn: FdRole, from: usize, to: usize) -> Vec<usize> {
     (from..to)
-        .filter(|&r| run.outcome.trace.records[r].is(READS) && fd_name(run, r, 0) == Some(conn))
+        .filter(|&r| run.outcome.trace.records[r].is(READS) && fd_role(run, r, 0) == Some(conn))
         .collect()
 }
 
@@ -299,7 +298,7 @@ fn edge_drains(runs: &Runs) -> Verdict {
         let run = runs.get(name);
         let blocking: Vec<usize> = blocking_uses(run)
             .into_iter()
-            .filter(|&r| fd_name(run, r, 0).is_some_and(is_conn))
+            .filter(|&r| fd_role(run, r, 0).is_some_and(FdRole::is_conn))
             .collect();
         if !blocking.is_empty() {
             return Verdict::fail(
@@ -310,7 +309,7 @@ fn edge_drains(runs: &Runs) -> Verdict {
         let len = run.outcome.trace.records.len();
         for (w, next, conns) in wait_rounds(run) {
             for conn in conns {
-                let reads = reads_of(run, &conn, w + 1, next);
+                let reads = reads_of(run, conn, w + 1, next);
                 let Some(&last) = reads.last() else {
                     continue;
                 };
@@ -318,7 +317,7 @@ fn edge_drains(runs: &Runs) -> Verdict {
                 // the fd is then re-armed with EPOLL_CTL_MOD.
                 let backed_off = (w + 1..next).any(|x| {
                     let rec = &run.outcome.trace.records[x];
-                    fd_name(run, x, 0) == Some(conn.as_str()) && rec.is(WRITES) && short_write(rec)
+                    fd_role(run, x, 0) == Some(conn) && rec.is(WRITES) && short_write(rec)
                 });
                 if full_read(&run.outcome.trace.records[last]) && !backed_off {
                     return Verdict::fail(
@@ -349,12 +348,12 @@ fn level_rereports(runs: &Runs) -> Verdict {
     let rounds = wait_rounds(run);
     for pair in rounds.windows(2) {
         let (w, next, conns) = &pair[0];
-        for conn in conns {
+        for &conn in conns {
             let reads = reads_of(run, conn, w + 1, *next);
             if let [only] = reads[..]
                 && full_read(&run.outcome.trace.records[only])
                 && pair[1].0 == *next
-                && pair[1].2.contains(conn)
+                && pair[1].2.contains(&conn)
             {
                 return Verdict::pass(format!(
                     "epoll_wait reported {conn} again after one read left data: {}",
@@ -366,7 +365,7 @@ fn level_rereports(runs: &Runs) -> Verdict {
     let drained: Vec<usize> = rounds
         .iter()
         .find_map(|(w, next, conns)| {
-            conns.iter().find_map(|c| {
+            conns.iter().find_map(|&c| {
                 let reads = reads_of(run, c, w + 1, *next);
                 (reads.len() > 1).then(|| std::iter::once(*w).chain(reads).collect())
             })
@@ -396,7 +395,7 @@ fn epollout(runs: &Runs) -> Verdict {
         }
         let asked = ctls(run).iter().any(|(_, op, t, ev)| {
             *op != "EPOLL_CTL_DEL"
-                && is_conn(t)
+                && t.is_conn()
                 && ev.is_some_and(|e| e.events.contains(&"EPOLLOUT"))
         });
         let reported = reported_writable(run).is_some();

@@ -1,11 +1,9 @@
 //! Lab 5, threads: one OS thread per connection, so plain blocking calls
 //! serve many clients at once; the threads share one address space.
 
-use super::{
-    READS, WRITES, blocked_in, concurrent, connection_threads, describe_settle, evidence, fd_name,
-    from_first_socket, is_conn, large_replies, many_clients, nonblocking_switches, received,
-    root_task, slow_burst, task_name, thread_per_connection,
-};
+use super::{READS, WRITES, blocked_in, concurrent, describe_settle, large_replies, many_clients, nonblocking_switches, received, slow_burst, thread_per_connection};
+use crate::analysis::{connection_threads, evidence, fd_role, from_first_socket, root_task, task_name};
+use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Scenario, Step};
 use crate::trace::{EventKind, Tid};
@@ -118,12 +116,12 @@ fn own_thread(runs: &Runs) -> Verdict {
             if !(rec.is(READS) || rec.is(WRITES)) {
                 continue;
             }
-            let Some(conn) = fd_name(run, r, 0).filter(|n| is_conn(n)) else {
+            let Some(conn) = fd_role(run, r, 0).filter(|n| n.is_conn()) else {
                 continue;
             };
             let own = threads
                 .iter()
-                .find(|(_, c, _)| c == conn)
+                .find(|(_, c, _)| *c == conn)
                 .and_then(|(_, _, t)| *t);
             if rec.tid == main || own.is_some_and(|t| t != rec.tid) {
                 let owner = match own {
@@ -149,14 +147,14 @@ fn blocking(runs: &Runs) -> Verdict {
         let run = runs.get(name);
         let switched: Vec<usize> = nonblocking_switches(run)
             .iter()
-            .filter(|s| s.on && is_conn(&s.name))
+            .filter(|s| s.on && s.fd.is_conn())
             .map(|s| s.record)
             .collect();
         let eagain: Vec<usize> = from_first_socket(run)
             .filter(|(r, rec)| {
                 rec.is(READS)
                     && rec.errno() == Some(libc::EAGAIN)
-                    && fd_name(run, *r, 0).is_some_and(is_conn)
+                    && fd_role(run, *r, 0).is_some_and(FdRole::is_conn)
             })
             .map(|(r, _)| r)
             .take(3)
@@ -169,7 +167,7 @@ fn blocking(runs: &Runs) -> Verdict {
         }
     }
     let run = runs.get("standard");
-    if !blocked_in(run, "A silent", READS, "C1") {
+    if !blocked_in(run, "A silent", READS, FdRole::Conn(1)) {
         let (what, lines) = describe_settle(run, "A silent");
         return Verdict::fail(
             format!(

@@ -1,10 +1,9 @@
 //! Lab 6, processes (prefork): the master listens, then forks workers that
 //! all accept on the inherited socket; a crash stays inside one process.
 
-use super::{
-    READS, describe_settle, evidence, fd_name, from_first_socket, received, root_task, spawned,
-    task_name,
-};
+use super::{READS, describe_settle, received};
+use crate::analysis::{evidence, fd_role, from_first_socket, root_task, spawned, task_name};
+use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Scenario, Step};
 use crate::trace::{Arg, EventKind, Termination, Tid};
@@ -181,7 +180,7 @@ fn workers_accept(runs: &Runs) -> Verdict {
     // runtime's helper threads do not count).
     let accepts_on_l = |tid| {
         from_first_socket(run).any(|(r, rec)| {
-            rec.tid == tid && rec.is(&["accept", "accept4"]) && fd_name(run, r, 0) == Some("L")
+            rec.tid == tid && rec.is(&["accept", "accept4"]) && fd_role(run, r, 0) == Some(FdRole::Listener(1))
         })
     };
     let threads: Vec<usize> = spawned(run)
@@ -203,7 +202,7 @@ fn workers_accept(runs: &Runs) -> Verdict {
         let rec = &records[r];
         if rec.pid != main
             && rec.is(&["accept", "accept4"])
-            && fd_name(run, r, 0) == Some("L")
+            && fd_role(run, r, 0) == Some(FdRole::Listener(1))
             && !accepting.iter().any(|&a| records[a].pid == rec.pid)
         {
             accepting.push(r);
@@ -243,9 +242,9 @@ fn master_never_accepts(runs: &Runs) -> Verdict {
 }
 
 /// The process that read a connection first.
-fn server_of(run: &Run, conn: &str) -> Option<Tid> {
+fn server_of(run: &Run, conn: FdRole) -> Option<Tid> {
     from_first_socket(run)
-        .find(|(r, rec)| rec.is(READS) && fd_name(run, *r, 0) == Some(conn))
+        .find(|(r, rec)| rec.is(READS) && fd_role(run, *r, 0) == Some(conn))
         .map(|(_, rec)| rec.pid)
 }
 
@@ -261,7 +260,7 @@ fn concurrent(runs: &Runs) -> Verdict {
     ) {
         return v;
     }
-    match (server_of(run, "C1"), server_of(run, "C2")) {
+    match (server_of(run, FdRole::Conn(1)), server_of(run, FdRole::Conn(2))) {
         (Some(a), Some(b)) if a != b => Verdict::pass(format!(
             "A was served by {} and B by {}",
             task_name(run, a),

@@ -4,10 +4,8 @@
 
 use std::time::Duration;
 
-use super::{
-    READS, connection_threads, describe_settle, evidence, received, task_name,
-    thread_per_connection,
-};
+use super::{READS, describe_settle, received, thread_per_connection};
+use crate::analysis::{connection_threads, evidence, task_name};
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Reply, Request, Scenario, Step};
 use crate::trace::Record;

@@ -5,10 +5,15 @@
 
 use std::time::Duration;
 
+use crate::analysis::{
+    connection_threads, evidence, fd_role, from_first_socket, has_flag, records_where,
+    returned_role, root_task, spawned, spawns,
+};
 use crate::filter::SyscallSet;
 use crate::grade::{Lab, Run, Runs, Verdict};
+use crate::normalize::FdRole;
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
-use crate::trace::{Arg, EventKind, READS, Record, Ret, Termination, Tid, WAITS, WRITES};
+use crate::trace::{Arg, EventKind, READS, Record, Ret, Termination, WAITS, WRITES};
 
 // `mod labN;` for each `labs/labN/rubric.rs`, and `pub fn all() -> Vec<Lab>`.
 include!(concat!(env!("OUT_DIR"), "/labs.rs"));
@@ -36,18 +41,6 @@ pub fn server_syscalls() -> SyscallSet {
     SyscallSet::parse(SERVER_SYSCALLS).unwrap_or_else(|_| SyscallSet::all())
 }
 
-/// The indices of the records of `run` that satisfy `pred`.
-fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {
-    run.outcome
-        .trace
-        .records
-        .iter()
-        .enumerate()
-        .filter(|(_, rec)| pred(rec))
-        .map(|(r, _)| r)
-        .collect()
-}
-
 /// Calls to a readiness API (`select`, `poll`, `epoll_*`) after start-up.
 fn readiness_calls(run: &Run) -> Vec<usize> {
     from_first_socket(run)
@@ -65,30 +58,6 @@ fn full_read(rec: &Record) -> bool {
 fn short_write(rec: &Record) -> bool {
     rec.errno() == Some(libc::EAGAIN)
         || matches!((rec.done_len(), rec.asked_len()), (Some(n), Some(given)) if n < given)
-}
-
-/// At most this many trace lines back a verdict.
-const EVIDENCE_LINES: usize = 6;
-
-/// The transcript lines of records, without repeats, bounded.
-pub(crate) fn evidence(run: &Run, records: impl IntoIterator<Item = usize>) -> Vec<String> {
-    let mut out: Vec<String> = Vec::new();
-    let mut more = 0;
-    for r in records {
-        let text = run.transcript.record_text(r).to_string();
-        if out.contains(&text) {
-            continue;
-        }
-        if out.len() < EVIDENCE_LINES {
-            out.push(text);
-        } else {
-            more += 1;
-        }
-    }
-    if more > 0 {
-        out.push(format!("... and {more} more"));
-    }
-    out
 }
 
 /// What the server was doing at a settle step, in words and trace lines.
@@ -126,102 +95,14 @@ fn ended(run: &Run) -> String {
     }
 }
 
-/// The blocked records of a settle step that are `names` on the fd named `fd`.
-fn blocked_in(run: &Run, label: &str, names: &[&str], fd: &str) -> bool {
+/// Whether a settle step found the server blocked in one of `names` on `fd`.
+fn blocked_in(run: &Run, label: &str, names: &[&str], fd: FdRole) -> bool {
     run.outcome.blocked_at(label).is_some_and(|records| {
         records.iter().any(|&r| {
             let rec = &run.outcome.trace.records[r];
-            rec.is(names) && rec.fd_arg(0).and_then(|f| run.transcript.fd_name(r, f)) == Some(fd)
+            rec.is(names) && fd_role(run, r, 0) == Some(fd)
         })
     })
-}
-
-/// Records that created a thread or process.
-fn spawns(run: &Run) -> Vec<usize> {
-    records_where(run, |r| {
-        r.is(&["clone", "clone3", "fork", "vfork"])
-            && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
-    })
-}
-
-/// A thread or process a task created, from the call that created it.
-pub(crate) struct Spawned {
-    pub(crate) record: usize,
-    pub(crate) parent: Tid,
-    pub(crate) child: Tid,
-    /// Created with `CLONE_VM|CLONE_THREAD`: a thread sharing memory.
-    pub(crate) thread: bool,
-}
-
-/// Every thread and process created, in trace order.
-pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
-    spawns(run)
-        .into_iter()
-        .filter_map(|r| {
-            let rec = &run.outcome.trace.records[r];
-            let Some(Ret::Ok(Arg::Tid(child))) = rec.ret else {
-                return None;
-            };
-            Some(Spawned {
-                record: r,
-                parent: rec.tid,
-                child,
-                thread: has_flag(rec, 0, "CLONE_THREAD") && has_flag(rec, 0, "CLONE_VM"),
-            })
-        })
-        .collect()
-}
-
-/// The task the harness started (the first process's first thread).
-pub(crate) fn root_task(run: &Run) -> Tid {
-    run.outcome
-        .trace
-        .events
-        .iter()
-        .find(|e| e.tid != 0)
-        .map_or(0, |e| e.tid)
-}
-
-/// The name a task has in the transcript (`main`, `T1`, `P1`).
-pub(crate) fn task_name(run: &Run, tid: Tid) -> String {
-    run.transcript.task_name(tid).unwrap_or("?").to_string()
-}
-
-/// The thread created for each connection: of the threads the main thread
-/// created after accepting it (and before its next accept), the one that
-/// read it first, else the first one. `(accept record, connection name,
-/// thread)`.
-pub(super) fn connection_threads(run: &Run) -> Vec<(usize, String, Option<Tid>)> {
-    let main = root_task(run);
-    let spawned = spawned(run);
-    let records = &run.outcome.trace.records;
-    let accepts: Vec<usize> = from_first_socket(run)
-        .filter(|(r, rec)| {
-            rec.tid == main && rec.is(&["accept", "accept4"]) && returned_name(run, *r).is_some()
-        })
-        .map(|(r, _)| r)
-        .collect();
-    accepts
-        .iter()
-        .enumerate()
-        .map(|(i, &a)| {
-            let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
-            let name = returned_name(run, a).unwrap_or("?").to_string();
-            let created: Vec<Tid> = spawned
-                .iter()
-                .filter(|s| s.parent == main && s.thread && s.record > a && s.record < next)
-                .map(|s| s.child)
-                .collect();
-            let reader = (a..records.len()).find_map(|r| {
-                let rec = &records[r];
-                (created.contains(&rec.tid)
-                    && rec.is(READS)
-                    && fd_name(run, r, 0) == Some(name.as_str()))
-                .then_some(rec.tid)
-            });
-            (a, name, reader.or(created.first().copied()))
-        })
-        .collect()
 }
 
 /// The main thread accepted every connection of `scenarios` and created a
@@ -234,7 +115,7 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
             .filter(|(r, rec)| {
                 rec.tid != main
                     && rec.is(&["accept", "accept4"])
-                    && returned_name(run, *r).is_some()
+                    && returned_role(run, *r).is_some()
             })
             .map(|(r, _)| r)
             .collect();
@@ -264,7 +145,7 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
         }
         if let Some((a, conn, _)) = threads.iter().find(|(_, _, t)| t.is_none()) {
             let serving = from_first_socket(run)
-                .filter(|(r, rec)| rec.is(READS) && fd_name(run, *r, 0) == Some(conn.as_str()))
+                .filter(|(r, rec)| rec.is(READS) && fd_role(run, *r, 0) == Some(*conn))
                 .map(|(r, _)| r)
                 .take(1);
             return Verdict::fail(
@@ -417,49 +298,11 @@ fn slow_burst(name: &'static str, args: &'static [&'static str]) -> Scenario {
     }
 }
 
-/// The records from the first `socket` call on: what came before is the
-/// language runtime starting up (Rust's polls its standard fds, say).
-pub(crate) fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Record)> {
-    let records = &run.outcome.trace.records;
-    let start = records
-        .iter()
-        .position(|r| r.is(&["socket", "socketpair"]))
-        .unwrap_or(records.len());
-    records.iter().enumerate().skip(start)
-}
-
-/// The name of the fd in argument `i` of record `r`.
-pub(crate) fn fd_name(run: &Run, r: usize, i: usize) -> Option<&str> {
-    let fd = run.outcome.trace.records[r].fd_arg(i)?;
-    run.transcript.fd_name(r, fd)
-}
-
-/// Whether a name is the listening socket's or a connection's.
-fn is_served(name: &str) -> bool {
-    name.starts_with('L') || is_conn(name)
-}
-
-pub(crate) fn is_conn(name: &str) -> bool {
-    name.starts_with('C') && name[1..].chars().all(|c| c.is_ascii_digit()) && name.len() > 1
-}
-
-/// The fd a successful call returned, by name.
-pub(crate) fn returned_name(run: &Run, r: usize) -> Option<&str> {
-    match run.outcome.trace.records[r].ret {
-        Some(Ret::Ok(Arg::Fd(fd))) => run.transcript.fd_name(r, fd),
-        _ => None,
-    }
-}
-
-fn has_flag(rec: &Record, i: usize, flag: &str) -> bool {
-    matches!(rec.args.get(i), Some(Arg::Flags { names, .. }) if names.contains(&flag))
-}
-
 /// A call that switched a socket between blocking and non-blocking.
 struct Switch {
     record: usize,
-    /// The socket's name (`L`, `C1`, ...).
-    name: String,
+    /// The socket.
+    fd: FdRole,
     /// Whether it became non-blocking.
     on: bool,
 }
@@ -475,27 +318,23 @@ fn nonblocking_switches(run: &Run) -> Vec<Switch> {
         }
         let switch = match rec.name() {
             "socket" if has_flag(rec, 1, "SOCK_NONBLOCK") => {
-                returned_name(run, r).map(|n| (n, true))
+                returned_role(run, r).map(|n| (n, true))
             }
             "accept4" if has_flag(rec, 3, "SOCK_NONBLOCK") => {
-                returned_name(run, r).map(|n| (n, true))
+                returned_role(run, r).map(|n| (n, true))
             }
             "fcntl" if rec.args.get(1) == Some(&Arg::Sym("F_SETFL")) => {
-                fd_name(run, r, 0).map(|n| (n, has_flag(rec, 2, "O_NONBLOCK")))
+                fd_role(run, r, 0).map(|n| (n, has_flag(rec, 2, "O_NONBLOCK")))
             }
             "ioctl" if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => {
-                fd_name(run, r, 0).map(|n| (n, !matches!(rec.args.get(2), Some(Arg::IntRef(0)))))
+                fd_role(run, r, 0).map(|n| (n, !matches!(rec.args.get(2), Some(Arg::IntRef(0)))))
             }
             _ => None,
         };
-        if let Some((name, on)) = switch
-            && name.starts_with(['L', 'C', 'S'])
+        if let Some((fd, on)) = switch
+            && fd.is_socket()
         {
-            out.push(Switch {
-                record: r,
-                name: name.to_string(),
-                on,
-            });
+            out.push(Switch { record: r, fd, on });
         }
     }
     out
@@ -505,26 +344,26 @@ fn nonblocking_switches(run: &Run) -> Vec<Switch> {
 /// the first such call per socket.
 fn blocking_uses(run: &Run) -> Vec<usize> {
     let switches = nonblocking_switches(run);
-    let mut nonblocking: Vec<&str> = Vec::new();
-    let mut reported: Vec<String> = Vec::new();
+    let mut nonblocking: Vec<FdRole> = Vec::new();
+    let mut reported: Vec<FdRole> = Vec::new();
     let mut out = Vec::new();
     let mut next = switches.iter().peekable();
     for (r, rec) in run.outcome.trace.records.iter().enumerate() {
         while let Some(s) = next.next_if(|s| s.record <= r) {
-            nonblocking.retain(|n| *n != s.name);
+            nonblocking.retain(|&n| n != s.fd);
             if s.on {
-                nonblocking.push(&s.name);
+                nonblocking.push(s.fd);
             }
         }
         if !(rec.is(READS) || rec.is(&["accept", "accept4"])) {
             continue;
         }
-        if let Some(name) = fd_name(run, r, 0)
-            && is_served(name)
-            && !nonblocking.contains(&name)
-            && !reported.iter().any(|n| n == name)
+        if let Some(fd) = fd_role(run, r, 0)
+            && fd.is_served()
+            && !nonblocking.contains(&fd)
+            && !reported.contains(&fd)
         {
-            reported.push(name.to_string());
+            reported.push(fd);
             out.push(r);
         }
     }
@@ -547,9 +386,11 @@ fn blocked_writes(run: &Run) -> Vec<usize> {
 /// Whether some readiness wait reported a connection writable.
 fn reported_writable(run: &Run) -> Option<usize> {
     (0..run.outcome.trace.records.len()).find(|&w| {
-        run.transcript
-            .ready(w)
-            .is_some_and(|ready| ready.iter().any(|x| is_conn(&x.name) && x.writable()))
+        run.transcript.ready(w).is_some_and(|ready| {
+            ready
+                .iter()
+                .any(|x| x.role.is_some_and(FdRole::is_conn) && x.writable())
+        })
     })
 }
 

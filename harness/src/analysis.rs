@@ -1,0 +1,165 @@
+//! What a traced run shows, as facts that the labs' checks and `iolab
+//! explain` both read: which records are the server's (from its first
+//! socket on), each fd's role, the tasks and what created them, which thread
+//! served which connection, and the trace lines that back a verdict.
+//!
+//! Facts are typed (an fd's role is an [`FdRole`], never its transcript
+//! name); only [`evidence`] makes text, the transcript's own lines.
+
+use crate::grade::Run;
+use crate::normalize::FdRole;
+use crate::trace::{Arg, READS, Record, Ret, Tid};
+
+/// The indices of the records of `run` that satisfy `pred`.
+pub(crate) fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {
+    run.outcome
+        .trace
+        .records
+        .iter()
+        .enumerate()
+        .filter(|(_, rec)| pred(rec))
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// At most this many trace lines back a verdict.
+const EVIDENCE_LINES: usize = 6;
+
+/// The transcript lines of records, without repeats, bounded.
+pub(crate) fn evidence(run: &Run, records: impl IntoIterator<Item = usize>) -> Vec<String> {
+    let mut out: Vec<String> = Vec::new();
+    let mut more = 0;
+    for r in records {
+        let text = run.transcript.record_text(r).to_string();
+        if out.contains(&text) {
+            continue;
+        }
+        if out.len() < EVIDENCE_LINES {
+            out.push(text);
+        } else {
+            more += 1;
+        }
+    }
+    if more > 0 {
+        out.push(format!("... and {more} more"));
+    }
+    out
+}
+
+/// Records that created a thread or process.
+pub(crate) fn spawns(run: &Run) -> Vec<usize> {
+    records_where(run, |r| {
+        r.is(&["clone", "clone3", "fork", "vfork"])
+            && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
+    })
+}
+
+/// A thread or process a task created, from the call that created it.
+pub(crate) struct Spawned {
+    pub(crate) record: usize,
+    pub(crate) parent: Tid,
+    pub(crate) child: Tid,
+    /// Created with `CLONE_VM|CLONE_THREAD`: a thread sharing memory.
+    pub(crate) thread: bool,
+}
+
+/// Every thread and process created, in trace order.
+pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
+    spawns(run)
+        .into_iter()
+        .filter_map(|r| {
+            let rec = &run.outcome.trace.records[r];
+            let Some(Ret::Ok(Arg::Tid(child))) = rec.ret else {
+                return None;
+            };
+            Some(Spawned {
+                record: r,
+                parent: rec.tid,
+                child,
+                thread: has_flag(rec, 0, "CLONE_THREAD") && has_flag(rec, 0, "CLONE_VM"),
+            })
+        })
+        .collect()
+}
+
+/// The task the harness started (the first process's first thread).
+pub(crate) fn root_task(run: &Run) -> Tid {
+    run.outcome
+        .trace
+        .events
+        .iter()
+        .find(|e| e.tid != 0)
+        .map_or(0, |e| e.tid)
+}
+
+/// The name a task has in the transcript (`main`, `T1`, `P1`).
+pub(crate) fn task_name(run: &Run, tid: Tid) -> String {
+    run.transcript.task_name(tid).unwrap_or("?").to_string()
+}
+
+/// The thread created for each connection: of the threads the main thread
+/// created after accepting it (and before its next accept), the one that
+/// read it first, else the first one. `(accept record, connection,
+/// thread)`.
+pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)> {
+    let main = root_task(run);
+    let spawned = spawned(run);
+    let records = &run.outcome.trace.records;
+    let accepts: Vec<usize> = from_first_socket(run)
+        .filter(|(r, rec)| {
+            rec.tid == main && rec.is(&["accept", "accept4"]) && returned_role(run, *r).is_some()
+        })
+        .map(|(r, _)| r)
+        .collect();
+    accepts
+        .iter()
+        .enumerate()
+        .map(|(i, &a)| {
+            let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
+            let Some(conn) = returned_role(run, a) else {
+                unreachable!("only accepts that returned an fd are listed")
+            };
+            let created: Vec<Tid> = spawned
+                .iter()
+                .filter(|s| s.parent == main && s.thread && s.record > a && s.record < next)
+                .map(|s| s.child)
+                .collect();
+            let reader = (a..records.len()).find_map(|r| {
+                let rec = &records[r];
+                (created.contains(&rec.tid) && rec.is(READS) && fd_role(run, r, 0) == Some(conn))
+                    .then_some(rec.tid)
+            });
+            (a, conn, reader.or(created.first().copied()))
+        })
+        .collect()
+}
+
+/// The records from the first `socket` call on: what came before is the
+/// language runtime starting up (Rust's polls its standard fds, say).
+pub(crate) fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Record)> {
+    let records = &run.outcome.trace.records;
+    let start = records
+        .iter()
+        .position(|r| r.is(&["socket", "socketpair"]))
+        .unwrap_or(records.len());
+    records.iter().enumerate().skip(start)
+}
+
+/// The role of the fd in argument `i` of record `r`.
+pub(crate) fn fd_role(run: &Run, r: usize, i: usize) -> Option<FdRole> {
+    let fd = run.outcome.trace.records[r].fd_arg(i)?;
+    run.transcript.fd_role(r, fd)
+}
+
+/// The role of the fd a successful call returned.
+pub(crate) fn returned_role(run: &Run, r: usize) -> Option<FdRole> {
+    match run.outcome.trace.records[r].ret {
+        Some(Ret::Ok(Arg::Fd(fd))) => run.transcript.fd_role(r, fd),
+        _ => None,
+    }
+}
+
+/// Whether argument `i` of `rec` is a flag set holding `flag`.
+pub(crate) fn has_flag(rec: &Record, i: usize, flag: &str) -> bool {
+    matches!(rec.args.get(i), Some(Arg::Flags { names, .. }) if names.contains(&flag))
+}
