@@ -30,8 +30,9 @@ pub const END: &str = "// SOLUTION END";
 pub const HELPERS_BEGIN: &str = "// SOLUTION HELPERS BEGIN";
 pub const HELPERS_END: &str = "// SOLUTION HELPERS END";
 
-/// Directories never copied, at any depth: build output (the fuzz crate
-/// has its own `target`), version control, Python's byte-code caches.
+/// Names never copied, at any depth: build output (the fuzz crate has its
+/// own `target`), version control (a directory, or in a git worktree a
+/// file), Python's byte-code caches.
 const SKIPPED: &[&str] = &["target", ".git", "__pycache__"];
 
 #[derive(Debug, thiserror::Error)]
@@ -376,10 +377,12 @@ fn copy(root: &Path, dir: &Path, dest: &Path, summary: &mut Summary) -> Result<(
         let name = entry.file_name();
         let to = dest.join(rel);
         let kind = entry.file_type().map_err(io(&path))?;
+        // Whether a directory or a file: in a git worktree `.git` is a file
+        // that names the instructor's repository.
+        if SKIPPED.iter().any(|s| name == *s) {
+            continue;
+        }
         if kind.is_dir() {
-            if SKIPPED.iter().any(|s| name == *s) {
-                continue;
-            }
             std::fs::create_dir_all(&to).map_err(io(&to))?;
             copy(root, &path, dest, summary)?;
         } else if kind.is_file() {
