@@ -17,9 +17,30 @@
 //! functions) is dropped for a comment. The files that are solutions in
 //! disguise (each lab's variants, the Python lab solutions) are left out,
 //! with their targets in the root's and the labs' `Cargo.toml` and the tests
-//! that run them. Everything else
-//! is copied as it is (the harness, the handouts, the snapshots, the
-//! Makefile), except build output and version control.
+//! that run them.
+//!
+//! A starter tree carries the student docs only. The docs for instructors
+//! and harness developers ([`NOT_FOR_STUDENTS`]: `docs/instructors/`,
+//! `docs/harness/`, `BENCHMARKS.md`) are left out, and in every Markdown
+//! file copied, a region between a line starting [`DOCS_BEGIN`] and a line
+//! [`DOCS_END`]
+//!
+//! ```text
+//! <!-- NOT IN STARTER BEGIN: why it is not for students -->
+//! ...
+//! <!-- NOT IN STARTER END -->
+//! ```
+//!
+//! is dropped with its markers (inside a fenced code block they are text).
+//! The top-level README keeps every link to the docs left out in one such
+//! region, so the README a student gets links only to files they have;
+//! nothing is generated. Should a link still point at a file the new tree
+//! does not hold (say, a student doc linking to an instructor doc), writing
+//! the tree fails with the file and line ([`dangling_links`]), rather than
+//! leaving the student a broken link.
+//!
+//! Everything else is copied as it is (the harness, the handouts, the
+//! snapshots, the Makefile), except build output and version control.
 
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
@@ -31,8 +52,18 @@ pub const END: &str = "// SOLUTION END";
 pub const HELPERS_BEGIN: &str = "// SOLUTION HELPERS BEGIN";
 pub const HELPERS_END: &str = "// SOLUTION HELPERS END";
 
-/// Directories never copied, at any depth: build output (the fuzz crate
-/// has its own `target`), version control, Python's byte-code caches.
+/// The docs a starter tree leaves out, relative to the tree: they are for
+/// instructors and harness developers.
+pub const NOT_FOR_STUDENTS: &[&str] = &["docs/instructors", "docs/harness", "BENCHMARKS.md"];
+/// Opens a region of a Markdown file that a starter tree drops; the rest of
+/// the line says why, and closes the comment.
+pub const DOCS_BEGIN: &str = "<!-- NOT IN STARTER BEGIN";
+/// Closes such a region.
+pub const DOCS_END: &str = "<!-- NOT IN STARTER END -->";
+
+/// Names never copied, at any depth: build output (the fuzz crate has its
+/// own `target`), version control (a directory, or in a git worktree a
+/// file), Python's byte-code caches.
 const SKIPPED: &[&str] = &["target", ".git", "__pycache__"];
 
 #[derive(Debug, thiserror::Error)]
@@ -51,6 +82,11 @@ pub enum StarterError {
     DestinationInUse(PathBuf),
     #[error("{} is inside {}: choose a directory elsewhere", .dest.display(), .from.display())]
     Inside { dest: PathBuf, from: PathBuf },
+    #[error(
+        "a relative link points at no file of the starter tree: {} (a link to a doc left out of starters belongs between `{DOCS_BEGIN}: why -->` and `{DOCS_END}`)",
+        links_list(.0)
+    )]
+    DanglingLinks(Vec<DanglingLink>),
     #[error("{}: {source}", .path.display())]
     Io {
         path: PathBuf,
@@ -75,6 +111,38 @@ pub struct Summary {
     /// Files left out whole: fixtures that are (or are one flag away from)
     /// a lab's solution, and the tests that run them.
     pub left_out: Vec<PathBuf>,
+    /// The docs left out ([`NOT_FOR_STUDENTS`]) that the tree had.
+    pub docs_left_out: Vec<PathBuf>,
+}
+
+/// A relative Markdown link to a file that does not exist.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct DanglingLink {
+    /// The Markdown file, relative to the tree.
+    pub file: PathBuf,
+    pub line: usize,
+    /// The link's target as written.
+    pub target: String,
+}
+
+impl std::fmt::Display for DanglingLink {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}:{}: {}", self.file.display(), self.line, self.target)
+    }
+}
+
+fn links_list(links: &[DanglingLink]) -> String {
+    links
+        .iter()
+        .map(ToString::to_string)
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Whether a file or directory of the instructor's tree is a doc a starter
+/// tree leaves out ([`NOT_FOR_STUDENTS`]).
+pub fn is_not_for_students(rel: &Path) -> bool {
+    NOT_FOR_STUDENTS.iter().any(|d| rel.starts_with(d))
 }
 
 /// Whether a file of the instructor's tree is a solution in disguise: a
@@ -166,6 +234,160 @@ pub fn strip(source: &str, path: &Path) -> Result<(String, usize), StarterError>
     Ok((out, regions))
 }
 
+/// The Markdown `source` without its regions marked [`DOCS_BEGIN`] ...
+/// [`DOCS_END`], markers included; `path` names it in errors. Markers
+/// inside a fenced code block are text. A file without such a region comes
+/// back byte for byte.
+pub fn strip_docs(source: &str, path: &Path) -> Result<String, StarterError> {
+    let err = |line: usize, what: &str| StarterError::Markers {
+        path: path.to_path_buf(),
+        line,
+        what: what.to_string(),
+    };
+    let mut out = String::with_capacity(source.len());
+    let mut open: Option<usize> = None;
+    let mut regions = 0;
+    let mut fenced = false;
+    for (i, line) in source.lines().enumerate() {
+        let n = i + 1;
+        let trimmed = line.trim_start();
+        if !fenced && trimmed.starts_with(DOCS_BEGIN) {
+            if open.is_some() {
+                return Err(err(n, "a region left out of starters opens inside another"));
+            }
+            open = Some(n);
+            regions += 1;
+            continue;
+        }
+        if !fenced && trimmed.starts_with(DOCS_END) {
+            if open.take().is_none() {
+                return Err(err(
+                    n,
+                    "a region left out of starters ends that never began",
+                ));
+            }
+            continue;
+        }
+        if trimmed.starts_with("```") {
+            fenced = !fenced;
+        }
+        if open.is_none() {
+            out.push_str(line);
+            out.push('\n');
+        }
+    }
+    if let Some(start) = open {
+        return Err(err(start, "this region left out of starters never ends"));
+    }
+    if regions == 0 {
+        return Ok(source.to_string());
+    }
+    Ok(out)
+}
+
+/// The targets of the relative links in Markdown `text`, with their line
+/// numbers: inline links and images (`[text](target)`, `![alt](target)`)
+/// and reference definitions (`[label]: target`), outside code blocks and
+/// code spans, without their `#fragment`. Links with a scheme (`https:`,
+/// `mailto:`) and links within the page (`#...`) are not relative.
+pub fn relative_links(text: &str) -> Vec<(usize, String)> {
+    let mut links = Vec::new();
+    let mut fenced = false;
+    for (i, line) in text.lines().enumerate() {
+        if line.trim_start().starts_with("```") {
+            fenced = !fenced;
+            continue;
+        }
+        if fenced {
+            continue;
+        }
+        // Outside code spans: the even pieces between backticks.
+        let prose: String = line.split('`').step_by(2).collect::<Vec<_>>().join(" ");
+        let mut targets: Vec<&str> = prose
+            .match_indices("](")
+            .map(|(at, _)| {
+                let rest = &prose[at + 2..];
+                let end = rest.find([')', ' ', '\t']).unwrap_or(rest.len());
+                rest[..end].trim_matches(['<', '>'])
+            })
+            .collect();
+        let trimmed = prose.trim_start();
+        if trimmed.starts_with('[')
+            && let Some((label, rest)) = trimmed.split_once("]:")
+            && !label.contains(']')
+        {
+            targets.extend(rest.split_whitespace().next());
+        }
+        for target in targets {
+            let target = target.split('#').next().unwrap_or_default();
+            let scheme = target
+                .split_once(':')
+                .is_some_and(|(s, _)| !s.is_empty() && !s.contains('/'));
+            if !target.is_empty() && !scheme {
+                links.push((i + 1, target.to_string()));
+            }
+        }
+    }
+    links
+}
+
+/// Every relative link, in the Markdown files of the tree at `root` (build
+/// output and version control aside), that points at no file or directory
+/// of the tree: a path that does not exist, or that leaves the tree.
+pub fn dangling_links(root: &Path) -> Result<Vec<DanglingLink>, StarterError> {
+    let mut files = Vec::new();
+    markdown_files(root, root, &mut files)?;
+    let mut dangling = Vec::new();
+    for rel in files {
+        let path = root.join(&rel);
+        let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+        let dir = rel.parent().unwrap_or(Path::new(""));
+        for (line, target) in relative_links(&text) {
+            let joined = match target.strip_prefix('/') {
+                Some(from_root) => PathBuf::from(from_root),
+                None => dir.join(&target),
+            };
+            // Resolved by hand: `..` must not climb out of the tree.
+            let mut resolved = PathBuf::new();
+            let mut inside = true;
+            for part in joined.components() {
+                match part {
+                    std::path::Component::ParentDir => inside &= resolved.pop(),
+                    std::path::Component::Normal(p) => resolved.push(p),
+                    _ => {}
+                }
+            }
+            if !inside || !root.join(&resolved).exists() {
+                dangling.push(DanglingLink {
+                    file: rel.clone(),
+                    line,
+                    target,
+                });
+            }
+        }
+    }
+    Ok(dangling)
+}
+
+/// The `.md` files under `dir`, relative to `root`, in name order.
+fn markdown_files(root: &Path, dir: &Path, out: &mut Vec<PathBuf>) -> Result<(), StarterError> {
+    let mut entries: Vec<_> = std::fs::read_dir(dir)
+        .map_err(io(dir))?
+        .collect::<Result<_, _>>()
+        .map_err(io(dir))?;
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let kind = entry.file_type().map_err(io(&path))?;
+        if kind.is_dir() && !SKIPPED.iter().any(|s| entry.file_name() == *s) {
+            markdown_files(root, &path, out)?;
+        } else if kind.is_file() && path.extension().is_some_and(|e| e == "md") {
+            out.push(path.strip_prefix(root).unwrap_or(&path).to_path_buf());
+        }
+    }
+    Ok(())
+}
+
 /// Writes the starter tree of the iolab tree `from` into `dest`.
 pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
     if !from.join("labs").is_dir() || !from.join("Cargo.toml").is_file() {
@@ -246,6 +468,11 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
         summary.left_out.push(test);
     }
     remove_empty_dirs(&dest)?;
+    // The docs left in link only to what the tree holds.
+    let dangling = dangling_links(&dest)?;
+    if !dangling.is_empty() {
+        return Err(StarterError::DanglingLinks(dangling));
+    }
     Ok(summary)
 }
 
@@ -431,10 +658,16 @@ fn copy(root: &Path, dir: &Path, dest: &Path, summary: &mut Summary) -> Result<(
         let name = entry.file_name();
         let to = dest.join(rel);
         let kind = entry.file_type().map_err(io(&path))?;
+        // Whether a directory or a file: in a git worktree `.git` is a file
+        // that names the instructor's repository.
+        if SKIPPED.iter().any(|s| name == *s) {
+            continue;
+        }
+        if is_not_for_students(rel) {
+            summary.docs_left_out.push(rel.to_path_buf());
+            continue;
+        }
         if kind.is_dir() {
-            if SKIPPED.iter().any(|s| name == *s) {
-                continue;
-            }
             std::fs::create_dir_all(&to).map_err(io(&to))?;
             copy(root, &path, dest, summary)?;
         } else if kind.is_file() {
@@ -455,6 +688,10 @@ fn copy(root: &Path, dir: &Path, dest: &Path, summary: &mut Summary) -> Result<(
                 if let Some(lab) = rel.parent().and_then(Path::file_name) {
                     summary.labs.push(lab.to_string_lossy().into_owned());
                 }
+            } else if path.extension().is_some_and(|e| e == "md") {
+                let text = std::fs::read_to_string(&path).map_err(io(&path))?;
+                std::fs::write(&to, strip_docs(&text, rel)?).map_err(io(&to))?;
+                same_time(&path, &to)?;
             } else {
                 std::fs::copy(&path, &to).map_err(io(&path))?;
                 same_time(&path, &to)?;
@@ -535,6 +772,138 @@ mod tests {
             let (out, n) = strip(&text, &rel).expect("well-formed markers");
             assert!(n >= 1, "{} marks no region", lab.id);
             assert!(out.contains(&placeholder), "{}", lab.id);
+        }
+    }
+
+    #[test]
+    fn regions_not_for_students_are_dropped_with_their_markers() {
+        let text = "# T\nfor all\n<!-- NOT IN STARTER BEGIN: instructors -->\n[i](docs/instructors/x.md)\n<!-- NOT IN STARTER END -->\nafter\n```text\n<!-- NOT IN STARTER BEGIN: shown -->\n```\n";
+        assert_eq!(
+            strip_docs(text, Path::new("x.md")).expect("strips"),
+            "# T\nfor all\nafter\n```text\n<!-- NOT IN STARTER BEGIN: shown -->\n```\n"
+        );
+        for same in [
+            "a\nb\n",
+            "a\r\nb",
+            "```\n<!-- NOT IN STARTER END -->\n```\n",
+        ] {
+            assert_eq!(strip_docs(same, Path::new("x.md")).unwrap(), same);
+        }
+        for (text, line, what) in [
+            ("a\n<!-- NOT IN STARTER BEGIN: x -->\n", 2, "never ends"),
+            ("<!-- NOT IN STARTER END -->\n", 1, "never began"),
+            (
+                "<!-- NOT IN STARTER BEGIN: x -->\n<!-- NOT IN STARTER BEGIN: y -->\n",
+                2,
+                "inside another",
+            ),
+        ] {
+            let e = strip_docs(text, Path::new("x.md"))
+                .expect_err(text)
+                .to_string();
+            assert!(e.starts_with(&format!("x.md:{line}: ")), "{e}");
+            assert!(e.contains(what), "{e}");
+        }
+    }
+
+    #[test]
+    fn relative_links_are_found_outside_code() {
+        let text = "see [a](a.md) and ![img](../i.png \"title\"), [b](b.md#part)\n\
+                    [c](https://example.org/c.md) [d](#here) [e](mailto:x@y) `[f](f.md)`\n\
+                    ```\n[g](g.md)\n```\n\
+                    [ref]: docs/ref.md\n\
+                    | 1 | x | [labs/lab1/README.md](labs/lab1/README.md) |\n";
+        assert_eq!(
+            relative_links(text),
+            [
+                (1, "a.md".to_string()),
+                (1, "../i.png".to_string()),
+                (1, "b.md".to_string()),
+                (6, "docs/ref.md".to_string()),
+                (7, "labs/lab1/README.md".to_string()),
+            ]
+        );
+    }
+
+    #[test]
+    fn dangling_links_are_named_with_file_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let root = &dir.path().join("tree");
+        // A file outside the tree is no file of the tree.
+        std::fs::write(dir.path().join("elsewhere.md"), "").unwrap();
+        std::fs::create_dir_all(root.join("docs/students")).unwrap();
+        std::fs::create_dir_all(root.join("target")).unwrap();
+        std::fs::write(
+            root.join("README.md"),
+            "[ok](docs/students/a.md) [dir](docs/)\n[gone](docs/instructors/b.md)\n",
+        )
+        .unwrap();
+        std::fs::write(
+            root.join("docs/students/a.md"),
+            "[up](../../README.md)\n[top](../../../elsewhere.md) [self](a.md#x)\n",
+        )
+        .unwrap();
+        // Build output is not the tree's.
+        std::fs::write(root.join("target/x.md"), "[no](nothing.md)\n").unwrap();
+        let found: Vec<String> = dangling_links(root)
+            .unwrap()
+            .iter()
+            .map(ToString::to_string)
+            .collect();
+        assert_eq!(
+            found,
+            [
+                "README.md:2: docs/instructors/b.md",
+                "docs/students/a.md:2: ../../../elsewhere.md",
+            ]
+        );
+    }
+
+    /// The tree this was built from (the instructor's, or a starter tree):
+    /// every relative link of every Markdown file resolves, the README is
+    /// short and says how to set up, and what a starter tree keeps of the
+    /// docs links only to what it keeps.
+    #[test]
+    fn the_docs_link_only_to_files_of_the_tree_and_the_readme_is_short() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR"));
+        let dangling = dangling_links(root).expect("readable");
+        assert!(
+            dangling.is_empty(),
+            "dangling links: {}",
+            links_list(&dangling)
+        );
+        let readme = std::fs::read_to_string(root.join("README.md")).expect("a README");
+        let lines = readme.lines().count();
+        assert!(lines <= 200, "README.md has {lines} lines, at most 200");
+        for setup in ["make lab1", "cargo test"] {
+            assert!(readme.contains(setup), "README.md does not say `{setup}`");
+        }
+        let mut files = Vec::new();
+        markdown_files(root, root, &mut files).expect("readable");
+        for rel in files.iter().filter(|f| !is_not_for_students(f)) {
+            let text = std::fs::read_to_string(root.join(rel)).expect("readable");
+            let kept = strip_docs(&text, rel).expect("well-formed markers");
+            let dir = rel.parent().unwrap_or(Path::new(""));
+            for (line, target) in relative_links(&kept) {
+                let to: PathBuf =
+                    dir.join(&target)
+                        .components()
+                        .fold(PathBuf::new(), |mut p, c| {
+                            match c {
+                                std::path::Component::ParentDir => {
+                                    p.pop();
+                                }
+                                std::path::Component::Normal(n) => p.push(n),
+                                _ => {}
+                            }
+                            p
+                        });
+                assert!(
+                    !is_not_for_students(&to),
+                    "{}:{line}: {target} is left out of starter trees: put the link between {DOCS_BEGIN} ... --> and {DOCS_END}",
+                    rel.display()
+                );
+            }
         }
     }
 }

@@ -240,6 +240,84 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
 }
 
 #[test]
+fn the_starter_tree_carries_the_student_docs_only() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = dir.path().join("student");
+    write_starter(&tree);
+    // The docs for instructors and harness developers are left out.
+    for gone in ["docs/instructors", "docs/harness", "BENCHMARKS.md"] {
+        assert!(!tree.join(gone).exists(), "{gone} is in the starter tree");
+    }
+    assert_eq!(
+        iolab::starter::NOT_FOR_STUDENTS,
+        ["docs/instructors", "docs/harness", "BENCHMARKS.md"]
+    );
+    // The student docs are there, as they are.
+    let students = Path::new(ROOT).join("docs/students");
+    let mut docs = 0;
+    for entry in std::fs::read_dir(&students).unwrap() {
+        let name = entry.unwrap().file_name();
+        let rel = Path::new("docs/students").join(&name);
+        assert_eq!(
+            std::fs::read(tree.join(&rel)).ok(),
+            std::fs::read(students.join(&name)).ok(),
+            "{}",
+            rel.display()
+        );
+        docs += 1;
+    }
+    assert!(docs >= 4, "{docs} student docs");
+    // The README keeps its set-up and labs, and loses every mention of the
+    // docs left out, with the markers of the region that held them.
+    let readme = std::fs::read_to_string(tree.join("README.md")).unwrap();
+    for kept in [
+        "make lab1",
+        "cargo test",
+        "| 1 | blocking I/O",
+        "docs/students/reading-a-report.md",
+    ] {
+        assert!(readme.contains(kept), "{kept}:\n{readme}");
+    }
+    for gone in [
+        "docs/instructors",
+        "docs/harness",
+        "(BENCHMARKS.md)",
+        "NOT IN STARTER",
+    ] {
+        assert!(!readme.contains(gone), "{gone}:\n{readme}");
+    }
+    // No Markdown file of the tree links to a file it does not hold:
+    // checked here, on what was written, and not only by the starter.
+    let mut markdown = Vec::new();
+    let mut dirs = vec![tree.clone()];
+    while let Some(d) = dirs.pop() {
+        for entry in std::fs::read_dir(&d).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                dirs.push(path);
+            } else if path.extension().is_some_and(|e| e == "md") {
+                markdown.push(path);
+            }
+        }
+    }
+    assert!(markdown.len() >= 12, "{markdown:?}");
+    let root = tree.canonicalize().unwrap();
+    for file in &markdown {
+        let text = std::fs::read_to_string(file).unwrap();
+        assert!(!text.contains("NOT IN STARTER"), "{}", file.display());
+        for (line, target) in iolab::starter::relative_links(&text) {
+            let to = file.parent().unwrap().join(&target);
+            assert!(
+                to.exists() && to.canonicalize().unwrap().starts_with(&root),
+                "{}:{line}: {target} is not in the starter tree",
+                file.display()
+            );
+        }
+    }
+    assert_eq!(iolab::starter::dangling_links(&tree).unwrap(), []);
+}
+
+#[test]
 fn starter_refuses_a_used_destination_and_a_tree_that_is_not_iolab() {
     let dir = tempfile::tempdir().unwrap();
     std::fs::write(dir.path().join("x"), "").unwrap();

@@ -1,7 +1,8 @@
 //! The native tracer against small programs that exercise the pitfalls of
-//! `PTRACE-NOTES.md`: signals passed on, per-thread syscall slots, fork
-//! storms and their initial SIGSTOPs, vfork, exec from a non-main thread,
-//! restarted syscalls, parallel traces in one process, and killing all.
+//! `docs/harness/ptrace-pitfalls.md`: signals passed on, per-thread syscall
+//! slots, fork storms and their initial SIGSTOPs, vfork, exec from a
+//! non-main thread, restarted syscalls, parallel traces in one process, and
+//! killing all.
 //! They run under the suite's backend (`IOLAB_BACKEND`), so the strace
 //! backend meets the same pitfalls.
 

@@ -9,7 +9,8 @@
 //! each syscall entry and exit, signal, spawn, exec and exit over a channel as
 //! it happens, so that a scenario can wait on the live trace.
 //!
-//! The pitfalls listed in `PTRACE-NOTES.md` and how they are met here:
+//! The pitfalls of `docs/harness/ptrace-pitfalls.md` and how they are met
+//! here (that page also says which ones are not, and why):
 //! - statuses are reaped with `waitpid(-1, __WALL | __WNOTHREAD)` from the
 //!   tracer thread, which sees only this thread's tracees: several traces in
 //!   one process (parallel tests) never steal each other's statuses;
