@@ -105,20 +105,15 @@ pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)>
     let main = root_task(run);
     let spawned = spawned(run);
     let records = &run.outcome.trace.records;
-    let accepts: Vec<usize> = from_first_socket(run)
-        .filter(|(r, rec)| {
-            rec.tid == main && rec.is(&["accept", "accept4"]) && returned_role(run, *r).is_some()
-        })
-        .map(|(r, _)| r)
+    let accepts: Vec<(usize, FdRole)> = from_first_socket(run)
+        .filter(|(_, rec)| rec.tid == main && rec.is(&["accept", "accept4"]))
+        .filter_map(|(r, _)| Some((r, returned_role(run, r)?)))
         .collect();
     accepts
         .iter()
         .enumerate()
-        .map(|(i, &a)| {
-            let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
-            let Some(conn) = returned_role(run, a) else {
-                unreachable!("only accepts that returned an fd are listed")
-            };
+        .map(|(i, &(a, conn))| {
+            let next = accepts.get(i + 1).map_or(usize::MAX, |&(r, _)| r);
             let created: Vec<Tid> = spawned
                 .iter()
                 .filter(|s| s.parent == main && s.thread && s.record > a && s.record < next)
