@@ -11,16 +11,13 @@ use std::process::Command;
 
 const ROOT: &str = env!("CARGO_MANIFEST_DIR");
 
-/// The target directory the trees built here share (their dependencies are
-/// built once), and the lock each test holds while it builds and runs what
-/// it built: the trees' binaries land in the same `debug/`.
-fn shared_target() -> (PathBuf, std::sync::MutexGuard<'static, ()>) {
-    static BUILDING: std::sync::Mutex<()> = std::sync::Mutex::new(());
-    let guard = BUILDING.lock().unwrap_or_else(|e| e.into_inner());
-    (
-        Path::new(env!("CARGO_TARGET_TMPDIR")).join("starter-target"),
-        guard,
-    )
+/// A target directory of its own for each tree built here, kept between
+/// runs so that later runs rebuild only what changed. Two trees must never
+/// share one: cargo gives a workspace's own packages the same artifact
+/// names wherever the workspace is, so one tree's build would overwrite the
+/// other's (and its build script's output).
+fn target_for(tree: &str) -> PathBuf {
+    Path::new(env!("CARGO_TARGET_TMPDIR")).join(format!("{tree}-target"))
 }
 
 fn cargo() -> Command {
@@ -71,7 +68,7 @@ fn a_copied_lab_folder_is_a_new_lab() {
         &tree.join("labs/lab99"),
         Some(("lab1", "lab99")),
     );
-    let (target, _building) = shared_target();
+    let target = target_for("lab-copy");
     // The harness, and the new lab's solution and variants.
     for build in [
         &["-p", "iolab", "--bin", "iolab"][..],
@@ -185,7 +182,7 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         assert!(!server.contains("fn write_all("), "lab{n} kept a helper");
     }
     // Build it, in a target directory of its own that later runs reuse.
-    let (target, _building) = shared_target();
+    let target = target_for("starter");
     let mut build = cargo();
     // Every binary, as `make lab1` builds them.
     build
