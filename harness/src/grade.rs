@@ -8,6 +8,7 @@ use std::cell::RefCell;
 use std::time::{Duration, Instant};
 
 use crate::filter::SyscallSet;
+use crate::findings::{self, Finding};
 use crate::normalize::{Transcript, normalize};
 use crate::scenario::{self, Accounting, Limits, Outcome, Scenario, ScenarioError};
 use crate::tracer::{Spec, TraceError};
@@ -228,7 +229,7 @@ pub struct Report {
     /// The lab's measured figures, when the scenarios ran.
     pub facts: Vec<String>,
     /// What the runs showed beyond the checks: limits hit, rules broken.
-    pub findings: Vec<String>,
+    pub findings: Vec<Finding>,
     /// Every run's processes, by the harness's own accounting.
     pub accounting: Accounting,
     /// Each snapshotted scenario's transcript against the instructor's
@@ -326,7 +327,7 @@ pub fn grade(
     let mut failure = None;
     // The placeholder's message, when a starter's todo!() stopped it.
     let mut unimplemented: Option<String> = None;
-    let mut findings: Vec<String> = Vec::new();
+    let mut findings: Vec<Finding> = Vec::new();
     let mut accounting = Accounting::default();
     let mut account = |a: &Accounting| {
         accounting.processes.extend(&a.processes);
@@ -339,9 +340,7 @@ pub fn grade(
             Ok(outcome) => {
                 account(&outcome.accounting);
                 for f in &outcome.findings {
-                    if !findings.contains(f) {
-                        findings.push(f.clone());
-                    }
+                    findings::add(&mut findings, f.clone());
                 }
                 let transcript = normalize(&outcome.trace);
                 runs.push(Run {

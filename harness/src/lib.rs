@@ -9,6 +9,7 @@ pub mod analysis;
 pub mod explain;
 mod fence;
 pub mod filter;
+pub mod findings;
 pub mod grade;
 pub mod labs;
 pub mod limits;

@@ -7,6 +7,8 @@
 //! tracer waits and resumes with raw signal numbers through this module
 //! (see docs/harness/ptrace-pitfalls.md, "real-time signals").
 
+pub(crate) mod socket;
+
 use nix::errno::Errno;
 
 use crate::trace::Tid;

@@ -1,0 +1,198 @@
+//! What a scenario run is bounded by (its limits) and what it gives: the
+//! outcome, or the error that kept it from running.
+
+use std::time::{Duration, Instant};
+
+use crate::limits::{self, Resources, seconds};
+use crate::trace::{Termination, Tid, Trace};
+use crate::tracer::TraceError;
+
+use super::steps::{Observed, Settled, Step};
+use crate::findings::Finding;
+
+/// Time bounds of a scenario run.
+#[derive(Clone, Debug)]
+pub struct Limits {
+    /// How long the server may take to call `listen`.
+    pub listen: Duration,
+    /// How long the server must stay quiet and asleep to count as blocked.
+    pub settle: Duration,
+    /// How long a settle step waits before calling the server busy.
+    pub settle_max: Duration,
+    /// The same, once the server was found busy: it spins, and waiting
+    /// longer each step would only make grading slow.
+    pub settle_max_busy: Duration,
+    /// How long a client waits for an expected reply.
+    pub reply: Duration,
+    /// How long the server gets to exit after SIGTERM before SIGKILL.
+    pub term_grace: Duration,
+    /// How long one scenario may take in all, from start to stop: past it
+    /// the remaining steps are skipped and the server is stopped.
+    pub time: Duration,
+    /// What the server may use (CPU, memory, tasks, files).
+    pub resources: Resources,
+}
+
+impl Default for Limits {
+    fn default() -> Limits {
+        Limits {
+            listen: Duration::from_secs(10),
+            settle: Duration::from_millis(40),
+            settle_max: Duration::from_secs(1),
+            settle_max_busy: Duration::from_millis(250),
+            reply: Duration::from_secs(5),
+            term_grace: Duration::from_secs(1),
+            time: Duration::from_secs(60),
+            resources: Resources::default(),
+        }
+    }
+}
+
+impl Limits {
+    /// Applies one `NAME=VALUE` limit (see [`limits::Limit`]).
+    pub fn set(&mut self, limit: limits::Limit) {
+        use limits::Limit;
+        match limit {
+            Limit::Time(d) => self.time = d,
+            Limit::Listen(d) => self.listen = d,
+            Limit::Cpu(d) => self.resources.cpu = d,
+            Limit::Memory(n) => self.resources.address_space = n,
+            Limit::Tasks(n) => self.resources.tasks = n,
+            Limit::FileSize(n) => self.resources.file_size = n,
+            Limit::OpenFiles(n) => self.resources.open_files = n,
+        }
+    }
+}
+
+/// Why a scenario could not run at all.
+#[derive(Debug, thiserror::Error)]
+pub enum ScenarioError {
+    #[error(transparent)]
+    Trace(#[from] TraceError),
+    #[error("the server {how} before it listened on a socket{}{}", stderr_tail(.stderr), bullets(.findings))]
+    ExitedBeforeListening {
+        how: Termination,
+        stderr: String,
+        findings: Vec<Finding>,
+        accounting: Box<Accounting>,
+    },
+    #[error("the server did not listen on a socket within {}{}{}", seconds(*.timeout), stderr_tail(.stderr), bullets(.findings))]
+    NeverListened {
+        timeout: Duration,
+        stderr: String,
+        findings: Vec<Finding>,
+        accounting: Box<Accounting>,
+    },
+}
+
+impl ScenarioError {
+    /// What the program wrote to stderr (the first 64 KiB), when it ran.
+    pub fn stderr(&self) -> Option<&str> {
+        match self {
+            ScenarioError::Trace(_) => None,
+            ScenarioError::ExitedBeforeListening { stderr, .. }
+            | ScenarioError::NeverListened { stderr, .. } => Some(stderr),
+        }
+    }
+
+    /// What the harness traced and killed, when the program ran at all.
+    pub fn accounting(&self) -> Option<&Accounting> {
+        match self {
+            ScenarioError::Trace(_) => None,
+            ScenarioError::ExitedBeforeListening { accounting, .. }
+            | ScenarioError::NeverListened { accounting, .. } => Some(accounting),
+        }
+    }
+}
+
+/// The processes of one run, by the harness's own accounting.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Accounting {
+    /// Every process traced.
+    pub processes: Vec<Tid>,
+    /// Processes that outlived the trace and were killed by the fences
+    /// (the cgroup, the harness as subreaper).
+    pub escaped: Vec<Tid>,
+    /// Processes still running once the run was over: must be none.
+    pub left_running: Vec<Tid>,
+}
+
+/// The instant `d` from now, or far in the future for a huge `d`.
+pub(super) fn far(d: Duration) -> Instant {
+    let now = Instant::now();
+    now.checked_add(d)
+        .unwrap_or_else(|| now + Duration::from_secs(365 * 24 * 3600))
+}
+
+/// Findings as indented bullet lines.
+fn bullets(findings: &[Finding]) -> String {
+    findings.iter().map(|f| format!("\n  - {f}")).collect()
+}
+
+fn stderr_tail(stderr: &str) -> String {
+    let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
+    if tail.is_empty() {
+        String::new()
+    } else {
+        let lines: Vec<&str> = tail.into_iter().rev().collect();
+        format!("; its stderr ends with: {}", lines.join(" / "))
+    }
+}
+
+/// The result of running a scenario.
+#[derive(Debug)]
+pub struct Outcome {
+    pub scenario: &'static str,
+    pub steps: Vec<(Step, Observed)>,
+    pub trace: Trace,
+    pub stdout: String,
+    pub stderr: String,
+    /// How the server ended (before the harness stopped it, if it did).
+    pub ended_by_itself: Option<Termination>,
+    /// The limits it hit and the rules it broke (running out of time
+    /// included), as sentences for the report.
+    pub findings: Vec<Finding>,
+    pub accounting: Accounting,
+}
+
+impl Outcome {
+    /// The observation of the step with this label.
+    pub fn observed(&self, label: &str) -> Option<&Observed> {
+        self.steps.iter().find_map(|(s, o)| {
+            let l = match s {
+                Step::Settle(l)
+                | Step::Expect(l, ..)
+                | Step::ExpectNothing(l, ..)
+                | Step::Burst(l, ..)
+                | Step::SlowBurst(l, ..)
+                | Step::Measure(l, ..)
+                | Step::Requests(l, ..)
+                | Step::Terminate(l) => *l,
+                _ => return None,
+            };
+            (l == label).then_some(o)
+        })
+    }
+
+    /// The blocked records a settle step saw, if it saw the server blocked.
+    pub fn blocked_at(&self, label: &str) -> Option<&[usize]> {
+        match self.observed(label) {
+            Some(Observed::Settled(Settled::Blocked(r))) => Some(r),
+            _ => None,
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn stderr_tail_keeps_the_last_lines() {
+        assert_eq!(stderr_tail(""), "");
+        assert_eq!(
+            stderr_tail("a\nb\nc\nd\n"),
+            "; its stderr ends with: b / c / d"
+        );
+    }
+}
