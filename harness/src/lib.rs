@@ -18,7 +18,6 @@ pub mod reference;
 pub mod report;
 pub mod scenario;
 pub mod starter;
-pub mod strace;
 mod sys;
 mod tables;
 pub mod trace;

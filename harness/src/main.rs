@@ -19,8 +19,8 @@ use iolab::limits::Limit;
 use iolab::normalize::{normalize, raw_lines, side_by_side};
 use iolab::report::Style;
 use iolab::scenario::{self, Limits};
-use iolab::strace::format::Formatter;
 use iolab::trace::Trace;
+use iolab::tracer::strace::format::Formatter;
 use iolab::tracer::{Backend, Placement, Spec, Tracer};
 
 #[derive(Parser)]

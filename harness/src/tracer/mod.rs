@@ -2,7 +2,7 @@
 //! backend, which runs the program under ptrace and streams [`Event`]s.
 //!
 //! The other backend, [`Backend::Strace`], runs the system's strace and
-//! decodes its output into the same events (see `crate::strace`).
+//! decodes its output into the same events (see `strace`).
 //!
 //! One dedicated thread spawns the program (with `PTRACE_TRACEME`), becomes
 //! the tracer of it and of every thread and process it creates, and sends
@@ -26,6 +26,7 @@
 
 pub(crate) mod decode;
 mod seccomp;
+pub mod strace;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
@@ -68,7 +69,7 @@ pub enum TraceError {
     #[error("strace failed: {0}")]
     Strace(String),
     #[error("cannot decode strace's output: {0}")]
-    StraceOutput(#[from] crate::strace::StreamError),
+    StraceOutput(#[from] strace::StreamError),
     #[error("cannot run `{program}`: {error}")]
     Spawn {
         program: String,
@@ -497,13 +498,9 @@ impl Tracer {
                     Backend::Native => {
                         trace_thread(spec, fence, thread_shared, events_tx, started_tx)
                     }
-                    Backend::Strace => crate::strace::trace_thread(
-                        spec,
-                        fence,
-                        thread_shared,
-                        events_tx,
-                        started_tx,
-                    ),
+                    Backend::Strace => {
+                        strace::trace_thread(spec, fence, thread_shared, events_tx, started_tx)
+                    }
                 }
             })
             .map_err(|e| TraceError::Thread(e.to_string()))?;
