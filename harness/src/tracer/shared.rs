@@ -4,7 +4,6 @@
 //! runs ([`Started`]). The facade reads it; both backends keep it current.
 
 use std::collections::HashSet;
-use std::os::fd::AsRawFd;
 use std::process::{ChildStderr, ChildStdout};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicBool, AtomicI32, AtomicU64, Ordering};
@@ -135,11 +134,8 @@ impl Shared {
             // The native tracer sends each event before resuming the task.
             return true;
         };
-        let mut waiting: libc::c_int = 0;
-        // SAFETY: FIONREAD writes one c_int through the pointer, which points
-        // at a live local; the fd is open for as long as `file` lives.
-        let r = unsafe { libc::ioctl(file.as_raw_fd(), libc::FIONREAD, &mut waiting) };
-        r == 0 && waiting == 0 && !self.unsent.load(Ordering::SeqCst)
+        crate::sys::pipe::unread(file).is_ok_and(|waiting| waiting == 0)
+            && !self.unsent.load(Ordering::SeqCst)
     }
 
     /// Sends `signal` to every traced process still alive.

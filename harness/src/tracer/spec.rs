@@ -7,11 +7,12 @@ use std::ffi::OsString;
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
-use nix::sys::ptrace;
+use nix::sys::resource::Resource;
 
-use crate::fence::{self, Cgroup};
+use crate::fence::Cgroup;
 use crate::filter::SyscallSet;
-use crate::limits::{Resources, clamped, set_rlimits};
+use crate::limits::{Resources, clamped};
+use crate::sys::process::ChildSetup;
 
 /// Which tracer runs the program.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -187,15 +188,32 @@ impl Spec {
         self
     }
 
-    /// The command both backends start, limits and fences applied between
-    /// fork and exec: `program args` natively, strace under strace (which
-    /// passes its limits and cgroup on to the program).
+    /// What the child of either backend does between fork and exec: join
+    /// the run's cgroup, take the limits, and (natively, `traceme`) ask to
+    /// be traced. Under strace, strace takes them and passes them on to the
+    /// program (a limit per process: strace's own use is small).
+    pub(crate) fn child_setup(&self, fence: Option<&Cgroup>, traceme: bool) -> ChildSetup {
+        let mut rlimits = match &self.resources {
+            Some(r) => clamped(&r.rlimits()),
+            // No core files even unbounded: a crash (lab 6's `crash` line)
+            // must not litter the disk.
+            None => vec![(Resource::RLIMIT_CORE, 0, 0)],
+        };
+        if !traceme {
+            // strace itself may use more CPU than the program: the program
+            // gets its CPU limit from the strace backend once it runs.
+            rlimits.retain(|&(resource, ..)| resource != Resource::RLIMIT_CPU);
+        }
+        ChildSetup::new(fence.map(|f| f.procs().clone()), rlimits, traceme)
+    }
+
+    /// The command both backends start, `setup` taken between fork and
+    /// exec: `program args` natively, strace under strace.
     pub(crate) fn command(
         &self,
         program: &std::ffi::OsStr,
         args: &[OsString],
-        fence: Option<&Cgroup>,
-        traceme: bool,
+        setup: ChildSetup,
     ) -> Command {
         let mut command = Command::new(program);
         command.args(args);
@@ -209,34 +227,7 @@ impl Spec {
         if self.own_process_group {
             command.process_group(0);
         }
-        let mut rlimits = match &self.resources {
-            Some(r) => clamped(&r.rlimits()),
-            // No core files even unbounded: a crash (lab 6's `crash` line)
-            // must not litter the disk.
-            None => vec![(libc::RLIMIT_CORE, 0, 0)],
-        };
-        if !traceme {
-            // strace itself may use more CPU than the program: the program
-            // gets its CPU limit from the strace backend once it runs.
-            rlimits.retain(|&(resource, ..)| resource != libc::RLIMIT_CPU);
-        }
-        let procs = fence.map(|f| f.procs().clone());
-        // SAFETY: the closure runs in the forked child before exec. It only
-        // makes async-signal-safe system calls (setrlimit; open, write and
-        // close to join the cgroup; ptrace(PTRACE_TRACEME)) on data prepared
-        // before the fork, and allocates nothing.
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(procs) = &procs {
-                    fence::join_in_child(procs);
-                }
-                set_rlimits(&rlimits)?;
-                if traceme {
-                    ptrace::traceme().map_err(std::io::Error::from)?;
-                }
-                Ok(())
-            });
-        }
+        setup.apply(&mut command);
         command
     }
 }

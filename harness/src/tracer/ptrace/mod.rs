@@ -21,14 +21,13 @@ mod seccomp;
 
 use std::collections::{HashMap, HashSet};
 use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
 use std::process::Child;
 use std::sync::Arc;
 use std::sync::mpsc::{self, Sender};
 use std::time::Instant;
 
 use nix::errno::Errno;
-use nix::sched::{CpuSet, sched_getaffinity, sched_setaffinity};
+use nix::sched::{CpuSet, sched_getaffinity, sched_getcpu, sched_setaffinity};
 use nix::sys::ptrace::{self, Options};
 use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
@@ -41,7 +40,7 @@ use super::spec::{Placement, Spec};
 use crate::fence::{self, Cgroup};
 use crate::filter::SyscallSet;
 use crate::procfs::status_field;
-use crate::sys::{self, Resume, Status};
+use crate::sys::ptrace::{Resume, Status, SyscallInfo, resume, syscall_info, wait_traced};
 use crate::trace::{Arg, Event, EventKind, SpawnKind, Termination, Tid};
 
 /// A task (thread) the tracer follows.
@@ -154,10 +153,9 @@ fn resolve(program: &std::ffi::OsStr, env: &[(OsString, OsString)]) -> std::io::
 
 /// The CPU the calling thread runs on, alone in a set.
 fn this_cpu() -> Option<CpuSet> {
-    // SAFETY: sched_getcpu takes no arguments and only reads the CPU number.
-    let cpu = unsafe { libc::sched_getcpu() };
+    let cpu = sched_getcpu().ok()?;
     let mut set = CpuSet::new();
-    set.set(usize::try_from(cpu).ok()?).ok()?;
+    set.set(cpu).ok()?;
     Some(set)
 }
 
@@ -185,54 +183,35 @@ pub(crate) fn trace_thread(
     } else {
         spec.program.clone()
     };
-    let mut command = spec.command(&program, &spec.args, fence, true);
+    let mut setup = spec.child_setup(fence, true);
     // Pinned: this thread and the program on the CPU this thread is on.
     let everywhere = sched_getaffinity(Pid::from_raw(0)).ok();
     let pin = match spec.placement {
         Placement::Spread => None,
         Placement::Auto | Placement::Same => this_cpu(),
     };
-    if let Some(cpu) = &pin {
-        let _ = sched_setaffinity(Pid::from_raw(0), cpu);
+    if let Some(cpu) = pin {
+        let _ = sched_setaffinity(Pid::from_raw(0), &cpu);
+        setup.pin(cpu);
     }
-    let launch = match &spec.filter {
-        Some(set) => {
-            let mut stopped = set.clone();
-            for nr in ALWAYS_STOPPED
-                .iter()
-                .filter_map(|n| crate::trace::syscall_nr(n))
-            {
-                stopped.insert(nr);
-            }
-            match seccomp::Launch::new(&stopped, &program, &spec.program, &spec.args, &spec.env) {
-                Ok(l) => Some(l),
-                Err(error) => {
-                    let _ = started.send(Err(spawn_error(error)));
-                    return Ok(());
-                }
+    if let Some(set) = &spec.filter {
+        let mut stopped = set.clone();
+        for nr in ALWAYS_STOPPED
+            .iter()
+            .filter_map(|n| crate::trace::syscall_nr(n))
+        {
+            stopped.insert(nr);
+        }
+        match seccomp::launch(&stopped, &program, &spec.program, &spec.args, &spec.env) {
+            // The child execs the program itself, or ends.
+            Ok(launch) => setup.launch(launch),
+            Err(error) => {
+                let _ = started.send(Err(spawn_error(error)));
+                return Ok(());
             }
         }
-        None => None,
-    };
-    if pin.is_some() || launch.is_some() {
-        let cpu = pin;
-        // SAFETY: runs in the forked child before exec, after the closure
-        // `command` set up (PTRACE_TRACEME): sched_setaffinity, and in
-        // `Launch::exec` prctl, seccomp, execve and exit_group, are plain
-        // system calls on data prepared before the fork.
-        unsafe {
-            command.pre_exec(move || {
-                if let Some(cpu) = &cpu {
-                    let _ = sched_setaffinity(Pid::from_raw(0), cpu);
-                }
-                match &launch {
-                    // Execs the program itself, or ends the child.
-                    Some(launch) => Err(launch.exec()),
-                    None => Ok(()),
-                }
-            });
-        }
     }
+    let mut command = spec.command(&program, &spec.args, setup);
     let (mut child, _started): (Child, _) = match fence::spawn(&mut command) {
         Ok(c) => c,
         Err(source) => {
@@ -350,7 +329,7 @@ impl Loop {
         } else {
             Resume::Syscall
         };
-        let _ = sys::resume(tid, how, signal);
+        let _ = resume(tid, how, signal);
     }
 
     fn pid_of(&self, tid: Tid) -> Tid {
@@ -369,7 +348,7 @@ impl Loop {
                 }
             }
             // Raw statuses: a real-time signal has no `Signal` variant.
-            let status = match sys::wait_traced() {
+            let status = match wait_traced() {
                 Ok(s) => s,
                 Err(Errno::EINTR) => continue,
                 Err(_) => break, // ECHILD: nothing left to wait for.
@@ -683,59 +662,6 @@ impl Loop {
                 self.resume(tid, sig);
             }
         }
-    }
-}
-
-/// A syscall stop, as `PTRACE_GET_SYSCALL_INFO` describes it.
-enum SyscallInfo {
-    Entry { nr: u64, args: [u64; 6] },
-    Exit { value: i64, is_error: bool },
-}
-
-fn syscall_info(tid: Tid) -> Option<SyscallInfo> {
-    // SAFETY: an all-zero ptrace_syscall_info is a valid value (plain integers
-    // and a union of integer arrays).
-    let mut info: libc::ptrace_syscall_info = unsafe { std::mem::zeroed() };
-    let size = std::mem::size_of::<libc::ptrace_syscall_info>();
-    // SAFETY: PTRACE_GET_SYSCALL_INFO writes at most `size` bytes into `info`,
-    // which is a live, properly aligned local of exactly that size.
-    let r = unsafe {
-        libc::ptrace(
-            libc::PTRACE_GET_SYSCALL_INFO,
-            tid,
-            size,
-            &mut info as *mut libc::ptrace_syscall_info,
-        )
-    };
-    if r < 0 {
-        return None;
-    }
-    match info.op {
-        libc::PTRACE_SYSCALL_INFO_ENTRY => {
-            // SAFETY: op ENTRY means the kernel filled the `entry` member.
-            let entry = unsafe { info.u.entry };
-            Some(SyscallInfo::Entry {
-                nr: entry.nr,
-                args: entry.args,
-            })
-        }
-        libc::PTRACE_SYSCALL_INFO_SECCOMP => {
-            // SAFETY: op SECCOMP means the kernel filled the `seccomp` member.
-            let sc = unsafe { info.u.seccomp };
-            Some(SyscallInfo::Entry {
-                nr: sc.nr,
-                args: sc.args,
-            })
-        }
-        libc::PTRACE_SYSCALL_INFO_EXIT => {
-            // SAFETY: op EXIT means the kernel filled the `exit` member.
-            let exit = unsafe { info.u.exit };
-            Some(SyscallInfo::Exit {
-                value: exit.sval,
-                is_error: exit.is_error != 0,
-            })
-        }
-        _ => None,
     }
 }
 
