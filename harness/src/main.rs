@@ -1,6 +1,9 @@
 //! `iolab`: trace any program, or grade a lab solution, from the command line.
 //!
 //! Exit codes: 0 success (full score), 1 points lost, 2 usage or harness error.
+//!
+//! No `unsafe` here: the library's `sys` layer holds all of it.
+#![deny(unsafe_code)]
 
 use std::ffi::OsString;
 use std::io::Write;
