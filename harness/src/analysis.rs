@@ -6,9 +6,15 @@
 //! Facts are typed (an fd's role is an [`FdRole`], never its transcript
 //! name); only [`evidence`] makes text, the transcript's own lines.
 
-use crate::grade::Run;
-use crate::normalize::FdRole;
+use crate::normalize::{FdRole, Transcript};
+use crate::scenario::Outcome;
 use crate::trace::{Arg, READS, Record, Ret, Tid};
+
+/// One scenario's run, with its transcript: what every fact is read from.
+pub struct Run {
+    pub outcome: Outcome,
+    pub transcript: Transcript,
+}
 
 /// The indices of the records of `run` that satisfy `pred`.
 pub(crate) fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {

@@ -551,6 +551,22 @@ mod tests {
     use super::*;
 
     #[test]
+    fn every_lab_has_a_reference_and_its_header_is_stripped() {
+        for lab in all() {
+            let scenarios = crate::reference::scenarios(lab.id);
+            assert!(!scenarios.is_empty(), "{} has no reference", lab.id);
+            for (s, _) in scenarios {
+                let text = crate::reference::transcript(lab.id, s).expect("listed");
+                assert!(
+                    text.starts_with("socket(") || text.starts_with("== main =="),
+                    "{}/{s}: {text:.40}",
+                    lab.id
+                );
+            }
+        }
+    }
+
+    #[test]
     fn the_slow_burst_outgrows_the_largest_send_buffer() {
         // Linux's default tcp_wmem maximum, a small one, and a large one.
         assert_eq!(slow_burst_for(4 * 1024 * 1024), 4608 * 1024);

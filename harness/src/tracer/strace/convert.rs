@@ -1030,7 +1030,7 @@ fn futex_wake_op(v: &Value) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strace::syntax::{Body, parse_line};
+    use crate::tracer::strace::syntax::{Body, parse_line};
 
     fn call(line: &str) -> (Vec<Arg>, Ret) {
         match parse_line(line).expect("parses").body {
