@@ -20,6 +20,6 @@ pub mod scenario;
 pub mod starter;
 pub mod strace;
 mod sys;
-mod tables;
+pub mod syscalls;
 pub mod trace;
 pub mod tracer;

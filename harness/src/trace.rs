@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::tables;
+use crate::syscalls::{self, Class, Names, Syscall};
 
 /// A kernel task id (thread id); the thread-group leader's tid is the pid.
 pub type Tid = i32;
@@ -120,6 +120,16 @@ pub struct Call {
 impl Call {
     pub fn name(&self) -> &'static str {
         syscall_name(self.nr)
+    }
+
+    /// The call's row in the syscall table, if it has one.
+    pub fn syscall(&self) -> Option<&'static Syscall> {
+        syscalls::by_nr(self.nr)
+    }
+
+    /// What kind of call it is ([`Class::Other`] when the table has no row).
+    pub fn class(&self) -> Class {
+        syscalls::class_of(self.nr)
     }
 }
 
@@ -268,6 +278,54 @@ impl Record {
         syscall_name(self.nr)
     }
 
+    /// The call's row in the syscall table, if it has one.
+    pub fn syscall(&self) -> Option<&'static Syscall> {
+        syscalls::by_nr(self.nr)
+    }
+
+    /// What kind of call it is ([`Class::Other`] when the table has no row).
+    pub fn class(&self) -> Class {
+        syscalls::class_of(self.nr)
+    }
+
+    /// Whether the call is of one of `classes`.
+    pub fn is_a(&self, classes: &[Class]) -> bool {
+        classes.contains(&self.class())
+    }
+
+    /// The fd the call works on (its first fd argument), per the table.
+    pub fn fd(&self) -> Option<i32> {
+        self.fd_arg(self.syscall()?.fd_index()?)
+    }
+
+    /// Whether argument `i` is a flag set holding `bit` (a libc constant
+    /// such as `libc::SOCK_NONBLOCK`), named by the flag table the syscall
+    /// table gives that argument.
+    pub fn has_flag(&self, i: usize, bit: u64) -> bool {
+        let Some(Arg::Flags { names, rest }) = self.args.get(i) else {
+            return false;
+        };
+        let Some(table) = self.flag_names(i) else {
+            return false;
+        };
+        let bits = names
+            .iter()
+            .filter_map(|n| table.iter().find(|(_, name)| name == n).map(|(b, _)| *b))
+            .fold(*rest, |all, b| all | b);
+        bit != 0 && bits & bit == bit
+    }
+
+    /// The flag table naming argument `i`: the syscall table's, or for
+    /// `fcntl`'s third argument the one its command takes.
+    fn flag_names(&self, i: usize) -> Option<Names> {
+        let row = self.syscall()?;
+        match (row.class, i, self.args.get(1)) {
+            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFL"))) => Some(syscalls::values::O_FLAGS),
+            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFD"))) => Some(syscalls::values::FD_FLAGS),
+            _ => row.flag_names(i),
+        }
+    }
+
     /// How many calls the record stands for: itself and its repeats.
     pub fn times(&self) -> u64 {
         1 + self.repeats
@@ -296,10 +354,10 @@ impl Record {
 
     /// How many bytes a read or write asked for, where the call says so in
     /// one number (`read`, `write`, `recvfrom`, `sendto`; not the vectored
-    /// and message forms).
+    /// and message forms): the table's [`Syscall::len_index`] argument.
     pub fn asked_len(&self) -> Option<i64> {
-        match (self.name(), self.args.get(2)) {
-            ("read" | "write" | "recvfrom" | "sendto", Some(Arg::Int(n))) => Some(*n),
+        match self.args.get(self.syscall()?.len_index()?) {
+            Some(Arg::Int(n)) => Some(*n),
             _ => None,
         }
     }
@@ -315,13 +373,10 @@ impl Record {
     /// Which argument holds the call's timeout, for the calls that can end
     /// by themselves: the sleeps, the readiness waits and the futex waits.
     fn timeout_arg(&self) -> Option<usize> {
-        match self.name() {
-            "nanosleep" => Some(0),
-            "clock_nanosleep" | "poll" | "ppoll" => Some(2),
-            "select" | "pselect6" => Some(4),
-            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => Some(3),
-            "futex" if self.is_futex_wait() => Some(3),
-            _ => None,
+        let (i, _) = self.syscall()?.timeout_index()?;
+        match self.class() {
+            Class::Futex if !self.is_futex_wait() => None,
+            _ => Some(i),
         }
     }
 
@@ -334,15 +389,15 @@ impl Record {
     /// when it was not decoded (strace shows an `epoll_wait`'s timeout only
     /// when it returns).
     pub fn timeout(&self) -> Option<Duration> {
-        let relative = match self.name() {
-            "clock_nanosleep" => matches!(
+        let relative = match self.syscall().map(|s| s.nr as libc::c_long) {
+            Some(libc::SYS_clock_nanosleep) => matches!(
                 (self.args.first(), self.args.get(1)),
                 (
                     Some(Arg::Sym("CLOCK_REALTIME" | "CLOCK_MONOTONIC")),
                     Some(Arg::Flags { names, .. }),
                 ) if !names.contains(&"TIMER_ABSTIME")
             ),
-            "futex" => self.futex().is_some_and(|(op, _)| op == "FUTEX_WAIT"),
+            Some(libc::SYS_futex) => self.futex().is_some_and(|(op, _)| op == "FUTEX_WAIT"),
             _ => true,
         };
         if !relative {
@@ -375,10 +430,10 @@ impl Record {
     /// `EAGAIN` is not: the lock word changed under it, which is progress.)
     pub fn is_idle(&self) -> bool {
         match &self.ret {
-            Some(Ret::Err(e)) => *e == libc::EAGAIN && self.name() != "futex",
-            Some(Ret::Ok(v)) => match self.name() {
-                "nanosleep" | "clock_nanosleep" | "sched_yield" => true,
-                name if WAITS.contains(&name) => *v == Arg::Int(0),
+            Some(Ret::Err(e)) => *e == libc::EAGAIN && self.class() != Class::Futex,
+            Some(Ret::Ok(v)) => match self.class() {
+                Class::Sleep | Class::Yield => true,
+                class if class.is_readiness_wait() => *v == Arg::Int(0),
                 _ => false,
             },
             None => false,
@@ -401,7 +456,7 @@ impl Record {
     /// For a `futex` call: its command without the private and clock flags
     /// (`FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAIT_BITSET`, ...) and its word.
     pub fn futex(&self) -> Option<(&'static str, u64)> {
-        if self.name() != "futex" {
+        if self.class() != Class::Futex {
             return None;
         }
         let word = match self.args.first() {
@@ -423,27 +478,6 @@ impl Record {
             .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
     }
 }
-
-/// Syscalls that read from a socket (or any fd).
-pub const READS: &[&str] = &["read", "readv", "recvfrom", "recvmsg", "recvmmsg"];
-/// Syscalls that write to a socket (or any fd).
-pub const WRITES: &[&str] = &["write", "writev", "sendto", "sendmsg", "sendmmsg"];
-
-/// The `select` family.
-pub const SELECTS: &[&str] = &["select", "pselect6"];
-/// The `epoll_wait` family.
-pub const EPOLL_WAITS: &[&str] = &["epoll_wait", "epoll_pwait", "epoll_pwait2"];
-/// Syscalls that wait for fds to become ready: the select, poll and
-/// epoll_wait families.
-pub const WAITS: &[&str] = &[
-    "select",
-    "pselect6",
-    "poll",
-    "ppoll",
-    "epoll_wait",
-    "epoll_pwait",
-    "epoll_pwait2",
-];
 
 /// A whole trace: the events, and the syscall records paired from them.
 #[derive(Clone, Debug, Default)]
@@ -637,28 +671,19 @@ pub fn known_at_entry(args: &[Arg]) -> usize {
 
 /// The name of syscall `nr` on x86_64 (`syscall_N` when unknown).
 pub fn syscall_name(nr: u64) -> &'static str {
-    match usize::try_from(nr)
-        .ok()
-        .and_then(|i| tables::SYSCALL_NAMES.get(i))
-    {
-        Some(name) if !name.is_empty() => name,
-        _ => "syscall_unknown",
-    }
+    syscalls::name(nr)
 }
 
 /// The syscall number for `name`, if it exists on x86_64.
 pub fn syscall_nr(name: &str) -> Option<u64> {
-    tables::SYSCALL_NAMES
-        .iter()
-        .position(|n| *n == name)
-        .map(|i| i as u64)
+    syscalls::number(name)
 }
 
 /// The symbolic name of an errno value (`E123` when unknown).
 pub fn errno_name(errno: i32) -> String {
     match usize::try_from(errno)
         .ok()
-        .and_then(|i| tables::ERRNO_NAMES.get(i))
+        .and_then(|i| syscalls::ERRNO_NAMES.get(i))
     {
         Some(name) if !name.is_empty() => (*name).to_string(),
         _ => format!("E{errno}"),
@@ -667,7 +692,7 @@ pub fn errno_name(errno: i32) -> String {
 
 /// The number of an errno by its name (`EAGAIN`, `ERESTARTSYS`).
 pub fn errno_number(name: &str) -> Option<i32> {
-    tables::ERRNO_NAMES
+    syscalls::ERRNO_NAMES
         .iter()
         .position(|n| *n == name)
         .and_then(|i| i32::try_from(i).ok())
