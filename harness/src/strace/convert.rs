@@ -232,9 +232,9 @@ impl<'a> Args<'a> {
             "fcntl" => {
                 let mut v = vec![fd(0), self.with(1, d::fcntl_cmd)];
                 let arg = match self.raw(1) {
-                    Some(4) => self.with(2, d::open_flags),
-                    Some(2) => self.with(2, |x| d::flags(x, d::FD_FLAGS)),
-                    Some(0 | 1030) => int(2),
+                    Some(d::F_SETFL) => self.with(2, d::open_flags),
+                    Some(d::F_SETFD) => self.with(2, |x| d::flags(x, d::FD_FLAGS)),
+                    Some(d::F_DUPFD | d::F_DUPFD_CLOEXEC) => int(2),
                     _ => Arg::Unknown,
                 };
                 if arg != Arg::Unknown {

@@ -9,185 +9,225 @@
 
 use crate::trace::{Arg, EpollEvent};
 
+/// libc's constant `NAME` as the raw register value it stands for: every
+/// type (`c_int`, `c_short`, `c_ulong`, ...) through its 32 bits, so that
+/// `EPOLLET`, `1 << 31` in a `c_int`, stays `0x80000000`.
+macro_rules! c {
+    ($name:ident) => {
+        libc::$name as u32 as u64
+    };
+}
+
 /// How many bytes of a read or written buffer the trace keeps.
 pub const BUFFER_HEAD: usize = 64;
 /// How many argv entries of an `execve` the trace keeps.
 pub(crate) const ARGV_MAX: usize = 8;
 pub(crate) const SOCK_TYPES: &[(u64, &str)] = &[
-    (1, "SOCK_STREAM"),
-    (2, "SOCK_DGRAM"),
-    (3, "SOCK_RAW"),
-    (5, "SOCK_SEQPACKET"),
+    (c!(SOCK_STREAM), "SOCK_STREAM"),
+    (c!(SOCK_DGRAM), "SOCK_DGRAM"),
+    (c!(SOCK_RAW), "SOCK_RAW"),
+    (c!(SOCK_SEQPACKET), "SOCK_SEQPACKET"),
 ];
-pub(crate) const SOCK_FLAGS: &[(u64, &str)] =
-    &[(0o4000, "SOCK_NONBLOCK"), (0o2000000, "SOCK_CLOEXEC")];
+pub(crate) const SOCK_FLAGS: &[(u64, &str)] = &[
+    (c!(SOCK_NONBLOCK), "SOCK_NONBLOCK"),
+    (c!(SOCK_CLOEXEC), "SOCK_CLOEXEC"),
+];
 pub(crate) const MSG_FLAGS: &[(u64, &str)] = &[
-    (0x1, "MSG_OOB"),
-    (0x2, "MSG_PEEK"),
-    (0x8, "MSG_DONTROUTE"),
-    (0x20, "MSG_TRUNC"),
-    (0x40, "MSG_DONTWAIT"),
-    (0x80, "MSG_EOR"),
-    (0x100, "MSG_WAITALL"),
-    (0x4000, "MSG_NOSIGNAL"),
-    (0x8000, "MSG_MORE"),
-    (0x40000000, "MSG_CMSG_CLOEXEC"),
+    (c!(MSG_OOB), "MSG_OOB"),
+    (c!(MSG_PEEK), "MSG_PEEK"),
+    (c!(MSG_DONTROUTE), "MSG_DONTROUTE"),
+    (c!(MSG_TRUNC), "MSG_TRUNC"),
+    (c!(MSG_DONTWAIT), "MSG_DONTWAIT"),
+    (c!(MSG_EOR), "MSG_EOR"),
+    (c!(MSG_WAITALL), "MSG_WAITALL"),
+    (c!(MSG_NOSIGNAL), "MSG_NOSIGNAL"),
+    (c!(MSG_MORE), "MSG_MORE"),
+    (c!(MSG_CMSG_CLOEXEC), "MSG_CMSG_CLOEXEC"),
 ];
 /// Open-file status flags (access mode handled separately).
 pub(crate) const O_FLAGS: &[(u64, &str)] = &[
-    (0o100, "O_CREAT"),
-    (0o200, "O_EXCL"),
-    (0o400, "O_NOCTTY"),
-    (0o1000, "O_TRUNC"),
-    (0o2000, "O_APPEND"),
-    (0o4000, "O_NONBLOCK"),
-    (0o10000, "O_DSYNC"),
-    (0o20000, "O_ASYNC"),
-    (0o40000, "O_DIRECT"),
+    (c!(O_CREAT), "O_CREAT"),
+    (c!(O_EXCL), "O_EXCL"),
+    (c!(O_NOCTTY), "O_NOCTTY"),
+    (c!(O_TRUNC), "O_TRUNC"),
+    (c!(O_APPEND), "O_APPEND"),
+    (c!(O_NONBLOCK), "O_NONBLOCK"),
+    (c!(O_DSYNC), "O_DSYNC"),
+    (c!(O_ASYNC), "O_ASYNC"),
+    (c!(O_DIRECT), "O_DIRECT"),
+    // The kernel's bit: libc has 0 (implied on 64-bit), yet a 32-bit
+    // program, or one that asks, passes it.
     (0o100000, "O_LARGEFILE"),
-    (0o200000, "O_DIRECTORY"),
-    (0o400000, "O_NOFOLLOW"),
-    (0o1000000, "O_NOATIME"),
-    (0o2000000, "O_CLOEXEC"),
-    (0o10000000, "O_PATH"),
+    (c!(O_DIRECTORY), "O_DIRECTORY"),
+    (c!(O_NOFOLLOW), "O_NOFOLLOW"),
+    (c!(O_NOATIME), "O_NOATIME"),
+    (c!(O_CLOEXEC), "O_CLOEXEC"),
+    (c!(O_PATH), "O_PATH"),
 ];
 pub(crate) const CLONE_FLAGS: &[(u64, &str)] = &[
-    (0x100, "CLONE_VM"),
-    (0x200, "CLONE_FS"),
-    (0x400, "CLONE_FILES"),
-    (0x800, "CLONE_SIGHAND"),
-    (0x1000, "CLONE_PIDFD"),
-    (0x2000, "CLONE_PTRACE"),
-    (0x4000, "CLONE_VFORK"),
-    (0x8000, "CLONE_PARENT"),
-    (0x10000, "CLONE_THREAD"),
-    (0x20000, "CLONE_NEWNS"),
-    (0x40000, "CLONE_SYSVSEM"),
-    (0x80000, "CLONE_SETTLS"),
-    (0x100000, "CLONE_PARENT_SETTID"),
-    (0x200000, "CLONE_CHILD_CLEARTID"),
-    (0x400000, "CLONE_DETACHED"),
-    (0x800000, "CLONE_UNTRACED"),
-    (0x1000000, "CLONE_CHILD_SETTID"),
-    (0x2000000, "CLONE_NEWCGROUP"),
-    (0x4000000, "CLONE_NEWUTS"),
-    (0x8000000, "CLONE_NEWIPC"),
-    (0x10000000, "CLONE_NEWUSER"),
-    (0x20000000, "CLONE_NEWPID"),
-    (0x40000000, "CLONE_NEWNET"),
-    (0x80000000, "CLONE_IO"),
+    (c!(CLONE_VM), "CLONE_VM"),
+    (c!(CLONE_FS), "CLONE_FS"),
+    (c!(CLONE_FILES), "CLONE_FILES"),
+    (c!(CLONE_SIGHAND), "CLONE_SIGHAND"),
+    (c!(CLONE_PIDFD), "CLONE_PIDFD"),
+    (c!(CLONE_PTRACE), "CLONE_PTRACE"),
+    (c!(CLONE_VFORK), "CLONE_VFORK"),
+    (c!(CLONE_PARENT), "CLONE_PARENT"),
+    (c!(CLONE_THREAD), "CLONE_THREAD"),
+    (c!(CLONE_NEWNS), "CLONE_NEWNS"),
+    (c!(CLONE_SYSVSEM), "CLONE_SYSVSEM"),
+    (c!(CLONE_SETTLS), "CLONE_SETTLS"),
+    (c!(CLONE_PARENT_SETTID), "CLONE_PARENT_SETTID"),
+    (c!(CLONE_CHILD_CLEARTID), "CLONE_CHILD_CLEARTID"),
+    (c!(CLONE_DETACHED), "CLONE_DETACHED"),
+    (c!(CLONE_UNTRACED), "CLONE_UNTRACED"),
+    (c!(CLONE_CHILD_SETTID), "CLONE_CHILD_SETTID"),
+    (c!(CLONE_NEWCGROUP), "CLONE_NEWCGROUP"),
+    (c!(CLONE_NEWUTS), "CLONE_NEWUTS"),
+    (c!(CLONE_NEWIPC), "CLONE_NEWIPC"),
+    (c!(CLONE_NEWUSER), "CLONE_NEWUSER"),
+    (c!(CLONE_NEWPID), "CLONE_NEWPID"),
+    (c!(CLONE_NEWNET), "CLONE_NEWNET"),
+    (c!(CLONE_IO), "CLONE_IO"),
 ];
 pub(crate) const POLL_EVENTS: &[(u64, &str)] = &[
-    (0x1, "POLLIN"),
-    (0x2, "POLLPRI"),
-    (0x4, "POLLOUT"),
-    (0x8, "POLLERR"),
-    (0x10, "POLLHUP"),
-    (0x20, "POLLNVAL"),
-    (0x40, "POLLRDNORM"),
-    (0x80, "POLLRDBAND"),
-    (0x100, "POLLWRNORM"),
-    (0x200, "POLLWRBAND"),
-    (0x2000, "POLLRDHUP"),
+    (c!(POLLIN), "POLLIN"),
+    (c!(POLLPRI), "POLLPRI"),
+    (c!(POLLOUT), "POLLOUT"),
+    (c!(POLLERR), "POLLERR"),
+    (c!(POLLHUP), "POLLHUP"),
+    (c!(POLLNVAL), "POLLNVAL"),
+    (c!(POLLRDNORM), "POLLRDNORM"),
+    (c!(POLLRDBAND), "POLLRDBAND"),
+    (c!(POLLWRNORM), "POLLWRNORM"),
+    (c!(POLLWRBAND), "POLLWRBAND"),
+    (c!(POLLRDHUP), "POLLRDHUP"),
 ];
 pub(crate) const EPOLL_EVENTS: &[(u64, &str)] = &[
-    (0x1, "EPOLLIN"),
-    (0x2, "EPOLLPRI"),
-    (0x4, "EPOLLOUT"),
-    (0x8, "EPOLLERR"),
-    (0x10, "EPOLLHUP"),
-    (0x40, "EPOLLRDNORM"),
-    (0x80, "EPOLLRDBAND"),
-    (0x100, "EPOLLWRNORM"),
-    (0x200, "EPOLLWRBAND"),
-    (0x400, "EPOLLMSG"),
-    (0x2000, "EPOLLRDHUP"),
-    (1 << 28, "EPOLLEXCLUSIVE"),
-    (1 << 29, "EPOLLWAKEUP"),
-    (1 << 30, "EPOLLONESHOT"),
-    (1 << 31, "EPOLLET"),
+    (c!(EPOLLIN), "EPOLLIN"),
+    (c!(EPOLLPRI), "EPOLLPRI"),
+    (c!(EPOLLOUT), "EPOLLOUT"),
+    (c!(EPOLLERR), "EPOLLERR"),
+    (c!(EPOLLHUP), "EPOLLHUP"),
+    (c!(EPOLLRDNORM), "EPOLLRDNORM"),
+    (c!(EPOLLRDBAND), "EPOLLRDBAND"),
+    (c!(EPOLLWRNORM), "EPOLLWRNORM"),
+    (c!(EPOLLWRBAND), "EPOLLWRBAND"),
+    (c!(EPOLLMSG), "EPOLLMSG"),
+    (c!(EPOLLRDHUP), "EPOLLRDHUP"),
+    (c!(EPOLLEXCLUSIVE), "EPOLLEXCLUSIVE"),
+    (c!(EPOLLWAKEUP), "EPOLLWAKEUP"),
+    (c!(EPOLLONESHOT), "EPOLLONESHOT"),
+    (c!(EPOLLET), "EPOLLET"),
 ];
 pub(crate) const WAIT_OPTIONS: &[(u64, &str)] = &[
-    (0x1, "WNOHANG"),
-    (0x2, "WUNTRACED"),
-    (0x8, "WCONTINUED"),
-    (0x40000000, "__WALL"),
-    (0x80000000, "__WCLONE"),
+    (c!(WNOHANG), "WNOHANG"),
+    (c!(WUNTRACED), "WUNTRACED"),
+    (c!(WCONTINUED), "WCONTINUED"),
+    (c!(__WALL), "__WALL"),
+    (c!(__WCLONE), "__WCLONE"),
 ];
 
 pub(crate) const FAMILIES: &[(u64, &str)] = &[
-    (0, "AF_UNSPEC"),
-    (1, "AF_UNIX"),
-    (2, "AF_INET"),
-    (10, "AF_INET6"),
-    (16, "AF_NETLINK"),
-    (17, "AF_PACKET"),
+    (c!(AF_UNSPEC), "AF_UNSPEC"),
+    (c!(AF_UNIX), "AF_UNIX"),
+    (c!(AF_INET), "AF_INET"),
+    (c!(AF_INET6), "AF_INET6"),
+    (c!(AF_NETLINK), "AF_NETLINK"),
+    (c!(AF_PACKET), "AF_PACKET"),
 ];
 
-pub(crate) const PROTOCOLS: &[(u64, &str)] =
-    &[(0, "IPPROTO_IP"), (6, "IPPROTO_TCP"), (17, "IPPROTO_UDP")];
+pub(crate) const PROTOCOLS: &[(u64, &str)] = &[
+    (c!(IPPROTO_IP), "IPPROTO_IP"),
+    (c!(IPPROTO_TCP), "IPPROTO_TCP"),
+    (c!(IPPROTO_UDP), "IPPROTO_UDP"),
+];
 
 pub(crate) const EPOLL_OPS: &[(u64, &str)] = &[
-    (1, "EPOLL_CTL_ADD"),
-    (2, "EPOLL_CTL_DEL"),
-    (3, "EPOLL_CTL_MOD"),
+    (c!(EPOLL_CTL_ADD), "EPOLL_CTL_ADD"),
+    (c!(EPOLL_CTL_DEL), "EPOLL_CTL_DEL"),
+    (c!(EPOLL_CTL_MOD), "EPOLL_CTL_MOD"),
 ];
 
-pub(crate) const SOCKOPT_LEVELS: &[(u64, &str)] =
-    &[(1, "SOL_SOCKET"), (6, "IPPROTO_TCP"), (41, "IPPROTO_IPV6")];
+pub(crate) const SOCKOPT_LEVELS: &[(u64, &str)] = &[
+    (c!(SOL_SOCKET), "SOL_SOCKET"),
+    (c!(IPPROTO_TCP), "IPPROTO_TCP"),
+    (c!(IPPROTO_IPV6), "IPPROTO_IPV6"),
+];
 
 pub(crate) const SOCKET_OPTIONS: &[(u64, &str)] = &[
-    (2, "SO_REUSEADDR"),
-    (4, "SO_ERROR"),
-    (7, "SO_SNDBUF"),
-    (8, "SO_RCVBUF"),
-    (9, "SO_KEEPALIVE"),
-    (13, "SO_LINGER"),
-    (15, "SO_REUSEPORT"),
-    (20, "SO_RCVTIMEO"),
-    (21, "SO_SNDTIMEO"),
+    (c!(SO_REUSEADDR), "SO_REUSEADDR"),
+    (c!(SO_ERROR), "SO_ERROR"),
+    (c!(SO_SNDBUF), "SO_SNDBUF"),
+    (c!(SO_RCVBUF), "SO_RCVBUF"),
+    (c!(SO_KEEPALIVE), "SO_KEEPALIVE"),
+    (c!(SO_LINGER), "SO_LINGER"),
+    (c!(SO_REUSEPORT), "SO_REUSEPORT"),
+    (c!(SO_RCVTIMEO), "SO_RCVTIMEO"),
+    (c!(SO_SNDTIMEO), "SO_SNDTIMEO"),
 ];
 
-pub(crate) const TCP_OPTIONS: &[(u64, &str)] = &[(1, "TCP_NODELAY"), (3, "TCP_CORK")];
+pub(crate) const TCP_OPTIONS: &[(u64, &str)] =
+    &[(c!(TCP_NODELAY), "TCP_NODELAY"), (c!(TCP_CORK), "TCP_CORK")];
 
-pub(crate) const IPV6_OPTIONS: &[(u64, &str)] = &[(26, "IPV6_V6ONLY")];
+pub(crate) const IPV6_OPTIONS: &[(u64, &str)] = &[(c!(IPV6_V6ONLY), "IPV6_V6ONLY")];
 
 pub(crate) const FCNTL_CMDS: &[(u64, &str)] = &[
-    (0, "F_DUPFD"),
-    (1, "F_GETFD"),
-    (2, "F_SETFD"),
-    (3, "F_GETFL"),
-    (4, "F_SETFL"),
-    (1030, "F_DUPFD_CLOEXEC"),
+    (c!(F_DUPFD), "F_DUPFD"),
+    (c!(F_GETFD), "F_GETFD"),
+    (c!(F_SETFD), "F_SETFD"),
+    (c!(F_GETFL), "F_GETFL"),
+    (c!(F_SETFL), "F_SETFL"),
+    (c!(F_DUPFD_CLOEXEC), "F_DUPFD_CLOEXEC"),
 ];
 
-pub(crate) const SHUTDOWN_HOWS: &[(u64, &str)] =
-    &[(0, "SHUT_RD"), (1, "SHUT_WR"), (2, "SHUT_RDWR")];
+/// The `fcntl` commands whose argument or result the decoders name.
+pub(crate) const F_DUPFD: u64 = c!(F_DUPFD);
+pub(crate) const F_SETFD: u64 = c!(F_SETFD);
+pub(crate) const F_GETFL: u64 = c!(F_GETFL);
+pub(crate) const F_SETFL: u64 = c!(F_SETFL);
+pub(crate) const F_DUPFD_CLOEXEC: u64 = c!(F_DUPFD_CLOEXEC);
+
+pub(crate) const SHUTDOWN_HOWS: &[(u64, &str)] = &[
+    (c!(SHUT_RD), "SHUT_RD"),
+    (c!(SHUT_WR), "SHUT_WR"),
+    (c!(SHUT_RDWR), "SHUT_RDWR"),
+];
 
 pub(crate) const IOCTL_REQUESTS: &[(u64, &str)] = &[
-    (FIONBIO, "FIONBIO"),
-    (FIONREAD, "FIONREAD"),
-    (0x5401, "TCGETS"),
-    (0x5413, "TIOCGWINSZ"),
+    (c!(FIONBIO), "FIONBIO"),
+    (c!(FIONREAD), "FIONREAD"),
+    (c!(TCGETS), "TCGETS"),
+    (c!(TIOCGWINSZ), "TIOCGWINSZ"),
 ];
 
-pub(crate) const CLOCKS: &[(u64, &str)] = &[(0, "CLOCK_REALTIME"), (1, "CLOCK_MONOTONIC")];
+pub(crate) const CLOCKS: &[(u64, &str)] = &[
+    (c!(CLOCK_REALTIME), "CLOCK_REALTIME"),
+    (c!(CLOCK_MONOTONIC), "CLOCK_MONOTONIC"),
+];
 
-pub(crate) const TIMER_FLAGS: &[(u64, &str)] = &[(1, "TIMER_ABSTIME")];
+pub(crate) const TIMER_FLAGS: &[(u64, &str)] = &[(c!(TIMER_ABSTIME), "TIMER_ABSTIME")];
 
-pub(crate) const ID_TYPES: &[(u64, &str)] =
-    &[(0, "P_ALL"), (1, "P_PID"), (2, "P_PGID"), (3, "P_PIDFD")];
+pub(crate) const ID_TYPES: &[(u64, &str)] = &[
+    (c!(P_ALL), "P_ALL"),
+    (c!(P_PID), "P_PID"),
+    (c!(P_PGID), "P_PGID"),
+    (c!(P_PIDFD), "P_PIDFD"),
+];
 
-pub(crate) const SIGPROCMASK_HOWS: &[(u64, &str)] =
-    &[(0, "SIG_BLOCK"), (1, "SIG_UNBLOCK"), (2, "SIG_SETMASK")];
+pub(crate) const SIGPROCMASK_HOWS: &[(u64, &str)] = &[
+    (c!(SIG_BLOCK), "SIG_BLOCK"),
+    (c!(SIG_UNBLOCK), "SIG_UNBLOCK"),
+    (c!(SIG_SETMASK), "SIG_SETMASK"),
+];
 
 /// The ptrace requests a program under test might try (to detect or
 /// attach a debugger): named so the report can say which.
 pub(crate) const PTRACE_REQUESTS: &[(u64, &str)] = &[
-    (0, "PTRACE_TRACEME"),
-    (16, "PTRACE_ATTACH"),
-    (17, "PTRACE_DETACH"),
-    (0x4206, "PTRACE_SEIZE"),
+    (c!(PTRACE_TRACEME), "PTRACE_TRACEME"),
+    (c!(PTRACE_ATTACH), "PTRACE_ATTACH"),
+    (c!(PTRACE_DETACH), "PTRACE_DETACH"),
+    (c!(PTRACE_SEIZE), "PTRACE_SEIZE"),
 ];
 
 /// ptrace's arguments as strace shows them: the request alone for
@@ -201,9 +241,9 @@ pub(crate) fn ptrace_args(a: &[u64]) -> Vec<Arg> {
     }
 }
 
-pub(crate) const EPOLL_CREATE_FLAGS: &[(u64, &str)] = &[(0o2000000, "EPOLL_CLOEXEC")];
+pub(crate) const EPOLL_CREATE_FLAGS: &[(u64, &str)] = &[(c!(EPOLL_CLOEXEC), "EPOLL_CLOEXEC")];
 
-pub(crate) const FD_FLAGS: &[(u64, &str)] = &[(1, "FD_CLOEXEC")];
+pub(crate) const FD_FLAGS: &[(u64, &str)] = &[(c!(FD_CLOEXEC), "FD_CLOEXEC")];
 
 /// Splits `value` into the names in `table` and leftover bits.
 pub(crate) fn flags(value: u64, table: &[(u64, &'static str)]) -> Arg {
@@ -339,8 +379,8 @@ pub(crate) fn shutdown_how(value: u64) -> Arg {
     sym_or_int(value, SHUTDOWN_HOWS)
 }
 
-pub(crate) const FIONBIO: u64 = 0x5421;
-pub(crate) const FIONREAD: u64 = 0x541b;
+pub(crate) const FIONBIO: u64 = c!(FIONBIO);
+pub(crate) const FIONREAD: u64 = c!(FIONREAD);
 
 pub(crate) fn ioctl_request(value: u64) -> Arg {
     sym_or_int(value, IOCTL_REQUESTS)
@@ -355,24 +395,25 @@ pub(crate) fn timeval_text(secs: u64, micros: u64) -> Arg {
 }
 
 pub(crate) const WAITID_OPTIONS: &[(u64, &str)] = &[
-    (0x1, "WNOHANG"),
-    (0x2, "WSTOPPED"),
-    (0x4, "WEXITED"),
-    (0x8, "WCONTINUED"),
-    (0x01000000, "WNOWAIT"),
-    (0x40000000, "__WALL"),
-    (0x80000000, "__WCLONE"),
+    (c!(WNOHANG), "WNOHANG"),
+    (c!(WSTOPPED), "WSTOPPED"),
+    (c!(WEXITED), "WEXITED"),
+    (c!(WCONTINUED), "WCONTINUED"),
+    (c!(WNOWAIT), "WNOWAIT"),
+    (c!(__WALL), "__WALL"),
+    (c!(__WCLONE), "__WCLONE"),
 ];
 
 pub(crate) const SA_FLAGS: &[(u64, &str)] = &[
-    (0x1, "SA_NOCLDSTOP"),
-    (0x2, "SA_NOCLDWAIT"),
-    (0x4, "SA_SIGINFO"),
+    (c!(SA_NOCLDSTOP), "SA_NOCLDSTOP"),
+    (c!(SA_NOCLDWAIT), "SA_NOCLDWAIT"),
+    (c!(SA_SIGINFO), "SA_SIGINFO"),
+    // Kernel-only (the C library sets it itself): not in libc.
     (0x04000000, "SA_RESTORER"),
-    (0x08000000, "SA_ONSTACK"),
-    (0x10000000, "SA_RESTART"),
-    (0x40000000, "SA_NODEFER"),
-    (0x80000000, "SA_RESETHAND"),
+    (c!(SA_ONSTACK), "SA_ONSTACK"),
+    (c!(SA_RESTART), "SA_RESTART"),
+    (c!(SA_NODEFER), "SA_NODEFER"),
+    (c!(SA_RESETHAND), "SA_RESETHAND"),
 ];
 
 /// A `struct sigaction` from its handler (0 `SIG_DFL`, 1 `SIG_IGN`, else
@@ -408,8 +449,8 @@ pub(crate) const FUTEX_OPS: &[(&str, &str)] = &[
     ("FUTEX_CMP_REQUEUE_PI", "FUTEX_CMP_REQUEUE_PI_PRIVATE"),
     ("FUTEX_LOCK_PI2", "FUTEX_LOCK_PI2_PRIVATE"),
 ];
-pub(crate) const FUTEX_PRIVATE_FLAG: u64 = 128;
-pub(crate) const FUTEX_CLOCK_REALTIME: u64 = 256;
+pub(crate) const FUTEX_PRIVATE_FLAG: u64 = c!(FUTEX_PRIVATE_FLAG);
+pub(crate) const FUTEX_CLOCK_REALTIME: u64 = c!(FUTEX_CLOCK_REALTIME);
 
 /// A futex operation like strace shows it: `FUTEX_WAIT_PRIVATE`,
 /// `FUTEX_WAIT_BITSET_PRIVATE|FUTEX_CLOCK_REALTIME`.
@@ -541,8 +582,8 @@ pub(crate) fn ret_arg(name: &str, arg1: u64, v: u64) -> Arg {
             Arg::Fd(v as i32)
         }
         "fcntl" => match arg1 {
-            3 => open_flags(v),
-            0 | 1030 => Arg::Fd(v as i32),
+            F_GETFL => open_flags(v),
+            F_DUPFD | F_DUPFD_CLOEXEC => Arg::Fd(v as i32),
             _ => int(v),
         },
         "clone" | "clone3" | "fork" | "vfork" | "getpid" | "getppid" | "gettid" => {

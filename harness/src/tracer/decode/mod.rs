@@ -354,9 +354,9 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
         "dup3" => vec![fd(a[0]), fd(a[1]), flags(a[2], O_FLAGS)],
         "fcntl" => {
             let arg = match a[1] {
-                4 => open_flags(a[2]),
-                2 => flags(a[2], FD_FLAGS),
-                0 | 1030 => int(a[2]),
+                F_SETFL => open_flags(a[2]),
+                F_SETFD => flags(a[2], FD_FLAGS),
+                F_DUPFD | F_DUPFD_CLOEXEC => int(a[2]),
                 _ => Arg::Unknown,
             };
             let mut v = vec![fd(a[0]), fcntl_cmd(a[1])];
