@@ -692,6 +692,7 @@ impl Renderer<'_> {
                 "{{si_signo=SIGCHLD, si_code={code}, si_pid={}, si_status={status}}}",
                 self.task(*pid)
             ),
+            Arg::Time(t) => t.to_string(),
             Arg::Text(t) => t.clone(),
             Arg::Unknown => "?".to_string(),
         }

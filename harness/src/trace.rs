@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::syscalls::{self, Class, Names, Syscall};
+use crate::syscalls::{self, Class, FutexOp, Names, Syscall};
 
 /// A kernel task id (thread id); the thread-group leader's tid is the pid.
 pub type Tid = i32;
@@ -65,12 +65,63 @@ pub enum Arg {
         /// The exit code, or the signal's name.
         status: String,
     },
+    /// A `struct timespec` or `struct timeval` passed by value (a timeout,
+    /// a sleep's length).
+    Time(Time),
     /// Text the decoder composed (a wait status, say) that holds no fd or tid.
     Text(String),
     /// An output pointer at entry: filled in at exit if the call succeeds.
     Out(u64),
     /// An argument that could not be read.
     Unknown,
+}
+
+/// A `struct timespec` or `struct timeval` as the call gave it: the
+/// seconds and the sub-second field, unchecked (a transcript shows what was
+/// passed, as strace does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Time {
+    pub secs: u64,
+    /// Nanoseconds (a timespec), or microseconds (a timeval).
+    pub frac: u64,
+    /// Whether it is a timeval.
+    pub micros: bool,
+}
+
+impl Time {
+    pub fn timespec(secs: u64, nanos: u64) -> Time {
+        Time {
+            secs,
+            frac: nanos,
+            micros: false,
+        }
+    }
+
+    pub fn timeval(secs: u64, micros: u64) -> Time {
+        Time {
+            secs,
+            frac: micros,
+            micros: true,
+        }
+    }
+
+    /// How long it is (`None` if that overflows a `Duration`).
+    pub fn duration(&self) -> Option<Duration> {
+        let sub = if self.micros {
+            Duration::from_micros(self.frac)
+        } else {
+            Duration::from_nanos(self.frac)
+        };
+        Duration::from_secs(self.secs).checked_add(sub)
+    }
+}
+
+/// strace's notation: `{tv_sec=0, tv_nsec=1000000}`, `{tv_sec=2, tv_usec=5}`.
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = if self.micros { "tv_usec" } else { "tv_nsec" };
+        write!(f, "{{tv_sec={}, {field}={}}}", self.secs, self.frac)
+    }
 }
 
 /// One `struct pollfd` as seen by the tracer.
@@ -397,7 +448,7 @@ impl Record {
                     Some(Arg::Flags { names, .. }),
                 ) if !names.contains(&"TIMER_ABSTIME")
             ),
-            Some(libc::SYS_futex) => self.futex().is_some_and(|(op, _)| op == "FUTEX_WAIT"),
+            Some(libc::SYS_futex) => self.futex().is_some_and(|(op, _)| op.is_plain_wait()),
             _ => true,
         };
         if !relative {
@@ -405,7 +456,7 @@ impl Record {
         }
         match self.args.get(self.timeout_arg()?)? {
             Arg::Int(ms) => u64::try_from(*ms).ok().map(Duration::from_millis),
-            Arg::Text(time) => time_text(time),
+            Arg::Time(time) => time.duration(),
             _ => None,
         }
     }
@@ -453,9 +504,8 @@ impl Record {
         }
     }
 
-    /// For a `futex` call: its command without the private and clock flags
-    /// (`FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAIT_BITSET`, ...) and its word.
-    pub fn futex(&self) -> Option<(&'static str, u64)> {
+    /// For a `futex` call: its operation and its word.
+    pub fn futex(&self) -> Option<(FutexOp, u64)> {
         if self.class() != Class::Futex {
             return None;
         }
@@ -464,18 +514,17 @@ impl Record {
             _ => return None,
         };
         let op = match self.args.get(1) {
-            Some(Arg::Flags { names, .. }) => names.first().copied()?,
-            Some(Arg::Sym(s)) => s,
+            Some(Arg::Flags { names, .. }) => FutexOp::from_names(names)?,
+            Some(Arg::Sym(s)) => FutexOp::from_names(&[s])?,
             _ => return None,
         };
-        Some((op.strip_suffix("_PRIVATE").unwrap_or(op), word))
+        Some((op, word))
     }
 
     /// Whether this is a futex wait, of any kind (`FUTEX_WAIT`,
     /// `FUTEX_WAIT_BITSET`, `FUTEX_WAIT_REQUEUE_PI`, private or not).
     pub fn is_futex_wait(&self) -> bool {
-        self.futex()
-            .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
+        self.futex().is_some_and(|(op, _)| op.is_wait())
     }
 }
 
@@ -591,7 +640,7 @@ impl Trace {
         let mut wakes: HashMap<(Tid, u64), Vec<(usize, usize)>> = HashMap::new();
         for (r, rec) in self.records.iter().enumerate() {
             if let (Some((op, word)), Some(enter)) = (rec.futex(), rec.enter)
-                && op.starts_with("FUTEX_WAKE")
+                && op.is_wake()
                 && rec.done_len().is_some_and(|n| n > 0)
             {
                 wakes.entry((rec.pid, word)).or_default().push((enter, r));
@@ -630,19 +679,6 @@ impl Trace {
             _ => None,
         })
     }
-}
-
-/// A time as decoded (`{tv_sec=0, tv_nsec=1000000}`, or `tv_usec`).
-fn time_text(text: &str) -> Option<Duration> {
-    let fields = text.strip_prefix('{')?.strip_suffix('}')?;
-    let (secs, frac) = fields.split_once(", ")?;
-    let secs: u64 = secs.strip_prefix("tv_sec=")?.parse().ok()?;
-    let sub = if let Some(ns) = frac.strip_prefix("tv_nsec=") {
-        Duration::from_nanos(ns.parse().ok()?)
-    } else {
-        Duration::from_micros(frac.strip_prefix("tv_usec=")?.parse().ok()?)
-    };
-    Duration::from_secs(secs).checked_add(sub)
 }
 
 /// Merges an exit's output arguments into the entry's arguments.
@@ -732,7 +768,7 @@ mod tests {
 
     #[test]
     fn relative_timeouts_are_read_and_the_rest_are_none() {
-        let nap = Arg::Text("{tv_sec=0, tv_nsec=1000000}".into());
+        let nap = Arg::Time(Time::timespec(0, 1_000_000));
         let ms = Duration::from_millis;
         let monotonic = Arg::Sym("CLOCK_MONOTONIC");
         let relative = call(
@@ -773,7 +809,7 @@ mod tests {
             Arg::Ptr(0),
             Arg::Ptr(0),
             Arg::Ptr(0),
-            Arg::Text("{tv_sec=2, tv_usec=500000}".into()),
+            Arg::Time(Time::timeval(2, 500_000)),
         ];
         assert_eq!(call("select", select).timeout(), Some(ms(2500)));
         let epoll = |timeout| {
@@ -789,7 +825,7 @@ mod tests {
 
     #[test]
     fn a_call_has_a_timeout_unless_only_its_fds_can_end_it() {
-        let when = || Arg::Text("{tv_sec=1700000000, tv_nsec=0}".into());
+        let when = || Arg::Time(Time::timespec(1_700_000_000, 0));
         let abstime = call(
             "clock_nanosleep",
             vec![
@@ -827,7 +863,7 @@ mod tests {
             call("pselect6", args)
         };
         assert!(!select(Arg::Ptr(0)).has_timeout());
-        assert!(select(Arg::Text("{tv_sec=0, tv_nsec=0}".into())).has_timeout());
+        assert!(select(Arg::Time(Time::timespec(0, 0))).has_timeout());
         assert!(!call("accept4", vec![Arg::Fd(3)]).has_timeout());
     }
 }

@@ -497,11 +497,11 @@ impl<'a> Args<'a> {
     }
 
     fn timespec(&self, i: usize) -> Arg {
-        self.time(i, "tv_nsec", d::timespec_text)
+        self.time(i, "tv_nsec", d::timespec)
     }
 
     fn timeval(&self, i: usize) -> Arg {
-        self.time(i, "tv_usec", d::timeval_text)
+        self.time(i, "tv_usec", d::timeval)
     }
 
     fn time(&self, i: usize, sub: &str, make: fn(u64, u64) -> Arg) -> Arg {

@@ -111,6 +111,73 @@ impl Class {
     }
 }
 
+/// A `futex` operation: its command (libc's `FUTEX_WAIT`, `FUTEX_WAKE`,
+/// ...) and the flags beside it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct FutexOp {
+    pub cmd: u32,
+    /// `FUTEX_PRIVATE_FLAG`: the word is not shared between processes.
+    pub private: bool,
+    /// `FUTEX_CLOCK_REALTIME`: a timeout counts on the real-time clock.
+    pub realtime: bool,
+}
+
+impl FutexOp {
+    /// The operation an `op` argument holds.
+    pub fn from_raw(op: u64) -> FutexOp {
+        FutexOp {
+            cmd: values::futex_cmd(op) as u32,
+            private: op & values::FUTEX_PRIVATE_FLAG != 0,
+            realtime: op & values::FUTEX_CLOCK_REALTIME != 0,
+        }
+    }
+
+    /// The operation named `FUTEX_WAIT_PRIVATE` (and the like), with the
+    /// other names of its flag set (`FUTEX_CLOCK_REALTIME`).
+    pub fn from_names(names: &[&str]) -> Option<FutexOp> {
+        let (first, more) = names.split_first()?;
+        let (cmd, private) =
+            values::FUTEX_OPS
+                .iter()
+                .enumerate()
+                .find_map(|(cmd, &(plain, private))| {
+                    (*first == plain || *first == private).then_some((cmd, *first == private))
+                })?;
+        Some(FutexOp {
+            cmd: cmd as u32,
+            private,
+            realtime: more.contains(&"FUTEX_CLOCK_REALTIME"),
+        })
+    }
+
+    /// Whether it is `FUTEX_WAIT`, relative to now.
+    pub fn is_plain_wait(self) -> bool {
+        self.cmd == libc::FUTEX_WAIT as u32
+    }
+
+    /// Whether it waits, of any kind (`FUTEX_WAIT`, `FUTEX_WAIT_BITSET`,
+    /// `FUTEX_WAIT_REQUEUE_PI`).
+    pub fn is_wait(self) -> bool {
+        [
+            libc::FUTEX_WAIT,
+            libc::FUTEX_WAIT_BITSET,
+            libc::FUTEX_WAIT_REQUEUE_PI,
+        ]
+        .contains(&(self.cmd as i32))
+    }
+
+    /// Whether it wakes waiters (`FUTEX_WAKE`, `FUTEX_WAKE_OP`,
+    /// `FUTEX_WAKE_BITSET`).
+    pub fn is_wake(self) -> bool {
+        [
+            libc::FUTEX_WAKE,
+            libc::FUTEX_WAKE_OP,
+            libc::FUTEX_WAKE_BITSET,
+        ]
+        .contains(&(self.cmd as i32))
+    }
+}
+
 /// How a relative time is passed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum TimeUnit {
@@ -351,5 +418,23 @@ mod tests {
         assert_eq!(row("readv").len_index(), None, "a count of buffers");
         assert_eq!(row("select").timeout_index(), Some((4, TimeUnit::Timeval)));
         assert_eq!(row("epoll_ctl").fd_index(), Some(0));
+    }
+
+    #[test]
+    fn futex_ops_are_read_back_from_their_names() {
+        for raw in [0, 1, 9, 10, 11, 13] {
+            for flags in [0, 128, 256, 384] {
+                let op = FutexOp::from_raw(raw | flags);
+                let names = match values::futex_op(raw | flags) {
+                    crate::trace::Arg::Flags { names, .. } => names,
+                    other => panic!("{other:?}"),
+                };
+                assert_eq!(FutexOp::from_names(&names), Some(op), "{names:?}");
+            }
+        }
+        let wait = FutexOp::from_names(&["FUTEX_WAIT_BITSET_PRIVATE"]).unwrap();
+        assert!(wait.is_wait() && wait.private && !wait.is_plain_wait() && !wait.is_wake());
+        assert!(FutexOp::from_names(&["FUTEX_WAKE_OP"]).unwrap().is_wake());
+        assert_eq!(FutexOp::from_names(&["FUTEX_NOPE"]), None);
     }
 }

@@ -7,7 +7,7 @@
 //! both produce identical arguments. The numbers are libc's constants
 //! wherever libc has them. Nothing here reads a tracee.
 
-use crate::trace::{Arg, EpollEvent};
+use crate::trace::{Arg, EpollEvent, Time};
 
 /// libc's constant `NAME` as the raw register value it stands for: every
 /// type (`c_int`, `c_short`, `c_ulong`, ...) through its 32 bits, so that
@@ -386,12 +386,12 @@ pub(crate) fn ioctl_request(value: u64) -> Arg {
     sym_or_int(value, IOCTL_REQUESTS)
 }
 
-pub(crate) fn timespec_text(secs: u64, nanos: u64) -> Arg {
-    Arg::Text(format!("{{tv_sec={secs}, tv_nsec={nanos}}}"))
+pub(crate) fn timespec(secs: u64, nanos: u64) -> Arg {
+    Arg::Time(Time::timespec(secs, nanos))
 }
 
-pub(crate) fn timeval_text(secs: u64, micros: u64) -> Arg {
-    Arg::Text(format!("{{tv_sec={secs}, tv_usec={micros}}}"))
+pub(crate) fn timeval(secs: u64, micros: u64) -> Arg {
+    Arg::Time(Time::timeval(secs, micros))
 }
 
 pub(crate) const WAITID_OPTIONS: &[(u64, &str)] = &[

@@ -10,7 +10,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
-use crate::syscalls::values::*;
+use crate::syscalls::values::{self, *};
 use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr, syscall_name};
 
 pub use crate::syscalls::values::BUFFER_HEAD;
@@ -227,7 +227,7 @@ fn timeval(mem: &Memory, addr: u64) -> Arg {
         return Arg::Ptr(0);
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
-        (Some(s), Some(us)) => timeval_text(s, us),
+        (Some(s), Some(us)) => values::timeval(s, us),
         _ => Arg::Unknown,
     }
 }
@@ -272,7 +272,7 @@ fn timespec(mem: &Memory, addr: u64) -> Arg {
         return Arg::Ptr(0);
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
-        (Some(s), Some(ns)) => timespec_text(s, ns),
+        (Some(s), Some(ns)) => values::timespec(s, ns),
         _ => Arg::Unknown,
     }
 }
