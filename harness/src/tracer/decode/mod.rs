@@ -2,7 +2,10 @@
 //!
 //! Inputs are decoded at syscall entry and outputs (buffers filled by the
 //! kernel, accepted addresses) at exit, both by reading the tracee's memory
-//! while it is stopped.
+//! while it is stopped. A call is dispatched by its number's class in the
+//! syscall table to the module of its family (as strace's `src/` has
+//! `net.c`, `poll.c`, ...); this module holds what they share: reading
+//! memory, and the structs several families read.
 
 use std::io::IoSliceMut;
 use std::net::{Ipv4Addr, Ipv6Addr};
@@ -10,10 +13,20 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
-use crate::syscalls::values::{self, *};
+use crate::syscalls::{self, values, values::*};
 use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr, syscall_name};
 
 pub use crate::syscalls::values::BUFFER_HEAD;
+
+mod desc;
+mod epoll;
+mod futex;
+mod io;
+mod net;
+mod poll_select;
+mod process;
+mod signal;
+mod time;
 
 /// How many pollfds of a `poll` the trace keeps.
 const POLLFD_MAX: usize = 64;
@@ -211,6 +224,11 @@ fn fd_set_bits(raw: &[u8], bits: u64) -> Vec<i32> {
     members
 }
 
+/// The two fds `pipe` or `socketpair` wrote at `addr`.
+fn fd_pair(mem: &Memory, addr: u64) -> Option<Arg> {
+    Some(Arg::FdPair(mem.read_i32(addr)?, mem.read_i32(addr + 4)?))
+}
+
 /// A `select` fd set argument at entry.
 fn fd_set(mem: &Memory, addr: u64, nfds: u64) -> Arg {
     if addr == 0 {
@@ -256,17 +274,6 @@ fn sockopt_value(mem: &Memory, addr: u64, len: u64) -> Arg {
     }
 }
 
-fn argv(mem: &Memory, addr: u64) -> Arg {
-    let mut out = Vec::new();
-    for i in 0..ARGV_MAX as u64 {
-        match mem.read_u64(addr + 8 * i) {
-            Some(0) | None => break,
-            Some(p) => out.push(mem.read_cstr(p, 256).unwrap_or_default()),
-        }
-    }
-    Arg::Strs(out)
-}
-
 fn timespec(mem: &Memory, addr: u64) -> Arg {
     if addr == 0 {
         return Arg::Ptr(0);
@@ -279,253 +286,23 @@ fn timespec(mem: &Memory, addr: u64) -> Arg {
 
 /// Decodes a syscall's inputs at entry.
 pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
-    let name = syscall_name(nr);
-    let args = match name {
-        "socket" => vec![family(a[0]), socket_type(a[1]), protocol(a[2])],
-        "socketpair" => vec![
-            family(a[0]),
-            socket_type(a[1]),
-            protocol(a[2]),
-            Arg::Out(a[3]),
-        ],
-        "bind" | "connect" => vec![fd(a[0]), sockaddr(mem, a[1], a[2]), int(a[2])],
-        "listen" => vec![fd(a[0]), int32(a[1])],
-        "accept" | "getsockname" | "getpeername" => {
-            vec![fd(a[0]), Arg::Out(a[1]), Arg::Out(a[2])]
+    use syscalls::Class::*;
+    let args = match syscalls::class_of(nr) {
+        Socket | Bind | Connect | Listen | Accept | SockName | SockOpt | Shutdown => {
+            net::entry(mem, nr, a)
         }
-        "accept4" => vec![
-            fd(a[0]),
-            Arg::Out(a[1]),
-            Arg::Out(a[2]),
-            flags(a[3], SOCK_FLAGS),
-        ],
-        "setsockopt" => vec![
-            fd(a[0]),
-            sockopt_level(a[1]),
-            sockopt_name(a[1], a[2]),
-            sockopt_value(mem, a[3], a[4]),
-            int(a[4]),
-        ],
-        "getsockopt" => vec![
-            fd(a[0]),
-            sockopt_level(a[1]),
-            sockopt_name(a[1], a[2]),
-            Arg::Out(a[3]),
-            Arg::Out(a[4]),
-        ],
-        "read" => vec![fd(a[0]), Arg::Out(a[1]), int(a[2])],
-        "write" => vec![fd(a[0]), bytes(mem, a[1], a[2]), int(a[2])],
-        "recvfrom" => vec![
-            fd(a[0]),
-            Arg::Out(a[1]),
-            int(a[2]),
-            flags(a[3], MSG_FLAGS),
-            Arg::Out(a[4]),
-            Arg::Out(a[5]),
-        ],
-        "sendto" => {
-            let to = if a[4] == 0 {
-                Arg::Ptr(0)
-            } else {
-                sockaddr(mem, a[4], a[5])
-            };
-            vec![
-                fd(a[0]),
-                bytes(mem, a[1], a[2]),
-                int(a[2]),
-                flags(a[3], MSG_FLAGS),
-                to,
-                int(a[5]),
-            ]
-        }
-        "recvmsg" => vec![fd(a[0]), Arg::Out(a[1]), flags(a[2], MSG_FLAGS)],
-        "sendmsg" => vec![
-            fd(a[0]),
-            msg_bytes(mem, a[1], u64::MAX),
-            flags(a[2], MSG_FLAGS),
-        ],
-        "readv" => vec![fd(a[0]), Arg::Ptr(a[1]), int(a[2])],
-        "writev" => vec![fd(a[0]), Arg::Ptr(a[1]), int(a[2])],
-        "recvmmsg" | "sendmmsg" => vec![fd(a[0]), Arg::Ptr(a[1]), int(a[2])],
-        "close" => vec![fd(a[0])],
-        "shutdown" => vec![fd(a[0]), shutdown_how(a[1])],
-        "dup" => vec![fd(a[0])],
-        "dup2" => vec![fd(a[0]), fd(a[1])],
-        "dup3" => vec![fd(a[0]), fd(a[1]), flags(a[2], O_FLAGS)],
-        "fcntl" => {
-            let arg = match a[1] {
-                F_SETFL => open_flags(a[2]),
-                F_SETFD => flags(a[2], FD_FLAGS),
-                F_DUPFD | F_DUPFD_CLOEXEC => int(a[2]),
-                _ => Arg::Unknown,
-            };
-            let mut v = vec![fd(a[0]), fcntl_cmd(a[1])];
-            if arg != Arg::Unknown {
-                v.push(arg);
-            }
-            v
-        }
-        "ioctl" => {
-            let arg = match a[1] {
-                FIONBIO => mem
-                    .read_i32(a[2])
-                    .map_or(Arg::Unknown, |v| Arg::IntRef(i64::from(v))),
-                FIONREAD => Arg::Out(a[2]),
-                _ => Arg::Ptr(a[2]),
-            };
-            vec![fd(a[0]), ioctl_request(a[1]), arg]
-        }
-        "open" => vec![
-            Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),
-            open_flags(a[1]),
-        ],
-        "openat" => vec![
-            if a[0] as i32 == libc::AT_FDCWD {
-                Arg::Sym("AT_FDCWD")
-            } else {
-                fd(a[0])
-            },
-            Arg::Str(mem.read_cstr(a[1], 4096).unwrap_or_default()),
-            open_flags(a[2]),
-        ],
-        "pipe" => vec![Arg::Out(a[0])],
-        "pipe2" => vec![Arg::Out(a[0]), flags(a[1], O_FLAGS)],
-        "poll" => vec![pollfds(mem, a[0], a[1], false), int(a[1]), int32(a[2])],
-        "ppoll" => vec![
-            pollfds(mem, a[0], a[1], false),
-            int(a[1]),
-            timespec(mem, a[2]),
-        ],
-        "select" => vec![
-            int(a[0]),
-            fd_set(mem, a[1], a[0]),
-            fd_set(mem, a[2], a[0]),
-            fd_set(mem, a[3], a[0]),
-            timeval(mem, a[4]),
-        ],
-        "pselect6" => vec![
-            int(a[0]),
-            fd_set(mem, a[1], a[0]),
-            fd_set(mem, a[2], a[0]),
-            fd_set(mem, a[3], a[0]),
-            timespec(mem, a[4]),
-            Arg::Ptr(a[5]),
-        ],
-        "epoll_create" => vec![int32(a[0])],
-        "epoll_create1" => vec![flags(a[0], EPOLL_CREATE_FLAGS)],
-        "epoll_ctl" => vec![fd(a[0]), epoll_op(a[1]), fd(a[2]), epoll_event(mem, a[3])],
-        "epoll_wait" => vec![fd(a[0]), Arg::Out(a[1]), int32(a[2]), int32(a[3])],
-        "epoll_pwait" => vec![
-            fd(a[0]),
-            Arg::Out(a[1]),
-            int32(a[2]),
-            int32(a[3]),
-            Arg::Ptr(a[4]),
-        ],
-        "epoll_pwait2" => vec![
-            fd(a[0]),
-            Arg::Out(a[1]),
-            int32(a[2]),
-            timespec(mem, a[3]),
-            Arg::Ptr(a[4]),
-        ],
-        "nanosleep" => vec![timespec(mem, a[0]), Arg::Ptr(a[1])],
-        "clock_nanosleep" => vec![
-            sym_or_int(a[0], CLOCKS),
-            flags(a[1], TIMER_FLAGS),
-            timespec(mem, a[2]),
-            Arg::Ptr(a[3]),
-        ],
-        "clone" => vec![clone_flags(a[0])],
-        "clone3" => {
-            let f = mem.read_u64(a[0]).unwrap_or(0);
-            let signal = mem.read_u64(a[0] + 32).unwrap_or(0);
-            vec![clone_flags(f | (signal & 0xff)), int(a[1])]
-        }
-        "fork" | "vfork" => Vec::new(),
-        "execve" => vec![
-            Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),
-            argv(mem, a[1]),
-        ],
-        "execveat" => vec![
-            fd(a[0]),
-            Arg::Str(mem.read_cstr(a[1], 4096).unwrap_or_default()),
-            argv(mem, a[2]),
-        ],
-        "wait4" => vec![
-            wait_pid(a[0]),
-            Arg::Out(a[1]),
-            flags(a[2], WAIT_OPTIONS),
-            Arg::Ptr(a[3]),
-        ],
-        "waitid" => vec![
-            sym_or_int(a[0], ID_TYPES),
-            if a[0] == 1 {
-                wait_pid(a[1])
-            } else {
-                int32(a[1])
-            },
-            Arg::Out(a[2]),
-            flags(a[3], WAITID_OPTIONS),
-            Arg::Ptr(a[4]),
-        ],
-        "futex" => futex(mem, a),
-        "rt_sigaction" => vec![
-            signal(a[0]),
-            sigaction(mem, a[1]),
-            Arg::Ptr(a[2]),
-            int(a[3]),
-        ],
-        "rt_sigprocmask" => vec![
-            sym_or_int(a[0], SIGPROCMASK_HOWS),
-            Arg::Ptr(a[1]),
-            Arg::Ptr(a[2]),
-            int(a[3]),
-        ],
-        "exit" | "exit_group" => vec![int32(a[0])],
-        "kill" => vec![wait_pid(a[0]), signal(a[1])],
-        "tgkill" => vec![wait_pid(a[0]), Arg::Tid(a[1] as i32), signal(a[2])],
-        "tkill" => vec![Arg::Tid(a[0] as i32), signal(a[1])],
-        "getpid" | "getppid" | "gettid" | "sched_yield" | "pause" => Vec::new(),
-        "ptrace" => ptrace_args(a),
-        _ => vec![Arg::Text("...".into())],
+        Read | Write => io::entry(mem, nr, a),
+        Close | Dup | Fcntl | Ioctl | Open | Pipe => desc::entry(mem, nr, a),
+        Select | Poll => poll_select::entry(mem, nr, a),
+        EpollCreate | EpollCtl | EpollWait => epoll::entry(mem, nr, a),
+        Sleep | Yield => time::entry(mem, nr, a),
+        Futex => futex::entry(mem, nr, a),
+        Spawn | Exec | Reap | Exit | Identity | Ptrace => process::entry(mem, nr, a),
+        Kill | Signal => signal::entry(mem, nr, a),
+        EpollOld | Other => None,
     };
+    let args = args.unwrap_or_else(|| vec![Arg::Text("...".into())]);
     Call { nr, args }
-}
-
-/// A kernel `struct sigaction` (handler, flags, restorer, mask) as
-/// `{SIG_DFL, SA_RESTORER}`: the handler's address varies, so a handler
-/// is shown as `handler`; the flags say whether interrupted calls restart.
-fn sigaction(mem: &Memory, addr: u64) -> Arg {
-    if addr == 0 {
-        return Arg::Ptr(0);
-    }
-    match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
-        (Some(handler), Some(sa_flags)) => sigaction_text(handler, sa_flags),
-        _ => Arg::Unknown,
-    }
-}
-
-/// `futex(uaddr, op, val, timeout or val2, uaddr2, val3)`, with the
-/// arguments the operation uses, in strace's layout. The word is named, not
-/// shown; an absolute timeout (the `_BITSET` waits, the PI locks) is a point
-/// in time that differs every run, so only whether there is one is shown.
-fn futex(mem: &Memory, a: &[u64; 6]) -> Vec<Arg> {
-    let relative = if futex_cmd(a[1]) == 0 {
-        timespec(mem, a[3])
-    } else {
-        Arg::Unknown
-    };
-    futex_layout(a, relative)
-}
-
-/// `waitid`'s `siginfo_t` for a reaped child: si_signo, si_errno, si_code
-/// (ints at 0, 4, 8), then, in the union that 64-bit alignment puts at 16,
-/// si_pid (16), si_uid (20), si_status (24).
-fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
-    let raw = mem.read_exact(addr, 28)?;
-    let at = |i: usize| i32::from_ne_bytes(raw[i..i + 4].try_into().expect("4 bytes"));
-    child_info_arg(at(8), at(16), at(24))
 }
 
 /// Decodes a syscall's result and outputs at exit. `a` are the entry's raw
@@ -545,68 +322,16 @@ pub(crate) fn decode_exit(
             outs: Vec::new(),
         };
     }
+    use syscalls::Class::*;
     let v = value as u64;
     let mut outs = Vec::new();
-    match name {
-        "accept" | "accept4" | "getsockname" | "getpeername" => {
-            let (addr, len) = sockaddr_out(mem, a[1], a[2]);
-            outs.push((1, addr));
-            outs.push((2, len));
-        }
-        "getsockopt" => {
-            let len = mem.read_i32(a[4]).unwrap_or(0);
-            outs.push((3, sockopt_value(mem, a[3], len as u64)));
-            outs.push((4, Arg::IntRef(i64::from(len))));
-        }
-        "read" => outs.push((1, bytes(mem, a[1], v))),
-        "recvfrom" => {
-            outs.push((1, bytes(mem, a[1], v)));
-            if a[4] != 0 {
-                let (addr, len) = sockaddr_out(mem, a[4], a[5]);
-                outs.push((4, addr));
-                outs.push((5, len));
-            }
-        }
-        "recvmsg" => outs.push((1, msg_bytes(mem, a[1], v))),
-        "pipe" | "pipe2" | "socketpair" => {
-            let at = if name == "socketpair" { a[3] } else { a[0] };
-            let idx = if name == "socketpair" { 3 } else { 0 };
-            if let (Some(r), Some(w)) = (mem.read_i32(at), mem.read_i32(at + 4)) {
-                outs.push((idx, Arg::FdPair(r, w)));
-            }
-        }
-        "poll" | "ppoll" => outs.push((0, pollfds(mem, a[0], a[1], true))),
-        "select" | "pselect6" => {
-            for i in 1..=3 {
-                if let Some(ready) = fd_set_members(mem, a[i], a[0]) {
-                    outs.push((
-                        i,
-                        Arg::FdSet {
-                            given: Vec::new(),
-                            ready: Some(ready),
-                        },
-                    ));
-                }
-            }
-        }
-        "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => {
-            outs.push((1, epoll_events(mem, a[1], v)));
-        }
-        "ioctl" if a[1] == FIONREAD => {
-            if let Some(n) = mem.read_i32(a[2]) {
-                outs.push((2, Arg::IntRef(i64::from(n))));
-            }
-        }
-        "wait4" if a[1] != 0 && value > 0 => {
-            if let Some(s) = mem.read_i32(a[1]) {
-                outs.push((1, Arg::Text(wait_status(s))));
-            }
-        }
-        "waitid" => {
-            if let Some(info) = child_info(mem, a[2]) {
-                outs.push((2, info));
-            }
-        }
+    match syscalls::class_of(nr) {
+        Socket | Accept | SockName | SockOpt => net::exit(mem, nr, a, value, &mut outs),
+        Read => io::exit(mem, nr, a, value, &mut outs),
+        Ioctl | Pipe => desc::exit(mem, nr, a, value, &mut outs),
+        Select | Poll => poll_select::exit(mem, nr, a, value, &mut outs),
+        EpollWait => epoll::exit(mem, nr, a, value, &mut outs),
+        Reap => process::exit(mem, nr, a, value, &mut outs),
         _ => {}
     }
     let ret = ret_arg(name, a[1], v);
@@ -705,18 +430,18 @@ mod tests {
         let mem = Memory::new(std::process::id() as i32);
         let word = 0x7f00_0010;
         // FUTEX_WAIT_PRIVATE with no timeout: word, op, expected value, NULL.
-        let wait = futex(&mem, &[word, 128, 3, 0, 0, 0]);
+        let wait = futex::args(&mem, &[word, 128, 3, 0, 0, 0]);
         assert_eq!(wait.len(), 4);
         assert_eq!(
             (&wait[0], &wait[2], &wait[3]),
             (&Arg::Word(word), &Arg::Int(3), &Arg::Ptr(0))
         );
         // FUTEX_WAKE_PRIVATE: word, op, how many to wake.
-        let wake = futex(&mem, &[word, 129, i32::MAX as u64, 0, 0, 0]);
+        let wake = futex::args(&mem, &[word, 129, i32::MAX as u64, 0, 0, 0]);
         assert_eq!(wake.len(), 3);
         assert_eq!(wake[2], Arg::Int(i64::from(i32::MAX)));
         // FUTEX_WAIT_BITSET: the absolute timeout is not read, only shown as there.
-        let bitset = futex(&mem, &[word, 9 | 128, 0, 0xdead, 0, u64::from(u32::MAX)]);
+        let bitset = futex::args(&mem, &[word, 9 | 128, 0, 0xdead, 0, u64::from(u32::MAX)]);
         assert_eq!(bitset[3], Arg::Ptr(0xdead));
         assert_eq!(bitset[4], Arg::Sym("FUTEX_BITSET_MATCH_ANY"));
         assert_eq!(bitset.len(), 5, "no uaddr2, as strace shows it");
