@@ -49,7 +49,9 @@ fn result(name: &str, args: &[Field], outcome: &Outcome, value: Option<i128>) ->
     }
     let v = raw_of(value.unwrap_or(0));
     let arg1 = Args::new(name, args).raw(1).unwrap_or(0);
-    Ret::Ok(d::ret_arg(name, arg1, v))
+    // A name this kernel's table lacks decodes as a number, as natively.
+    let nr = crate::syscalls::number(name).unwrap_or(u64::MAX);
+    Ret::Ok(d::ret_arg(nr, arg1, v))
 }
 
 /// An errno's number from its name (`E123`-style and `Unknown error N` too).

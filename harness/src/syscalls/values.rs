@@ -575,22 +575,35 @@ pub(crate) fn wait_status(status: i32) -> String {
 
 /// A successful call's result, decoded: an fd, a task, flags, a pointer or
 /// a number. `arg1` is the call's second argument (`fcntl`'s command).
-pub(crate) fn ret_arg(name: &str, arg1: u64, v: u64) -> Arg {
-    match name {
-        "socket" | "accept" | "accept4" | "dup" | "dup2" | "dup3" | "open" | "openat"
-        | "epoll_create" | "epoll_create1" | "eventfd2" | "timerfd_create" | "signalfd4" => {
-            Arg::Fd(v as i32)
-        }
-        "fcntl" => match arg1 {
+pub(crate) fn ret_arg(nr: u64, arg1: u64, v: u64) -> Arg {
+    match nr as libc::c_long {
+        libc::SYS_socket
+        | libc::SYS_accept
+        | libc::SYS_accept4
+        | libc::SYS_dup
+        | libc::SYS_dup2
+        | libc::SYS_dup3
+        | libc::SYS_open
+        | libc::SYS_openat
+        | libc::SYS_epoll_create
+        | libc::SYS_epoll_create1
+        | libc::SYS_eventfd2
+        | libc::SYS_timerfd_create
+        | libc::SYS_signalfd4 => Arg::Fd(v as i32),
+        libc::SYS_fcntl => match arg1 {
             F_GETFL => open_flags(v),
             F_DUPFD | F_DUPFD_CLOEXEC => Arg::Fd(v as i32),
             _ => int(v),
         },
-        "clone" | "clone3" | "fork" | "vfork" | "getpid" | "getppid" | "gettid" => {
-            Arg::Tid(v as i32)
-        }
-        "wait4" if (v as i64) > 0 => Arg::Tid(v as i32),
-        "mmap" | "mremap" | "brk" => Arg::Ptr(v),
+        libc::SYS_clone
+        | libc::SYS_clone3
+        | libc::SYS_fork
+        | libc::SYS_vfork
+        | libc::SYS_getpid
+        | libc::SYS_getppid
+        | libc::SYS_gettid => Arg::Tid(v as i32),
+        libc::SYS_wait4 if (v as i64) > 0 => Arg::Tid(v as i32),
+        libc::SYS_mmap | libc::SYS_mremap | libc::SYS_brk => Arg::Ptr(v),
         _ if v > u64::from(u32::MAX) => Arg::Ptr(v),
         _ => int(v),
     }

@@ -14,7 +14,7 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
 use crate::syscalls::{self, values, values::*};
-use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr, syscall_name};
+use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr};
 
 pub use crate::syscalls::values::BUFFER_HEAD;
 
@@ -314,7 +314,6 @@ pub(crate) fn decode_exit(
     value: i64,
     is_error: bool,
 ) -> Return {
-    let name = syscall_name(nr);
     if is_error {
         return Return {
             nr,
@@ -334,7 +333,7 @@ pub(crate) fn decode_exit(
         Reap => process::exit(mem, nr, a, value, &mut outs),
         _ => {}
     }
-    let ret = ret_arg(name, a[1], v);
+    let ret = ret_arg(nr, a[1], v);
     Return {
         nr,
         ret: Ret::Ok(ret),
