@@ -8,7 +8,8 @@
 
 use crate::normalize::{FdRole, Transcript};
 use crate::scenario::Outcome;
-use crate::trace::{Arg, READS, Record, Ret, Tid};
+use crate::syscalls::Class;
+use crate::trace::{Arg, Record, Ret, Tid};
 
 /// One scenario's run, with its transcript: what every fact is read from.
 pub struct Run {
@@ -55,8 +56,7 @@ pub(crate) fn evidence(run: &Run, records: impl IntoIterator<Item = usize>) -> V
 /// Records that created a thread or process.
 pub(crate) fn spawns(run: &Run) -> Vec<usize> {
     records_where(run, |r| {
-        r.is(&["clone", "clone3", "fork", "vfork"])
-            && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
+        r.is_a(&[Class::Spawn]) && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
     })
 }
 
@@ -82,7 +82,7 @@ pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
                 record: r,
                 parent: rec.tid,
                 child,
-                thread: has_flag(rec, 0, "CLONE_THREAD") && has_flag(rec, 0, "CLONE_VM"),
+                thread: rec.has_flag(0, (libc::CLONE_THREAD | libc::CLONE_VM) as u64),
             })
         })
         .collect()
@@ -112,7 +112,7 @@ pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)>
     let spawned = spawned(run);
     let records = &run.outcome.trace.records;
     let accepts: Vec<(usize, FdRole)> = from_first_socket(run)
-        .filter(|(_, rec)| rec.tid == main && rec.is(&["accept", "accept4"]))
+        .filter(|(_, rec)| rec.tid == main && rec.is_a(&[Class::Accept]))
         .filter_map(|(r, _)| Some((r, returned_role(run, r)?)))
         .collect();
     accepts
@@ -127,8 +127,10 @@ pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)>
                 .collect();
             let reader = (a..records.len()).find_map(|r| {
                 let rec = &records[r];
-                (created.contains(&rec.tid) && rec.is(READS) && fd_role(run, r, 0) == Some(conn))
-                    .then_some(rec.tid)
+                (created.contains(&rec.tid)
+                    && rec.is_a(&[Class::Read])
+                    && fd_role(run, r, 0) == Some(conn))
+                .then_some(rec.tid)
             });
             (a, conn, reader.or(created.first().copied()))
         })
@@ -141,7 +143,7 @@ pub(crate) fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Reco
     let records = &run.outcome.trace.records;
     let start = records
         .iter()
-        .position(|r| r.is(&["socket", "socketpair"]))
+        .position(|r| r.is_a(&[Class::Socket]))
         .unwrap_or(records.len());
     records.iter().enumerate().skip(start)
 }
@@ -158,9 +160,4 @@ pub(crate) fn returned_role(run: &Run, r: usize) -> Option<FdRole> {
         Some(Ret::Ok(Arg::Fd(fd))) => run.transcript.fd_role(r, fd),
         _ => None,
     }
-}
-
-/// Whether argument `i` of `rec` is a flag set holding `flag`.
-pub(crate) fn has_flag(rec: &Record, i: usize, flag: &str) -> bool {
-    matches!(rec.args.get(i), Some(Arg::Flags { names, .. }) if names.contains(&flag))
 }

@@ -26,6 +26,6 @@ pub mod scenario;
 pub mod starter;
 #[allow(unsafe_code)]
 mod sys;
-mod tables;
+pub mod syscalls;
 pub mod trace;
 pub mod tracer;

@@ -6,14 +6,15 @@
 use std::time::Duration;
 
 use crate::analysis::{
-    connection_threads, evidence, fd_role, from_first_socket, has_flag, records_where,
-    returned_role, root_task, spawned, spawns,
+    connection_threads, evidence, fd_role, from_first_socket, records_where, returned_role,
+    root_task, spawned, spawns,
 };
 use crate::filter::SyscallSet;
 use crate::grade::{Lab, Run, Runs, Verdict};
 use crate::normalize::FdRole;
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
-use crate::trace::{Arg, EventKind, READS, Record, Ret, Termination, WAITS, WRITES};
+use crate::syscalls::Class;
+use crate::trace::{Arg, EventKind, Record, Ret, Termination};
 
 // `mod labN;` for each `labs/labN/rubric.rs`, and `pub fn all() -> Vec<Lab>`.
 include!(concat!(env!("OUT_DIR"), "/labs.rs"));
@@ -44,7 +45,7 @@ pub fn server_syscalls() -> SyscallSet {
 /// Calls to a readiness API (`select`, `poll`, `epoll_*`) after start-up.
 fn readiness_calls(run: &Run) -> Vec<usize> {
     from_first_socket(run)
-        .filter(|(_, r)| r.is(WAITS) || r.name().starts_with("epoll_"))
+        .filter(|(_, r)| r.class().is_readiness_wait() || r.class().is_epoll())
         .map(|(i, _)| i)
         .collect()
 }
@@ -95,12 +96,13 @@ fn ended(run: &Run) -> String {
     }
 }
 
-/// Whether a settle step found the server blocked in one of `names` on `fd`.
-fn blocked_in(run: &Run, label: &str, names: &[&str], fd: FdRole) -> bool {
+/// Whether a settle step found the server blocked in a call of one of
+/// `classes` on `fd`.
+fn blocked_in(run: &Run, label: &str, classes: &[Class], fd: FdRole) -> bool {
     run.outcome.blocked_at(label).is_some_and(|records| {
         records.iter().any(|&r| {
             let rec = &run.outcome.trace.records[r];
-            rec.is(names) && fd_role(run, r, 0) == Some(fd)
+            rec.is_a(classes) && fd_role(run, r, 0) == Some(fd)
         })
     })
 }
@@ -113,9 +115,7 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
         let main = root_task(run);
         let others: Vec<usize> = from_first_socket(run)
             .filter(|(r, rec)| {
-                rec.tid != main
-                    && rec.is(&["accept", "accept4"])
-                    && returned_role(run, *r).is_some()
+                rec.tid != main && rec.is_a(&[Class::Accept]) && returned_role(run, *r).is_some()
             })
             .map(|(r, _)| r)
             .collect();
@@ -145,7 +145,7 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
         }
         if let Some((a, conn, _)) = threads.iter().find(|(_, _, t)| t.is_none()) {
             let serving = from_first_socket(run)
-                .filter(|(r, rec)| rec.is(READS) && fd_role(run, *r, 0) == Some(*conn))
+                .filter(|(r, rec)| rec.is_a(&[Class::Read]) && fd_role(run, *r, 0) == Some(*conn))
                 .map(|(r, _)| r)
                 .take(1);
             return Verdict::fail(
@@ -316,17 +316,18 @@ fn nonblocking_switches(run: &Run) -> Vec<Switch> {
         if !matches!(rec.ret, Some(Ret::Ok(_))) {
             continue;
         }
-        let switch = match rec.name() {
-            "socket" if has_flag(rec, 1, "SOCK_NONBLOCK") => {
+        let nonblock = libc::SOCK_NONBLOCK as u64;
+        let switch = match rec.syscall().map(|s| s.nr as libc::c_long) {
+            Some(libc::SYS_socket) if rec.has_flag(1, nonblock) => {
                 returned_role(run, r).map(|n| (n, true))
             }
-            "accept4" if has_flag(rec, 3, "SOCK_NONBLOCK") => {
+            Some(libc::SYS_accept4) if rec.has_flag(3, nonblock) => {
                 returned_role(run, r).map(|n| (n, true))
             }
-            "fcntl" if rec.args.get(1) == Some(&Arg::Sym("F_SETFL")) => {
-                fd_role(run, r, 0).map(|n| (n, has_flag(rec, 2, "O_NONBLOCK")))
+            Some(libc::SYS_fcntl) if rec.args.get(1) == Some(&Arg::Sym("F_SETFL")) => {
+                fd_role(run, r, 0).map(|n| (n, rec.has_flag(2, libc::O_NONBLOCK as u64)))
             }
-            "ioctl" if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => {
+            Some(libc::SYS_ioctl) if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => {
                 fd_role(run, r, 0).map(|n| (n, !matches!(rec.args.get(2), Some(Arg::IntRef(0)))))
             }
             _ => None,
@@ -355,7 +356,7 @@ fn blocking_uses(run: &Run) -> Vec<usize> {
                 nonblocking.push(s.fd);
             }
         }
-        if !(rec.is(READS) || rec.is(&["accept", "accept4"])) {
+        if !(rec.is_a(&[Class::Read, Class::Accept])) {
             continue;
         }
         if let Some(fd) = fd_role(run, r, 0)
@@ -372,15 +373,13 @@ fn blocking_uses(run: &Run) -> Vec<usize> {
 
 /// Records that a settle found blocked, other than sleeps.
 fn blocked_records(run: &Run) -> Vec<usize> {
-    records_where(run, |rec| {
-        rec.blocked && !rec.is(&["nanosleep", "clock_nanosleep"])
-    })
+    records_where(run, |rec| rec.blocked && !rec.is_a(&[Class::Sleep]))
 }
 
 /// Records a settle found blocked in a write: a reply that waited for room
 /// in the kernel instead of in the lab's readiness API.
 fn blocked_writes(run: &Run) -> Vec<usize> {
-    records_where(run, |rec| rec.blocked && rec.is(WRITES))
+    records_where(run, |rec| rec.blocked && rec.is_a(&[Class::Write]))
 }
 
 /// Whether some readiness wait reported a connection writable.
@@ -478,20 +477,20 @@ fn idle_usage(run: &Run) -> Option<&crate::scenario::Usage> {
 
 /// How often calls of `names` (or any call, for an empty list) happened per
 /// second while idle, and the records.
-fn idle_rate(run: &Run, names: &[&str]) -> Option<(f64, Vec<usize>)> {
+fn idle_rate(run: &Run, classes: &[Class]) -> Option<(f64, Vec<usize>)> {
     let usage = idle_usage(run)?;
     let records: Vec<usize> = usage
         .records
         .clone()
-        .filter(|&r| names.is_empty() || run.outcome.trace.records[r].is(names))
+        .filter(|&r| classes.is_empty() || run.outcome.trace.records[r].is_a(classes))
         .collect();
     Some((records.len() as f64 / usage.wall.as_secs_f64(), records))
 }
 
 /// The server waits in a readiness call while idle, and does not wake up
 /// more than a few times per second.
-fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
-    let (rate, records) = idle_rate(run, WAITS).unwrap_or((0.0, Vec::new()));
+fn idle_sleeps(run: &Run, waits: &[Class], shown: &str) -> Result<(), Verdict> {
+    let (rate, records) = idle_rate(run, &Class::READINESS).unwrap_or((0.0, Vec::new()));
     if rate > MAX_IDLE_WAITS_PER_SEC {
         let sample = records.iter().rev().take(3).rev().copied();
         return Err(Verdict::fail(
@@ -506,7 +505,7 @@ fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
     let blocked = run
         .outcome
         .blocked_at("idle")
-        .is_some_and(|rs| rs.iter().any(|&r| run.outcome.trace.records[r].is(waits)));
+        .is_some_and(|rs| rs.iter().any(|&r| run.outcome.trace.records[r].is_a(waits)));
     if !blocked {
         let (what, lines) = describe_settle(run, "idle");
         return Err(Verdict::fail(
@@ -539,7 +538,7 @@ fn idle_facts(runs: &Runs) -> Vec<String> {
                 usage.wall.as_millis(),
                 count(&|_| true),
                 count(&|r| r.errno() == Some(libc::EAGAIN)),
-                count(&|r| r.is(WAITS)),
+                count(&|r| r.is_a(&Class::READINESS)),
                 100.0 * usage.cpu.as_secs_f64() / secs
             ))
         })
@@ -584,14 +583,19 @@ mod tests {
         let set = SyscallSet::parse(SERVER_SYSCALLS).expect("SERVER_SYSCALLS parses");
         assert!(!set.is_all());
         let names = [
-            READS,
-            WRITES,
-            WAITS,
-            &["accept", "accept4", "clone", "clone3", "futex"],
+            Class::Read,
+            Class::Write,
+            Class::Select,
+            Class::Poll,
+            Class::EpollWait,
+            Class::Accept,
+            Class::Spawn,
+            Class::Futex,
         ];
-        for name in names.iter().flat_map(|n| n.iter()) {
-            let nr = crate::trace::syscall_nr(name).expect("a syscall");
-            assert!(set.contains(nr), "{name} is not in SERVER_SYSCALLS");
+        let rows = crate::syscalls::all().iter();
+        for row in rows.filter(|row| names.contains(&row.class)) {
+            let name = row.name;
+            assert!(set.contains(row.nr), "{name} is not in SERVER_SYSCALLS");
         }
         for lab in all() {
             assert_eq!(lab.syscalls, set, "{} stops on the server set", lab.id);
