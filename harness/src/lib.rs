@@ -29,3 +29,4 @@ mod sys;
 pub mod syscalls;
 pub mod trace;
 pub mod tracer;
+mod values;

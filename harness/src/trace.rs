@@ -371,8 +371,8 @@ impl Record {
     fn flag_names(&self, i: usize) -> Option<Names> {
         let row = self.syscall()?;
         match (row.class, i, self.args.get(1)) {
-            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFL"))) => Some(syscalls::values::O_FLAGS),
-            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFD"))) => Some(syscalls::values::FD_FLAGS),
+            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFL"))) => Some(syscalls::flags::O_FLAGS),
+            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFD"))) => Some(syscalls::flags::FD_FLAGS),
             _ => row.flag_names(i),
         }
     }

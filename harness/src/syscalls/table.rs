@@ -2,12 +2,12 @@
 //! libc number, class and argument kinds (in the native decoder's layout,
 //! which is strace's).
 
-use super::values::{
+use super::flags::{
     CLOCKS, EPOLL_CREATE_FLAGS, EPOLL_OPS, FAMILIES, FCNTL_CMDS, ID_TYPES, IOCTL_REQUESTS,
     MSG_FLAGS, O_FLAGS, PROTOCOLS, PTRACE_REQUESTS, SHUTDOWN_HOWS, SIGPROCMASK_HOWS, SOCK_FLAGS,
     SOCKOPT_LEVELS, TIMER_FLAGS, WAIT_OPTIONS, WAITID_OPTIONS,
 };
-use super::{Class, Class::*, Kind, Kind::*, Syscall, TimeUnit::*};
+use super::row::{Class, Class::*, Kind, Kind::*, Syscall, TimeUnit::*};
 
 const fn row(nr: libc::c_long, name: &'static str, class: Class, args: &'static [Kind]) -> Syscall {
     Syscall {

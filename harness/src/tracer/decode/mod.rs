@@ -13,10 +13,11 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
-use crate::syscalls::{self, values, values::*};
+use crate::syscalls;
 use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr};
+use crate::values::{self, *};
 
-pub use crate::syscalls::values::BUFFER_HEAD;
+pub use crate::syscalls::flags::BUFFER_HEAD;
 
 mod desc;
 mod epoll;

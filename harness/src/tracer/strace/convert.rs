@@ -10,8 +10,8 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::syntax::{Field, Outcome, Value};
-use crate::syscalls::values as d;
 use crate::trace::{Arg, EpollEvent, PollFd, Ret, SockAddr, Tid};
+use crate::values as d;
 
 /// Which half of a call the arguments come from.
 #[derive(Clone, Copy)]
