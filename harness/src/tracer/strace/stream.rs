@@ -54,6 +54,10 @@ pub struct Decoder {
     tasks: HashMap<Tid, Task>,
     /// Tasks whose spawn was already reported.
     announced: HashSet<Tid>,
+    /// Tasks announced from their own first line, before their parent's
+    /// `clone` returned: a child can run, exit and be gone before strace
+    /// prints that return, and the return must not announce it again.
+    early: HashSet<Tid>,
     /// The thread that exec'd, by the leader id it took over.
     superseded: HashMap<Tid, Tid>,
     root: Option<Tid>,
@@ -193,7 +197,10 @@ impl Decoder {
             })
             .max_by_key(|&(entered, t, _)| (entered, t));
         match parent {
-            Some((_, parent, kind)) => self.spawned(parent, tid, kind, at, out),
+            Some((_, parent, kind)) => {
+                self.early.insert(tid);
+                self.spawned(parent, tid, kind, at, out);
+            }
             None => {
                 self.tasks.insert(
                     tid,
@@ -346,7 +353,12 @@ impl Decoder {
             && let Some(kind) = spawn_kind(name, &args_text(args))
             && let Some(child) = value.filter(|&v| v > 0)
         {
-            self.spawned(tid, child as Tid, kind, at, out);
+            let child = child as Tid;
+            self.spawned(tid, child, kind, at, out);
+            // Announced early and gone already: its tid is free again now.
+            if self.early.remove(&child) && !self.tasks.contains_key(&child) {
+                self.announced.remove(&child);
+            }
         }
         if ok && matches!(name, "execve" | "execveat") {
             let program = path_arg(name, args);
@@ -387,8 +399,11 @@ impl Decoder {
     fn gone(&mut self, tid: Tid, at: Duration, how: Termination, out: &mut Vec<Event>) {
         self.emit(out, tid, at, EventKind::Gone(how));
         self.tasks.remove(&tid);
-        // The kernel may give the tid to a new task later.
-        self.announced.remove(&tid);
+        // The kernel may give the tid to a new task later, but not before
+        // the parent's `clone` has returned it (see `early`).
+        if !self.early.contains(&tid) {
+            self.announced.remove(&tid);
+        }
     }
 }
 
@@ -536,6 +551,25 @@ mod tests {
                 .iter()
                 .any(|e| e.kind == EventKind::Signal(libc::SIGCHLD))
         );
+    }
+
+    #[test]
+    fn a_child_gone_before_its_clone_returns_is_spawned_once() {
+        let t = decode(
+            "10 1.0 execve(\"/x\", [\"x\"], NULL) = 0\n\
+             10 1.1 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f <unfinished ...>\n\
+             12 1.2 exit_group(21) = ?\n\
+             12 1.3 +++ exited with 21 +++\n\
+             10 1.4 <... clone resumed>) = 12\n\
+             10 1.5 clone(child_stack=NULL, flags=CLONE_CHILD_CLEARTID|CLONE_CHILD_SETTID|SIGCHLD, child_tidptr=0x7f) = 12\n",
+        );
+        let spawns = t
+            .events
+            .iter()
+            .filter(|e| matches!(e.kind, EventKind::Spawn { child: 12, .. }))
+            .count();
+        // Once for the first child, once for the second that reused its tid.
+        assert_eq!(spawns, 2);
     }
 
     #[test]
