@@ -55,6 +55,7 @@ pub(crate) fn spawns(run: &Run) -> Vec<usize> {
 }
 
 /// A thread or process a task created, from the call that created it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Spawned {
     pub(crate) record: usize,
     pub(crate) parent: Tid,
@@ -157,4 +158,100 @@ pub(crate) fn returned_role(run: &Run, r: usize) -> Option<FdRole> {
 /// Whether argument `i` of `rec` is a flag set holding `flag`.
 pub(crate) fn has_flag(rec: &Record, i: usize, flag: &str) -> bool {
     matches!(rec.args.get(i), Some(Arg::Flags { names, .. }) if names.contains(&flag))
+}
+
+/// The fds a record names: its fd arguments, the fds of its poll and
+/// select sets, and the fd it returned.
+pub(crate) fn fds_of(rec: &Record) -> Vec<i32> {
+    let mut fds = Vec::new();
+    for arg in &rec.args {
+        match arg {
+            Arg::Fd(fd) => fds.push(*fd),
+            Arg::FdPair(a, b) => fds.extend([*a, *b]),
+            Arg::PollFds(p) => fds.extend(p.iter().map(|p| p.fd)),
+            Arg::FdSet { given, .. } => fds.extend(given),
+            _ => {}
+        }
+    }
+    if let Some(Ret::Ok(Arg::Fd(fd))) = rec.ret {
+        fds.push(fd);
+    }
+    fds
+}
+
+/// Whether record `r` touches a socket the server serves on: its
+/// listening socket or one of its connections.
+pub(crate) fn touches_served(run: &Run, r: usize) -> bool {
+    fds_of(&run.outcome.trace.records[r])
+        .into_iter()
+        .any(|fd| run.transcript.fd_role(r, fd).is_some_and(FdRole::is_served))
+}
+
+/// Why a task the server created counts against "one task serves".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extra {
+    /// A process: runtimes do not fork, servers that fork are another model.
+    Process,
+    /// It (or a task it created) made this call on the listening socket or
+    /// a connection.
+    Serves(usize),
+    /// Its creator made one after every connection it accepted.
+    PerConnection,
+}
+
+/// Every thread and process the server created, with why it counts
+/// against one task; `None`: a helper thread (a runtime's GC, JIT, timer)
+/// that never touched the listening socket or a connection, created once,
+/// not per connection.
+pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
+    let spawned = spawned(run);
+    let records = &run.outcome.trace.records;
+    // The tasks under each spawned one (itself included).
+    let under = |root: Tid| -> Vec<Tid> {
+        let mut tasks = vec![root];
+        let mut i = 0;
+        while i < tasks.len() {
+            let t = tasks[i];
+            tasks.extend(spawned.iter().filter(|s| s.parent == t).map(|s| s.child));
+            i += 1;
+        }
+        tasks
+    };
+    // Creators that made a task after every connection they accepted
+    // (two or more): a task per connection, whatever it does.
+    let per_connection = |s: &Spawned| -> bool {
+        let accepts: Vec<usize> = (0..records.len())
+            .filter(|&r| {
+                records[r].tid == s.parent
+                    && records[r].is(&["accept", "accept4"])
+                    && returned_role(run, r).is_some_and(FdRole::is_conn)
+            })
+            .collect();
+        accepts.len() >= 2
+            && accepts.iter().enumerate().all(|(i, &a)| {
+                let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
+                spawned
+                    .iter()
+                    .any(|o| o.parent == s.parent && o.record > a && o.record < next)
+            })
+            && accepts.first().is_some_and(|&a| s.record > a)
+    };
+    spawned
+        .iter()
+        .map(|s| {
+            let tasks = under(s.child);
+            let why = if !s.thread {
+                Some(Extra::Process)
+            } else if let Some(r) = (0..records.len())
+                .find(|&r| tasks.contains(&records[r].tid) && touches_served(run, r))
+            {
+                Some(Extra::Serves(r))
+            } else if per_connection(s) {
+                Some(Extra::PerConnection)
+            } else {
+                None
+            };
+            (*s, why)
+        })
+        .collect()
 }

@@ -44,6 +44,13 @@ pub enum Finding {
     OutputCapped { stdout: u64, stderr: u64, cap: u64 },
     /// The listen timeout ran out while it computed outside any call.
     ComputingBeforeListen { cpu: Duration, waited: Duration },
+    /// A launcher did more than fork, exec and wait.
+    OpaqueLauncher {
+        launchers: String,
+        call: &'static str,
+    },
+    /// Threads that never touched the server's sockets (a runtime's).
+    HelperThreads { tasks: Vec<String> },
     /// The scenario's time limit ran out before its last step.
     OutOfTime {
         limit: Duration,
@@ -136,6 +143,21 @@ impl fmt::Display for Finding {
                 "when the time ran out it was computing, outside any system call ({:.1} s of CPU in those {}): a loop that never reaches listen()?",
                 cpu.as_secs_f64(),
                 seconds(*waited)
+            ),
+            Finding::OpaqueLauncher { launchers, call } => write!(
+                f,
+                "the program that started the server ({launchers}) called {call}() itself: a launcher only forks, execs and waits, so iolab graded it with the server"
+            ),
+            Finding::HelperThreads { tasks } => write!(
+                f,
+                "it created {} that never touched the listening socket or a connection ({}): a runtime's or a logger's, say; the one-task checks leave {} out",
+                if tasks.len() == 1 {
+                    "a thread".to_string()
+                } else {
+                    format!("{} threads", tasks.len())
+                },
+                tasks.join(", "),
+                if tasks.len() == 1 { "it" } else { "them" }
             ),
             Finding::OutOfTime { limit, done, steps } => write!(
                 f,

@@ -12,6 +12,7 @@ pub mod filter;
 pub mod findings;
 pub mod grade;
 pub mod labs;
+pub mod launch;
 pub mod limits;
 pub mod normalize;
 pub mod procfs;

@@ -6,14 +6,15 @@
 use std::time::Duration;
 
 use crate::analysis::{
-    connection_threads, evidence, fd_role, from_first_socket, has_flag, records_where,
-    returned_role, root_task, spawned, spawns,
+    Extra, connection_threads, evidence, extra_tasks, fd_role, from_first_socket, has_flag,
+    records_where, returned_role, root_task, spawned, task_name,
 };
 use crate::filter::SyscallSet;
+use crate::findings::Finding;
 use crate::grade::{Lab, Run, Runs, Verdict};
 use crate::normalize::FdRole;
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
-use crate::trace::{Arg, EventKind, READS, Record, Ret, Termination, WAITS, WRITES};
+use crate::trace::{Arg, READS, Record, Ret, Termination, WAITS, WRITES};
 
 // `mod labN;` for each `labs/labN/rubric.rs`, and `pub fn all() -> Vec<Lab>`.
 include!(concat!(env!("OUT_DIR"), "/labs.rs"));
@@ -157,15 +158,6 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
         }
     }
     Verdict::pass("main accepted every connection and created a thread for each")
-}
-
-/// Whether any task was spawned during the run.
-fn spawned_anything(run: &Run) -> bool {
-    run.outcome
-        .trace
-        .events
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::Spawn { .. }))
 }
 
 /// Describes how received bytes differ from the expected ones.
@@ -395,18 +387,66 @@ fn reported_writable(run: &Run) -> Option<usize> {
 }
 
 /// One task did everything, in every run.
+/// One task serves every connection, and nothing is created per
+/// connection. A thread that never touches the listening socket or a
+/// connection (a runtime's GC, JIT or timer thread, a logger) is the
+/// runtime's business: it is named under `noticed:`, not counted.
 fn single_task(runs: &Runs) -> Verdict {
     let mut lines = Vec::new();
+    let mut why: Vec<String> = Vec::new();
+    let mut helpers: Vec<String> = Vec::new();
     for run in runs.iter() {
-        if spawned_anything(run) {
-            lines.extend(evidence(run, spawns(run)));
+        for (s, extra) in extra_tasks(run) {
+            let name = task_name(run, s.child);
+            match extra {
+                None => {
+                    if !helpers.contains(&name) {
+                        helpers.push(name);
+                    }
+                }
+                Some(extra) => {
+                    let (said, records) = match extra {
+                        Extra::Process => (format!("{name} is a process"), vec![s.record]),
+                        Extra::Serves(r) => (
+                            format!("{name} works on the server's sockets"),
+                            vec![s.record, r],
+                        ),
+                        Extra::PerConnection => (
+                            format!("{name} is one of a task per connection"),
+                            vec![s.record],
+                        ),
+                    };
+                    if !why.contains(&said) {
+                        why.push(said);
+                    }
+                    lines.extend(evidence(run, records));
+                }
+            }
         }
     }
-    lines.dedup();
-    if lines.is_empty() && !runs.iter().any(spawned_anything) {
-        Verdict::pass("one task did everything")
+    let mut seen = Vec::new();
+    lines.retain(|l| {
+        let new = !seen.contains(l);
+        seen.push(l.clone());
+        new
+    });
+    let noticed = if helpers.is_empty() {
+        Vec::new()
     } else {
-        Verdict::fail("the server created threads or processes:", lines)
+        vec![Finding::HelperThreads { tasks: helpers }]
+    };
+    if why.is_empty() {
+        Verdict::pass("one task served every connection").noticing(noticed)
+    } else {
+        why.truncate(3);
+        Verdict::fail(
+            format!(
+                "the server created threads or processes ({}):",
+                why.join("; ")
+            ),
+            lines,
+        )
+        .noticing(noticed)
     }
 }
 
