@@ -83,14 +83,19 @@ pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
         .collect()
 }
 
-/// The task the harness started (the first process's first thread).
-pub(crate) fn root_task(run: &Run) -> Tid {
-    run.outcome
-        .trace
-        .events
+/// The server's main task: the one that listened. In a C or Rust server
+/// that is the first task, but not in every runtime: a JVM's launcher
+/// thread waits while another thread runs `main`. Without a listen, the
+/// first task of the trace.
+pub(crate) fn main_task(run: &Run) -> Tid {
+    let trace = &run.outcome.trace;
+    trace
+        .records
         .iter()
-        .find(|e| e.tid != 0)
-        .map_or(0, |e| e.tid)
+        .find(|r| r.name() == "listen" && matches!(r.ret, Some(Ret::Ok(_))))
+        .map(|r| r.tid)
+        .or_else(|| trace.events.iter().find(|e| e.tid != 0).map(|e| e.tid))
+        .unwrap_or(0)
 }
 
 /// The name a task has in the transcript (`main`, `T1`, `P1`).
@@ -103,7 +108,7 @@ pub(crate) fn task_name(run: &Run, tid: Tid) -> String {
 /// read it first, else the first one. `(accept record, connection,
 /// thread)`.
 pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)> {
-    let main = root_task(run);
+    let main = main_task(run);
     let spawned = spawned(run);
     let records = &run.outcome.trace.records;
     let accepts: Vec<(usize, FdRole)> = from_first_socket(run)

@@ -18,22 +18,18 @@ use std::ops::Range;
 use crate::trace::{Arg, Event, EventKind, Ret, SpawnKind, Tid, Trace};
 
 /// The syscalls a transparent launcher never makes: every way to take
-/// part in the server's I/O (its sockets, or another process's fds).
+/// part in the server's I/O. A socket of its own (cargo's `socketpair`, a
+/// package manager's download) is its business; binding, listening,
+/// accepting, receiving descriptors (`SCM_RIGHTS` comes by `recvmsg`) or
+/// taking another process's (`pidfd_getfd`) is not, and neither is
+/// connecting to the server.
 const SERVING: &[&str] = &[
-    "socket",
-    "socketpair",
     "bind",
     "listen",
     "accept",
     "accept4",
-    "connect",
-    "sendto",
-    "recvfrom",
-    "sendmsg",
     "recvmsg",
-    "sendmmsg",
     "recvmmsg",
-    "shutdown",
     "pidfd_getfd",
 ];
 
@@ -98,6 +94,15 @@ pub fn separate(trace: &Trace) -> Separation {
     };
     let events = &trace.events;
     let before = listen.enter.unwrap_or(events.len());
+    // The port it listens on, as its bind or a getsockname gave it.
+    let port = trace
+        .records
+        .iter()
+        .filter(|r| matches!(r.name(), "bind" | "getsockname") && r.pid == listen.pid)
+        .find_map(|r| match r.args.get(1) {
+            Some(Arg::Addr(a)) => a.port().filter(|&p| p != 0),
+            _ => None,
+        });
     // Process parent by child process, and where each was born.
     let mut parent: HashMap<Tid, (Tid, usize)> = HashMap::new();
     for (i, e) in events.iter().enumerate() {
@@ -159,7 +164,7 @@ pub fn separate(trace: &Trace) -> Separation {
     }
     // The launcher: every task of the trace that is not the server's.
     let is_server = |e: &Event, i: usize| tasks.get(&e.tid).is_some_and(|&f| i >= f);
-    let launchers = lineage(trace, &parent, proc, exec);
+    let launchers = lineage(events, &parent, proc, exec);
     let mut others: HashSet<Tid> = HashSet::new();
     let mut on_path: HashSet<Tid> = HashSet::new();
     let mut p = Some(proc);
@@ -176,7 +181,9 @@ pub fn separate(trace: &Trace) -> Separation {
         let Some(enter) = rec.enter.or(rec.exit) else {
             continue;
         };
-        if !is_server(&events[enter], enter) && rec.is(SERVING) {
+        let to_server = rec.is(&["connect"])
+            && matches!(rec.args.get(1), Some(Arg::Addr(a)) if a.port().is_some() && a.port() == port);
+        if !is_server(&events[enter], enter) && (rec.is(SERVING) || to_server) {
             return Separation::Opaque {
                 launchers,
                 record: r,
@@ -194,9 +201,9 @@ pub fn separate(trace: &Trace) -> Separation {
 
 /// The programs that ran before the server's, along its line of descent:
 /// each ancestor's images and its own earlier ones, outermost first, as
-/// `execve` named them (a shim's path, not the shell that runs it).
+/// each `execve` named them.
 fn lineage(
-    trace: &Trace,
+    events: &[Event],
     parent: &HashMap<Tid, (Tid, usize)>,
     proc: Tid,
     exec: usize,
@@ -209,13 +216,9 @@ fn lineage(
     }
     let mut out: Vec<String> = Vec::new();
     for (p, until) in chain.into_iter().rev() {
-        for rec in &trace.records {
-            let Some(exit) = rec.exit else { continue };
-            if rec.pid == p
-                && exit < until
-                && matches!(rec.name(), "execve" | "execveat")
-                && matches!(rec.ret, Some(Ret::Ok(_)))
-                && let Some(Arg::Str(program)) = rec.args.iter().find(|a| matches!(a, Arg::Str(_)))
+        for e in &events[..until] {
+            if e.pid == p
+                && let EventKind::Exec { program, .. } = &e.kind
             {
                 out.push(program.clone());
             }

@@ -2,7 +2,7 @@
 //! serve many clients at once; the threads share one address space.
 
 use super::{READS, WRITES, blocked_in, concurrent, describe_settle, large_replies, many_clients, nonblocking_switches, received, slow_burst, thread_per_connection};
-use crate::analysis::{connection_threads, evidence, fd_role, from_first_socket, root_task, task_name};
+use crate::analysis::{connection_threads, evidence, fd_role, from_first_socket, main_task, task_name};
 use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Scenario, Step};
@@ -109,7 +109,7 @@ pub(super) fn lab() -> Lab {
 fn own_thread(runs: &Runs) -> Verdict {
     for name in ["standard", "burst"] {
         let run = runs.get(name);
-        let main = root_task(run);
+        let main = main_task(run);
         let threads = connection_threads(run);
         // Every task that read or wrote each connection.
         for (r, rec) in from_first_socket(run) {

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::analysis::{
     Extra, connection_threads, evidence, extra_tasks, fd_role, from_first_socket, has_flag,
-    records_where, returned_role, root_task, spawned, task_name,
+    main_task, records_where, returned_role, spawned, task_name,
 };
 use crate::filter::SyscallSet;
 use crate::findings::Finding;
@@ -111,7 +111,7 @@ fn blocked_in(run: &Run, label: &str, names: &[&str], fd: FdRole) -> bool {
 fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
     for &name in scenarios {
         let run = runs.get(name);
-        let main = root_task(run);
+        let main = main_task(run);
         let others: Vec<usize> = from_first_socket(run)
             .filter(|(r, rec)| {
                 rec.tid != main
