@@ -3,7 +3,7 @@
 
 #![no_main]
 
-use iolab::strace::syntax::{parse_line, parse_line_bytes};
+use iolab::tracer::strace::syntax::{parse_line, parse_line_bytes};
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

@@ -6,7 +6,7 @@
 
 #![no_main]
 
-use iolab::strace::Decoder;
+use iolab::tracer::strace::Decoder;
 use libfuzzer_sys::fuzz_target;
 
 fuzz_target!(|data: &[u8]| {

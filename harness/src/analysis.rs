@@ -6,9 +6,16 @@
 //! Facts are typed (an fd's role is an [`FdRole`], never its transcript
 //! name); only [`evidence`] makes text, the transcript's own lines.
 
-use crate::grade::Run;
-use crate::normalize::FdRole;
-use crate::trace::{Arg, READS, Record, Ret, Tid};
+use crate::normalize::{FdRole, Transcript};
+use crate::scenario::Outcome;
+use crate::syscalls::Class;
+use crate::trace::{Arg, Record, Ret, Tid};
+
+/// One scenario's run, with its transcript: what every fact is read from.
+pub struct Run {
+    pub outcome: Outcome,
+    pub transcript: Transcript,
+}
 
 /// The indices of the records of `run` that satisfy `pred`.
 pub(crate) fn records_where(run: &Run, pred: impl Fn(&Record) -> bool) -> Vec<usize> {
@@ -49,8 +56,7 @@ pub(crate) fn evidence(run: &Run, records: impl IntoIterator<Item = usize>) -> V
 /// Records that created a thread or process.
 pub(crate) fn spawns(run: &Run) -> Vec<usize> {
     records_where(run, |r| {
-        r.is(&["clone", "clone3", "fork", "vfork"])
-            && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
+        r.is_a(&[Class::Spawn]) && matches!(r.ret, Some(Ret::Ok(Arg::Tid(t))) if t > 0)
     })
 }
 
@@ -77,7 +83,7 @@ pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
                 record: r,
                 parent: rec.tid,
                 child,
-                thread: has_flag(rec, 0, "CLONE_THREAD") && has_flag(rec, 0, "CLONE_VM"),
+                thread: rec.has_flag(0, (libc::CLONE_THREAD | libc::CLONE_VM) as u64),
             })
         })
         .collect()
@@ -112,7 +118,7 @@ pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)>
     let spawned = spawned(run);
     let records = &run.outcome.trace.records;
     let accepts: Vec<(usize, FdRole)> = from_first_socket(run)
-        .filter(|(_, rec)| rec.tid == main && rec.is(&["accept", "accept4"]))
+        .filter(|(_, rec)| rec.tid == main && rec.is_a(&[Class::Accept]))
         .filter_map(|(r, _)| Some((r, returned_role(run, r)?)))
         .collect();
     accepts
@@ -127,8 +133,10 @@ pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)>
                 .collect();
             let reader = (a..records.len()).find_map(|r| {
                 let rec = &records[r];
-                (created.contains(&rec.tid) && rec.is(READS) && fd_role(run, r, 0) == Some(conn))
-                    .then_some(rec.tid)
+                (created.contains(&rec.tid)
+                    && rec.is_a(&[Class::Read])
+                    && fd_role(run, r, 0) == Some(conn))
+                .then_some(rec.tid)
             });
             (a, conn, reader.or(created.first().copied()))
         })
@@ -141,7 +149,7 @@ pub(crate) fn from_first_socket(run: &Run) -> impl Iterator<Item = (usize, &Reco
     let records = &run.outcome.trace.records;
     let start = records
         .iter()
-        .position(|r| r.is(&["socket", "socketpair"]))
+        .position(|r| r.is_a(&[Class::Socket]))
         .unwrap_or(records.len());
     records.iter().enumerate().skip(start)
 }
@@ -158,11 +166,6 @@ pub(crate) fn returned_role(run: &Run, r: usize) -> Option<FdRole> {
         Some(Ret::Ok(Arg::Fd(fd))) => run.transcript.fd_role(r, fd),
         _ => None,
     }
-}
-
-/// Whether argument `i` of `rec` is a flag set holding `flag`.
-pub(crate) fn has_flag(rec: &Record, i: usize, flag: &str) -> bool {
-    matches!(rec.args.get(i), Some(Arg::Flags { names, .. }) if names.contains(&flag))
 }
 
 /// The fds a record names: its fd arguments, the fds of its poll and
@@ -228,7 +231,7 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
         let accepts: Vec<usize> = (0..records.len())
             .filter(|&r| {
                 records[r].tid == s.parent
-                    && records[r].is(&["accept", "accept4"])
+                    && records[r].is_a(&[Class::Accept])
                     && returned_role(run, r).is_some_and(FdRole::is_conn)
             })
             .collect();
@@ -258,5 +261,37 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
             };
             (*s, why)
         })
+        .collect()
+}
+
+/// The helper threads of a run (see [`extra_tasks`]) and every task they
+/// created: a runtime's, not the server's.
+pub(crate) fn helper_tasks(run: &Run) -> Vec<Tid> {
+    let spawned = spawned(run);
+    let mut tasks: Vec<Tid> = extra_tasks(run)
+        .into_iter()
+        .filter(|(_, why)| why.is_none())
+        .map(|(s, _)| s.child)
+        .collect();
+    let mut i = 0;
+    while i < tasks.len() {
+        let t = tasks[i];
+        tasks.extend(spawned.iter().filter(|s| s.parent == t).map(|s| s.child));
+        i += 1;
+    }
+    tasks
+}
+
+/// The epoll instances (their roles, `EP1`...) that had the listening
+/// socket or a connection added: the server's, not a start-up probe's.
+pub(crate) fn serving_epolls(run: &Run) -> Vec<FdRole> {
+    let records = &run.outcome.trace.records;
+    (0..records.len())
+        .filter(|&r| {
+            records[r].is_a(&[Class::EpollCtl])
+                && matches!(records[r].args.get(1), Some(Arg::Sym("EPOLL_CTL_ADD")))
+                && fd_role(run, r, 2).is_some_and(FdRole::is_served)
+        })
+        .filter_map(|r| fd_role(run, r, 0))
         .collect()
 }

@@ -28,7 +28,8 @@ use crate::analysis::{
 use crate::grade::Run;
 use crate::normalize::{FdRole, normalize};
 use crate::scenario::{self, Limits, Observed, Request, Scenario, ScenarioError, Settled, Step};
-use crate::trace::{Arg, READS, Ret, Tid};
+use crate::syscalls::Class;
+use crate::trace::{Arg, Ret, Tid};
 use crate::tracer::Spec;
 
 /// The probe's burst: more than one read, less than the socket buffers
@@ -177,13 +178,12 @@ enum Wait {
 
 fn wait_of(run: &Run, r: usize) -> Wait {
     let rec = &run.outcome.trace.records[r];
-    let name = rec.name();
-    match name {
-        "select" | "pselect6" => Wait::Select,
-        "poll" | "ppoll" => Wait::Poll,
-        "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => Wait::Epoll,
-        "nanosleep" | "clock_nanosleep" => Wait::Sleep,
-        _ if rec.is(READS) || rec.is(&["accept", "accept4"]) => match fd_role(run, r, 0) {
+    match rec.class() {
+        Class::Select => Wait::Select,
+        Class::Poll => Wait::Poll,
+        Class::EpollWait => Wait::Epoll,
+        Class::Sleep => Wait::Sleep,
+        _ if rec.is_a(&[Class::Read, Class::Accept]) => match fd_role(run, r, 0) {
             Some(n) if n.is_conn() => Wait::Call {
                 on_connection: true,
             },
@@ -232,7 +232,7 @@ fn eagains(run: &Run, records: &[usize]) -> Vec<usize> {
         .filter(|&r| {
             let rec = &run.outcome.trace.records[r];
             rec.errno() == Some(libc::EAGAIN)
-                && (rec.is(READS) || rec.is(&["accept", "accept4"]))
+                && (rec.is_a(&[Class::Read, Class::Accept]))
                 && fd_role(run, r, 0).is_some_and(|n| n.is_served())
         })
         .collect()
@@ -406,7 +406,7 @@ fn watches_a_socket(run: &Run, r: usize) -> bool {
     rec.args.iter().any(|a| match a {
         Arg::FdSet { given, .. } => given.iter().any(|&fd| served(fd)),
         Arg::PollFds(fds) => fds.iter().any(|p| served(p.fd)),
-        Arg::Fd(_) => rec.name().starts_with("epoll_"),
+        Arg::Fd(_) => rec.class().is_epoll(),
         _ => false,
     })
 }
@@ -430,7 +430,7 @@ fn api_name(run: &Run, w: Wait) -> String {
 fn connection_ctls(run: &Run) -> Vec<(usize, bool)> {
     from_first_socket(run)
         .filter(|(r, rec)| {
-            rec.name() == "epoll_ctl"
+            rec.class() == Class::EpollCtl
                 && matches!(rec.ret, Some(Ret::Ok(_)))
                 && matches!(
                     rec.args.get(1),
@@ -525,14 +525,14 @@ fn concurrency(run: &Run) -> Answer {
     let mut served: Vec<(String, usize, usize, Served, Tid)> = Vec::new();
     let mut unread: Vec<String> = Vec::new();
     for (a, rec) in from_first_socket(run) {
-        if !rec.is(&["accept", "accept4"]) {
+        if !rec.is_a(&[Class::Accept]) {
             continue;
         }
         let Some(conn) = returned_role(run, a).filter(|n| n.is_conn()) else {
             continue;
         };
         let reader = (a..records.len()).find(|&r| {
-            records[r].is(READS)
+            records[r].is_a(&[Class::Read])
                 && fd_role(run, r, 0) == Some(conn)
                 && matches!(records[r].ret, Some(Ret::Ok(_)))
         });
@@ -707,7 +707,7 @@ fn lock(run: &Run) -> Answer {
     let serving: Vec<Tid> = {
         let mut t: Vec<Tid> = from_first_socket(run)
             .filter(|(r, rec)| {
-                rec.is(READS)
+                rec.is_a(&[Class::Read])
                     && threads.contains(&rec.tid)
                     && fd_role(run, *r, 0).is_some_and(FdRole::is_conn)
             })

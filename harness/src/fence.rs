@@ -275,21 +275,6 @@ impl Drop for Cgroup {
     }
 }
 
-/// Joins the cgroup whose `cgroup.procs` is `procs`. Only open, write and
-/// close: async-signal-safe, for use between fork and exec. Failure is not
-/// an error (the tracer is the fence that counts).
-pub(crate) fn join_in_child(procs: &CString) {
-    // SAFETY: `procs` is a valid NUL-terminated path; open, write and close
-    // are async-signal-safe and the buffer is a static byte string.
-    unsafe {
-        let fd = libc::open(procs.as_ptr(), libc::O_WRONLY | libc::O_CLOEXEC);
-        if fd >= 0 {
-            let _ = libc::write(fd, b"0".as_ptr().cast(), 1);
-            libc::close(fd);
-        }
-    }
-}
-
 /// This process's cgroup directory in the cgroup v2 hierarchy.
 fn own_cgroup_dir() -> Option<PathBuf> {
     let mountinfo = std::fs::read_to_string("/proc/self/mountinfo").ok()?;

@@ -10,7 +10,7 @@
 
 use std::fmt;
 
-use crate::trace::{syscall_name, syscall_nr};
+use crate::syscalls::{name as syscall_name, number as syscall_nr};
 
 /// How many syscall numbers a set can hold: every x86_64 number (the x32
 /// ones, with bit 30 set, are always traced).
@@ -100,7 +100,7 @@ impl SyscallSet {
                                 class: class.to_string(),
                             })?;
                         // A class lists names of every kernel; this one may
-                        // lack a few (tables.rs stops at its kernel's last).
+                        // lack a few (syscalls/names.rs stops at its kernel's last).
                         for nr in names.iter().filter_map(|n| syscall_nr(n)) {
                             set.insert(nr);
                         }
@@ -629,7 +629,7 @@ mod tests {
 
     #[test]
     fn every_class_member_is_a_syscall_strace_knows() {
-        // tables.rs ends at syscall 450: these came later.
+        // syscalls/names.rs ends at syscall 450: these came later.
         let later = ["cachestat", "fchmodat2", "map_shadow_stack", "mseal"];
         for class in CLASS_NAMES {
             for name in class_members(class).unwrap() {

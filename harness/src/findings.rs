@@ -9,6 +9,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::limits::{LimitHit, Resources, bytes, seconds};
+use crate::syscalls::Class;
 use crate::trace::{Arg, EventKind, Ret, SockAddr, Termination, Tid, Trace, errno_name};
 
 /// One limit hit or rule broken.
@@ -231,7 +232,7 @@ pub fn of_run(
                 call: rec.name(),
                 limit: resources.open_files,
             }),
-            ("clone" | "clone3" | "fork" | "vfork", Some(libc::EAGAIN)) => {
+            (_, Some(libc::EAGAIN)) if rec.is_a(&[Class::Spawn]) => {
                 say(Finding::CannotSpawn { call: rec.name() })
             }
             ("ptrace", Some(e)) => say(Finding::UsedPtrace {

@@ -9,15 +9,11 @@ use std::time::{Duration, Instant};
 
 use crate::filter::SyscallSet;
 use crate::findings::{self, Finding};
-use crate::normalize::{Transcript, normalize};
-use crate::scenario::{self, Accounting, Limits, Outcome, Scenario, ScenarioError};
+use crate::normalize::normalize;
+use crate::scenario::{self, Accounting, Limits, Scenario, ScenarioError};
 use crate::tracer::{Spec, TraceError};
 
-/// One scenario's run, with its transcript.
-pub struct Run {
-    pub outcome: Outcome,
-    pub transcript: Transcript,
-}
+pub use crate::analysis::Run;
 
 /// Every scenario run of a lab, by scenario name.
 ///

@@ -15,6 +15,7 @@
 use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
+use crate::syscalls::Class;
 use crate::trace::{Arg, Event, EventKind, Ret, SpawnKind, Tid, Trace};
 
 /// The syscalls a transparent launcher never makes: every way to take
@@ -23,15 +24,11 @@ use crate::trace::{Arg, Event, EventKind, Ret, SpawnKind, Tid, Trace};
 /// accepting, receiving descriptors (`SCM_RIGHTS` comes by `recvmsg`) or
 /// taking another process's (`pidfd_getfd`) is not, and neither is
 /// connecting to the server.
-const SERVING: &[&str] = &[
-    "bind",
-    "listen",
-    "accept",
-    "accept4",
-    "recvmsg",
-    "recvmmsg",
-    "pidfd_getfd",
-];
+const SERVING: &[Class] = &[Class::Bind, Class::Listen, Class::Accept];
+
+/// Other calls no launcher makes: receiving descriptors, taking another
+/// process's.
+const TAKING_FDS: &[&str] = &["recvmsg", "recvmmsg", "pidfd_getfd"];
 
 /// How the traced program relates to the server in it.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -88,7 +85,7 @@ pub fn separate(trace: &Trace) -> Separation {
     let Some(listen) = trace
         .records
         .iter()
-        .find(|r| r.name() == "listen" && matches!(r.ret, Some(Ret::Ok(_))))
+        .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
     else {
         return Separation::Whole;
     };
@@ -98,7 +95,7 @@ pub fn separate(trace: &Trace) -> Separation {
     let port = trace
         .records
         .iter()
-        .filter(|r| matches!(r.name(), "bind" | "getsockname") && r.pid == listen.pid)
+        .filter(|r| r.is_a(&[Class::Bind, Class::SockName]) && r.pid == listen.pid)
         .find_map(|r| match r.args.get(1) {
             Some(Arg::Addr(a)) => a.port().filter(|&p| p != 0),
             _ => None,
@@ -144,7 +141,7 @@ pub fn separate(trace: &Trace) -> Separation {
         .records
         .iter()
         .filter(|r| {
-            matches!(r.name(), "execve" | "execveat")
+            r.is_a(&[Class::Exec])
                 && (r.tid == exec_tid || r.tid == former)
                 && r.enter.is_some_and(|e| e < exec)
                 && r.exit.is_none_or(|e| e > exec)
@@ -181,9 +178,11 @@ pub fn separate(trace: &Trace) -> Separation {
         let Some(enter) = rec.enter.or(rec.exit) else {
             continue;
         };
-        let to_server = rec.is(&["connect"])
+        let to_server = rec.is_a(&[Class::Connect])
             && matches!(rec.args.get(1), Some(Arg::Addr(a)) if a.port().is_some() && a.port() == port);
-        if !is_server(&events[enter], enter) && (rec.is(SERVING) || to_server) {
+        if !is_server(&events[enter], enter)
+            && (rec.is_a(SERVING) || rec.is(TAKING_FDS) || to_server)
+        {
             return Separation::Opaque {
                 launchers,
                 record: r,

@@ -4,6 +4,11 @@
 //! Data flows `tracer` → [`trace::Trace`] → `normalize` (transcripts) and
 //! `grade` (checks), with `scenario` driving clients in steps synchronized
 //! with the live trace. `labs` holds each lab's scenario and rubric.
+//!
+//! `unsafe` code lives in `sys` alone, each block with its `// SAFETY:`
+//! comment; everything else calls its safe functions.
+#![deny(unsafe_code)]
+#![deny(clippy::undocumented_unsafe_blocks)]
 
 pub mod analysis;
 pub mod explain;
@@ -20,8 +25,9 @@ pub mod reference;
 pub mod report;
 pub mod scenario;
 pub mod starter;
-pub mod strace;
+#[allow(unsafe_code)]
 mod sys;
-mod tables;
+pub mod syscalls;
 pub mod trace;
 pub mod tracer;
+mod values;

@@ -9,6 +9,8 @@
 use std::fmt;
 use std::time::Duration;
 
+use nix::sys::resource::{RLIM_INFINITY, Resource, getrlimit};
+
 /// Per-run bounds on the program under test and everything it spawns.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Resources {
@@ -62,37 +64,29 @@ impl Resources {
     /// The rlimits to set in the child before exec, as (resource, soft,
     /// hard). Core files are always off: a crash must not litter the disk,
     /// and its wait status is then the same on every machine.
-    pub(crate) fn rlimits(&self) -> [(libc::__rlimit_resource_t, u64, u64); 5] {
+    pub(crate) fn rlimits(&self) -> [(Resource, u64, u64); 5] {
         // Whole seconds, rounded up: the kernel counts no finer.
         let cpu = (self.cpu.as_secs() + u64::from(self.cpu.subsec_nanos() > 0)).max(1);
         [
-            (libc::RLIMIT_CORE, 0, 0),
+            (Resource::RLIMIT_CORE, 0, 0),
             // A second between SIGXCPU and SIGKILL: the signal shows in the
             // trace, so the report can name the limit.
-            (libc::RLIMIT_CPU, cpu, cpu + 1),
-            (libc::RLIMIT_AS, self.address_space, self.address_space),
-            (libc::RLIMIT_FSIZE, self.file_size, self.file_size),
-            (libc::RLIMIT_NOFILE, self.open_files, self.open_files),
+            (Resource::RLIMIT_CPU, cpu, cpu + 1),
+            (Resource::RLIMIT_AS, self.address_space, self.address_space),
+            (Resource::RLIMIT_FSIZE, self.file_size, self.file_size),
+            (Resource::RLIMIT_NOFILE, self.open_files, self.open_files),
         ]
     }
 }
 
 /// `limits`, each lowered to what this process may pass on: its own hard
 /// limit (set by `ulimit` or the system), which a child cannot raise.
-pub(crate) fn clamped(
-    limits: &[(libc::__rlimit_resource_t, u64, u64)],
-) -> Vec<(libc::__rlimit_resource_t, u64, u64)> {
+pub(crate) fn clamped(limits: &[(Resource, u64, u64)]) -> Vec<(Resource, u64, u64)> {
     limits
         .iter()
         .map(|&(resource, soft, hard)| {
-            let mut own = libc::rlimit {
-                rlim_cur: libc::RLIM_INFINITY,
-                rlim_max: libc::RLIM_INFINITY,
-            };
-            // SAFETY: getrlimit writes one rlimit struct through the
-            // pointer, which points at a live local.
-            unsafe { libc::getrlimit(resource, &mut own) };
-            let hard = hard.min(own.rlim_max);
+            let (_, own) = getrlimit(resource).unwrap_or((RLIM_INFINITY, RLIM_INFINITY));
+            let hard = hard.min(own);
             (resource, soft.min(hard), hard)
         })
         .collect()
@@ -102,35 +96,10 @@ pub(crate) fn clamped(
 /// strace, which must not carry it itself). Best effort: it may be gone.
 pub(crate) fn set_cpu_limit(pid: i32, resources: &Resources) {
     for (resource, soft, hard) in clamped(&resources.rlimits()) {
-        if resource != libc::RLIMIT_CPU {
-            continue;
-        }
-        let limit = libc::rlimit {
-            rlim_cur: soft,
-            rlim_max: hard,
-        };
-        // SAFETY: prlimit reads one rlimit struct through the pointer, which
-        // points at a live local, and writes nothing (the old-limit pointer
-        // is null).
-        unsafe { libc::prlimit(pid, resource, &limit, std::ptr::null_mut()) };
-    }
-}
-
-/// Sets `limits` on the calling process. Async-signal-safe (only
-/// `setrlimit`), for use between fork and exec.
-pub(crate) fn set_rlimits(limits: &[(libc::__rlimit_resource_t, u64, u64)]) -> std::io::Result<()> {
-    for &(resource, soft, hard) in limits {
-        let limit = libc::rlimit {
-            rlim_cur: soft,
-            rlim_max: hard,
-        };
-        // SAFETY: setrlimit reads one rlimit struct through the pointer,
-        // which points at a live local.
-        if unsafe { libc::setrlimit(resource, &limit) } != 0 {
-            return Err(std::io::Error::last_os_error());
+        if resource == Resource::RLIMIT_CPU {
+            let _ = crate::sys::rlimit::set_on(pid, resource, soft, hard);
         }
     }
-    Ok(())
 }
 
 /// `2 GiB`, `64 MiB`, `512 KiB`, `100 bytes`.

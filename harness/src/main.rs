@@ -1,6 +1,9 @@
 //! `iolab`: trace any program, or grade a lab solution, from the command line.
 //!
 //! Exit codes: 0 success (full score), 1 points lost, 2 usage or harness error.
+//!
+//! No `unsafe` here: the library's `sys` layer holds all of it.
+#![deny(unsafe_code)]
 
 use std::ffi::OsString;
 use std::io::Write;
@@ -19,8 +22,8 @@ use iolab::limits::Limit;
 use iolab::normalize::{normalize, raw_lines, side_by_side};
 use iolab::report::Style;
 use iolab::scenario::{self, Limits};
-use iolab::strace::format::Formatter;
 use iolab::trace::Trace;
+use iolab::tracer::strace::format::Formatter;
 use iolab::tracer::{Backend, Placement, Spec, Tracer};
 
 #[derive(Parser)]

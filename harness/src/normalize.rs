@@ -14,9 +14,10 @@
 use std::collections::HashMap;
 use std::fmt::Write as _;
 
+use crate::syscalls::Class;
 use crate::trace::{
-    Arg, EPOLL_WAITS, EpollEvent, EventKind, Record, Ret, SELECTS, SockAddr, SpawnKind, Tid, Trace,
-    WAITS, errno_name, known_at_entry, signal_name,
+    Arg, EpollEvent, EventKind, Record, Ret, SockAddr, SpawnKind, Tid, Trace, errno_name,
+    known_at_entry, signal_name,
 };
 
 /// Calls a transcript leaves out: memory management and the per-thread
@@ -440,7 +441,7 @@ impl Names {
                 && ok
             {
                 let (a, b) = (*a, *b);
-                if rec.name() == "socketpair" {
+                if rec.class() == Class::Socket {
                     let x = self.new_object(table, a, Obj::Socket { listening: false });
                     let y = self.new_object(table, b, Obj::Socket { listening: false });
                     self.fd_at.insert((r, a), x);
@@ -471,12 +472,12 @@ impl Names {
         let Some(Ret::Ok(ret)) = &rec.ret else {
             return;
         };
-        match (rec.name(), ret) {
-            ("epoll_create" | "epoll_create1", Arg::Fd(fd)) => {
+        match (rec.class(), ret) {
+            (Class::EpollCreate, Arg::Fd(fd)) => {
                 let id = self.new_object(table, *fd, Obj::Epoll);
                 self.fd_at.insert((r, *fd), id);
             }
-            ("epoll_ctl", _) => {
+            (Class::EpollCtl, _) => {
                 if let Some(fd) = rec.fd_arg(2) {
                     self.epoll_targets.insert(r, fd);
                 }
@@ -493,7 +494,7 @@ impl Names {
                     self.epoll_data.insert((ep, ev.data), target);
                 }
             }
-            (name, _) if EPOLL_WAITS.contains(&name) => {
+            (Class::EpollWait, _) => {
                 let ep = rec
                     .fd_arg(0)
                     .and_then(|fd| self.fd_at.get(&(r, fd)).copied());
@@ -505,16 +506,17 @@ impl Names {
                     self.epoll_ready.insert(r, objs);
                 }
             }
-            ("socket", Arg::Fd(fd)) => {
+            // `socketpair` returns 0: its fds are the pair it wrote.
+            (Class::Socket, Arg::Fd(fd)) => {
                 let id = self.new_object(table, *fd, Obj::Socket { listening: false });
                 self.fd_at.insert((r, *fd), id);
             }
-            ("accept" | "accept4", Arg::Fd(fd)) => {
+            (Class::Accept, Arg::Fd(fd)) => {
                 *accepted += 1;
                 let id = self.new_object(table, *fd, Obj::Accepted(*accepted));
                 self.fd_at.insert((r, *fd), id);
             }
-            ("dup" | "dup2" | "dup3" | "fcntl", Arg::Fd(fd)) => {
+            (Class::Dup | Class::Fcntl, Arg::Fd(fd)) => {
                 let source = rec.fd_arg(0).and_then(|s| self.fd_at.get(&(r, s)).copied());
                 let id = match source {
                     Some(id) => {
@@ -529,12 +531,12 @@ impl Names {
                 let id = self.new_object(table, *fd, Obj::File);
                 self.fd_at.insert((r, *fd), id);
             }
-            ("listen", _) => {
+            (Class::Listen, _) => {
                 if let Some(&id) = rec.fd_arg(0).and_then(|fd| self.fd_at.get(&(r, fd))) {
                     self.objs[id] = Obj::Socket { listening: true };
                 }
             }
-            ("close", _) => {
+            (Class::Close, _) => {
                 if let Some(fd) = rec.fd_arg(0) {
                     table.remove(&fd);
                 }
@@ -690,6 +692,7 @@ impl Renderer<'_> {
                 "{{si_signo=SIGCHLD, si_code={code}, si_pid={}, si_status={status}}}",
                 self.task(*pid)
             ),
+            Arg::Time(t) => t.to_string(),
             Arg::Text(t) => t.clone(),
             Arg::Unknown => "?".to_string(),
         }
@@ -733,7 +736,7 @@ impl Renderer<'_> {
         let Some(ready) = self.ready(r, rec).filter(|x| !x.is_empty()) else {
             return String::new();
         };
-        if rec.is(SELECTS) {
+        if rec.is_a(&[Class::Select]) {
             let parts: Vec<String> = ["in", "out", "except"]
                 .iter()
                 .filter_map(|how| {
@@ -746,7 +749,7 @@ impl Renderer<'_> {
                 })
                 .collect();
             format!(" ({})", parts.join(", "))
-        } else if rec.is(&["poll", "ppoll"]) {
+        } else if rec.is_a(&[Class::Poll]) {
             let items: Vec<String> = ready
                 .iter()
                 .map(|x| format!("{{fd={}, revents={}}}", x.name, flags_text(&x.how, 0)))
@@ -767,7 +770,7 @@ impl Renderer<'_> {
             name: self.fd(r, fd),
             how,
         };
-        if rec.is(SELECTS) {
+        if rec.is_a(&[Class::Select]) {
             let mut out: Vec<(i32, Ready)> = Vec::new();
             for (how, a) in ["in", "out", "except"].iter().zip(rec.args.iter().skip(1)) {
                 if let Arg::FdSet {
@@ -795,7 +798,7 @@ impl Renderer<'_> {
             );
         }
         match rec.args.get(1) {
-            Some(Arg::EpollEvents(list)) if rec.is(EPOLL_WAITS) => Some(
+            Some(Arg::EpollEvents(list)) if rec.is_a(&[Class::EpollWait]) => Some(
                 list.iter()
                     .enumerate()
                     .map(|(i, ev)| Ready {
@@ -1060,7 +1063,7 @@ pub fn normalize(trace: &Trace) -> Transcript {
         .records
         .iter()
         .enumerate()
-        .filter(|(_, rec)| rec.is(WAITS))
+        .filter(|(_, rec)| rec.is_a(&Class::READINESS))
         .filter_map(|(r, rec)| Some((r, renderer.ready(r, rec)?)))
         .collect();
     Transcript {

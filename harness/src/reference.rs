@@ -118,22 +118,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_lab_has_a_reference_and_its_header_is_stripped() {
-        for lab in crate::labs::all() {
-            let scenarios = scenarios(lab.id);
-            assert!(!scenarios.is_empty(), "{} has no reference", lab.id);
-            for (s, _) in scenarios {
-                let text = transcript(lab.id, s).expect("listed");
-                assert!(
-                    text.starts_with("socket(") || text.starts_with("== main =="),
-                    "{}/{s}: {text:.40}",
-                    lab.id
-                );
-            }
-        }
-    }
-
-    #[test]
     fn the_header_ends_at_the_second_dashes_line() {
         assert_eq!(
             body("---\nsource: x\n---\nsocket() = L\n"),

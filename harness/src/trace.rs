@@ -8,7 +8,7 @@ use std::fmt;
 use std::net::{Ipv4Addr, Ipv6Addr};
 use std::time::Duration;
 
-use crate::tables;
+use crate::syscalls::{self, Class, FutexOp, Names, Syscall};
 
 /// A kernel task id (thread id); the thread-group leader's tid is the pid.
 pub type Tid = i32;
@@ -65,12 +65,63 @@ pub enum Arg {
         /// The exit code, or the signal's name.
         status: String,
     },
+    /// A `struct timespec` or `struct timeval` passed by value (a timeout,
+    /// a sleep's length).
+    Time(Time),
     /// Text the decoder composed (a wait status, say) that holds no fd or tid.
     Text(String),
     /// An output pointer at entry: filled in at exit if the call succeeds.
     Out(u64),
     /// An argument that could not be read.
     Unknown,
+}
+
+/// A `struct timespec` or `struct timeval` as the call gave it: the
+/// seconds and the sub-second field, unchecked (a transcript shows what was
+/// passed, as strace does).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Time {
+    pub secs: u64,
+    /// Nanoseconds (a timespec), or microseconds (a timeval).
+    pub frac: u64,
+    /// Whether it is a timeval.
+    pub micros: bool,
+}
+
+impl Time {
+    pub fn timespec(secs: u64, nanos: u64) -> Time {
+        Time {
+            secs,
+            frac: nanos,
+            micros: false,
+        }
+    }
+
+    pub fn timeval(secs: u64, micros: u64) -> Time {
+        Time {
+            secs,
+            frac: micros,
+            micros: true,
+        }
+    }
+
+    /// How long it is (`None` if that overflows a `Duration`).
+    pub fn duration(&self) -> Option<Duration> {
+        let sub = if self.micros {
+            Duration::from_micros(self.frac)
+        } else {
+            Duration::from_nanos(self.frac)
+        };
+        Duration::from_secs(self.secs).checked_add(sub)
+    }
+}
+
+/// strace's notation: `{tv_sec=0, tv_nsec=1000000}`, `{tv_sec=2, tv_usec=5}`.
+impl fmt::Display for Time {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let field = if self.micros { "tv_usec" } else { "tv_nsec" };
+        write!(f, "{{tv_sec={}, {field}={}}}", self.secs, self.frac)
+    }
 }
 
 /// One `struct pollfd` as seen by the tracer.
@@ -120,6 +171,16 @@ pub struct Call {
 impl Call {
     pub fn name(&self) -> &'static str {
         syscall_name(self.nr)
+    }
+
+    /// The call's row in the syscall table, if it has one.
+    pub fn syscall(&self) -> Option<&'static Syscall> {
+        syscalls::by_nr(self.nr)
+    }
+
+    /// What kind of call it is ([`Class::Other`] when the table has no row).
+    pub fn class(&self) -> Class {
+        syscalls::class_of(self.nr)
     }
 }
 
@@ -268,6 +329,54 @@ impl Record {
         syscall_name(self.nr)
     }
 
+    /// The call's row in the syscall table, if it has one.
+    pub fn syscall(&self) -> Option<&'static Syscall> {
+        syscalls::by_nr(self.nr)
+    }
+
+    /// What kind of call it is ([`Class::Other`] when the table has no row).
+    pub fn class(&self) -> Class {
+        syscalls::class_of(self.nr)
+    }
+
+    /// Whether the call is of one of `classes`.
+    pub fn is_a(&self, classes: &[Class]) -> bool {
+        classes.contains(&self.class())
+    }
+
+    /// The fd the call works on (its first fd argument), per the table.
+    pub fn fd(&self) -> Option<i32> {
+        self.fd_arg(self.syscall()?.fd_index()?)
+    }
+
+    /// Whether argument `i` is a flag set holding `bit` (a libc constant
+    /// such as `libc::SOCK_NONBLOCK`), named by the flag table the syscall
+    /// table gives that argument.
+    pub fn has_flag(&self, i: usize, bit: u64) -> bool {
+        let Some(Arg::Flags { names, rest }) = self.args.get(i) else {
+            return false;
+        };
+        let Some(table) = self.flag_names(i) else {
+            return false;
+        };
+        let bits = names
+            .iter()
+            .filter_map(|n| table.iter().find(|(_, name)| name == n).map(|(b, _)| *b))
+            .fold(*rest, |all, b| all | b);
+        bit != 0 && bits & bit == bit
+    }
+
+    /// The flag table naming argument `i`: the syscall table's, or for
+    /// `fcntl`'s third argument the one its command takes.
+    fn flag_names(&self, i: usize) -> Option<Names> {
+        let row = self.syscall()?;
+        match (row.class, i, self.args.get(1)) {
+            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFL"))) => Some(syscalls::flags::O_FLAGS),
+            (Class::Fcntl, 2, Some(Arg::Sym("F_SETFD"))) => Some(syscalls::flags::FD_FLAGS),
+            _ => row.flag_names(i),
+        }
+    }
+
     /// How many calls the record stands for: itself and its repeats.
     pub fn times(&self) -> u64 {
         1 + self.repeats
@@ -296,10 +405,10 @@ impl Record {
 
     /// How many bytes a read or write asked for, where the call says so in
     /// one number (`read`, `write`, `recvfrom`, `sendto`; not the vectored
-    /// and message forms).
+    /// and message forms): the table's [`Syscall::len_index`] argument.
     pub fn asked_len(&self) -> Option<i64> {
-        match (self.name(), self.args.get(2)) {
-            ("read" | "write" | "recvfrom" | "sendto", Some(Arg::Int(n))) => Some(*n),
+        match self.args.get(self.syscall()?.len_index()?) {
+            Some(Arg::Int(n)) => Some(*n),
             _ => None,
         }
     }
@@ -315,13 +424,10 @@ impl Record {
     /// Which argument holds the call's timeout, for the calls that can end
     /// by themselves: the sleeps, the readiness waits and the futex waits.
     fn timeout_arg(&self) -> Option<usize> {
-        match self.name() {
-            "nanosleep" => Some(0),
-            "clock_nanosleep" | "poll" | "ppoll" => Some(2),
-            "select" | "pselect6" => Some(4),
-            "epoll_wait" | "epoll_pwait" | "epoll_pwait2" => Some(3),
-            "futex" if self.is_futex_wait() => Some(3),
-            _ => None,
+        let (i, _) = self.syscall()?.timeout_index()?;
+        match self.class() {
+            Class::Futex if !self.is_futex_wait() => None,
+            _ => Some(i),
         }
     }
 
@@ -334,15 +440,15 @@ impl Record {
     /// when it was not decoded (strace shows an `epoll_wait`'s timeout only
     /// when it returns).
     pub fn timeout(&self) -> Option<Duration> {
-        let relative = match self.name() {
-            "clock_nanosleep" => matches!(
+        let relative = match self.syscall().map(|s| s.nr as libc::c_long) {
+            Some(libc::SYS_clock_nanosleep) => matches!(
                 (self.args.first(), self.args.get(1)),
                 (
                     Some(Arg::Sym("CLOCK_REALTIME" | "CLOCK_MONOTONIC")),
                     Some(Arg::Flags { names, .. }),
                 ) if !names.contains(&"TIMER_ABSTIME")
             ),
-            "futex" => self.futex().is_some_and(|(op, _)| op == "FUTEX_WAIT"),
+            Some(libc::SYS_futex) => self.futex().is_some_and(|(op, _)| op.is_plain_wait()),
             _ => true,
         };
         if !relative {
@@ -350,7 +456,7 @@ impl Record {
         }
         match self.args.get(self.timeout_arg()?)? {
             Arg::Int(ms) => u64::try_from(*ms).ok().map(Duration::from_millis),
-            Arg::Text(time) => time_text(time),
+            Arg::Time(time) => time.duration(),
             _ => None,
         }
     }
@@ -375,10 +481,10 @@ impl Record {
     /// `EAGAIN` is not: the lock word changed under it, which is progress.)
     pub fn is_idle(&self) -> bool {
         match &self.ret {
-            Some(Ret::Err(e)) => *e == libc::EAGAIN && self.name() != "futex",
-            Some(Ret::Ok(v)) => match self.name() {
-                "nanosleep" | "clock_nanosleep" | "sched_yield" => true,
-                name if WAITS.contains(&name) => *v == Arg::Int(0),
+            Some(Ret::Err(e)) => *e == libc::EAGAIN && self.class() != Class::Futex,
+            Some(Ret::Ok(v)) => match self.class() {
+                Class::Sleep | Class::Yield => true,
+                class if class.is_readiness_wait() => *v == Arg::Int(0),
                 _ => false,
             },
             None => false,
@@ -398,10 +504,9 @@ impl Record {
         }
     }
 
-    /// For a `futex` call: its command without the private and clock flags
-    /// (`FUTEX_WAIT`, `FUTEX_WAKE`, `FUTEX_WAIT_BITSET`, ...) and its word.
-    pub fn futex(&self) -> Option<(&'static str, u64)> {
-        if self.name() != "futex" {
+    /// For a `futex` call: its operation and its word.
+    pub fn futex(&self) -> Option<(FutexOp, u64)> {
+        if self.class() != Class::Futex {
             return None;
         }
         let word = match self.args.first() {
@@ -409,41 +514,19 @@ impl Record {
             _ => return None,
         };
         let op = match self.args.get(1) {
-            Some(Arg::Flags { names, .. }) => names.first().copied()?,
-            Some(Arg::Sym(s)) => s,
+            Some(Arg::Flags { names, .. }) => FutexOp::from_names(names)?,
+            Some(Arg::Sym(s)) => FutexOp::from_names(&[s])?,
             _ => return None,
         };
-        Some((op.strip_suffix("_PRIVATE").unwrap_or(op), word))
+        Some((op, word))
     }
 
     /// Whether this is a futex wait, of any kind (`FUTEX_WAIT`,
     /// `FUTEX_WAIT_BITSET`, `FUTEX_WAIT_REQUEUE_PI`, private or not).
     pub fn is_futex_wait(&self) -> bool {
-        self.futex()
-            .is_some_and(|(op, _)| op.starts_with("FUTEX_WAIT"))
+        self.futex().is_some_and(|(op, _)| op.is_wait())
     }
 }
-
-/// Syscalls that read from a socket (or any fd).
-pub const READS: &[&str] = &["read", "readv", "recvfrom", "recvmsg", "recvmmsg"];
-/// Syscalls that write to a socket (or any fd).
-pub const WRITES: &[&str] = &["write", "writev", "sendto", "sendmsg", "sendmmsg"];
-
-/// The `select` family.
-pub const SELECTS: &[&str] = &["select", "pselect6"];
-/// The `epoll_wait` family.
-pub const EPOLL_WAITS: &[&str] = &["epoll_wait", "epoll_pwait", "epoll_pwait2"];
-/// Syscalls that wait for fds to become ready: the select, poll and
-/// epoll_wait families.
-pub const WAITS: &[&str] = &[
-    "select",
-    "pselect6",
-    "poll",
-    "ppoll",
-    "epoll_wait",
-    "epoll_pwait",
-    "epoll_pwait2",
-];
 
 /// A whole trace: the events, and the syscall records paired from them.
 #[derive(Clone, Debug, Default)]
@@ -557,7 +640,7 @@ impl Trace {
         let mut wakes: HashMap<(Tid, u64), Vec<(usize, usize)>> = HashMap::new();
         for (r, rec) in self.records.iter().enumerate() {
             if let (Some((op, word)), Some(enter)) = (rec.futex(), rec.enter)
-                && op.starts_with("FUTEX_WAKE")
+                && op.is_wake()
                 && rec.done_len().is_some_and(|n| n > 0)
             {
                 wakes.entry((rec.pid, word)).or_default().push((enter, r));
@@ -598,19 +681,6 @@ impl Trace {
     }
 }
 
-/// A time as decoded (`{tv_sec=0, tv_nsec=1000000}`, or `tv_usec`).
-fn time_text(text: &str) -> Option<Duration> {
-    let fields = text.strip_prefix('{')?.strip_suffix('}')?;
-    let (secs, frac) = fields.split_once(", ")?;
-    let secs: u64 = secs.strip_prefix("tv_sec=")?.parse().ok()?;
-    let sub = if let Some(ns) = frac.strip_prefix("tv_nsec=") {
-        Duration::from_nanos(ns.parse().ok()?)
-    } else {
-        Duration::from_micros(frac.strip_prefix("tv_usec=")?.parse().ok()?)
-    };
-    Duration::from_secs(secs).checked_add(sub)
-}
-
 /// Merges an exit's output arguments into the entry's arguments.
 pub fn merge_outs(args: &mut Vec<Arg>, outs: &[(usize, Arg)]) {
     for (i, arg) in outs {
@@ -637,28 +707,19 @@ pub fn known_at_entry(args: &[Arg]) -> usize {
 
 /// The name of syscall `nr` on x86_64 (`syscall_N` when unknown).
 pub fn syscall_name(nr: u64) -> &'static str {
-    match usize::try_from(nr)
-        .ok()
-        .and_then(|i| tables::SYSCALL_NAMES.get(i))
-    {
-        Some(name) if !name.is_empty() => name,
-        _ => "syscall_unknown",
-    }
+    syscalls::name(nr)
 }
 
 /// The syscall number for `name`, if it exists on x86_64.
 pub fn syscall_nr(name: &str) -> Option<u64> {
-    tables::SYSCALL_NAMES
-        .iter()
-        .position(|n| *n == name)
-        .map(|i| i as u64)
+    syscalls::number(name)
 }
 
 /// The symbolic name of an errno value (`E123` when unknown).
 pub fn errno_name(errno: i32) -> String {
     match usize::try_from(errno)
         .ok()
-        .and_then(|i| tables::ERRNO_NAMES.get(i))
+        .and_then(|i| syscalls::ERRNO_NAMES.get(i))
     {
         Some(name) if !name.is_empty() => (*name).to_string(),
         _ => format!("E{errno}"),
@@ -667,7 +728,7 @@ pub fn errno_name(errno: i32) -> String {
 
 /// The number of an errno by its name (`EAGAIN`, `ERESTARTSYS`).
 pub fn errno_number(name: &str) -> Option<i32> {
-    tables::ERRNO_NAMES
+    syscalls::ERRNO_NAMES
         .iter()
         .position(|n| *n == name)
         .and_then(|i| i32::try_from(i).ok())
@@ -707,7 +768,7 @@ mod tests {
 
     #[test]
     fn relative_timeouts_are_read_and_the_rest_are_none() {
-        let nap = Arg::Text("{tv_sec=0, tv_nsec=1000000}".into());
+        let nap = Arg::Time(Time::timespec(0, 1_000_000));
         let ms = Duration::from_millis;
         let monotonic = Arg::Sym("CLOCK_MONOTONIC");
         let relative = call(
@@ -748,7 +809,7 @@ mod tests {
             Arg::Ptr(0),
             Arg::Ptr(0),
             Arg::Ptr(0),
-            Arg::Text("{tv_sec=2, tv_usec=500000}".into()),
+            Arg::Time(Time::timeval(2, 500_000)),
         ];
         assert_eq!(call("select", select).timeout(), Some(ms(2500)));
         let epoll = |timeout| {
@@ -764,7 +825,7 @@ mod tests {
 
     #[test]
     fn a_call_has_a_timeout_unless_only_its_fds_can_end_it() {
-        let when = || Arg::Text("{tv_sec=1700000000, tv_nsec=0}".into());
+        let when = || Arg::Time(Time::timespec(1_700_000_000, 0));
         let abstime = call(
             "clock_nanosleep",
             vec![
@@ -802,7 +863,7 @@ mod tests {
             call("pselect6", args)
         };
         assert!(!select(Arg::Ptr(0)).has_timeout());
-        assert!(select(Arg::Text("{tv_sec=0, tv_nsec=0}".into())).has_timeout());
+        assert!(select(Arg::Time(Time::timespec(0, 0))).has_timeout());
         assert!(!call("accept4", vec![Arg::Fd(3)]).has_timeout());
     }
 }

@@ -11,10 +11,12 @@ use std::time::Duration;
 
 use assert_cmd::Command;
 use iolab::normalize::{normalize, raw_lines};
-use iolab::strace::format::Formatter;
-use iolab::strace::syntax::{Body, Field, Line, Outcome, Value, parse_line, parse_line_bytes};
-use iolab::strace::{Decoder, decode_log};
 use iolab::trace::Trace;
+use iolab::tracer::strace::format::Formatter;
+use iolab::tracer::strace::syntax::{
+    Body, Field, Line, Outcome, Value, parse_line, parse_line_bytes,
+};
+use iolab::tracer::strace::{Decoder, decode_log};
 use iolab::tracer::{Spec, Tracer};
 use proptest::prelude::*;
 
@@ -366,7 +368,7 @@ fn args_text(fields: &[Field]) -> String {
 fn body() -> impl Strategy<Value = Body> {
     prop_oneof![
         (ident(), fields(), outcome()).prop_map(|(name, args, result)| Body::Syscall(
-            iolab::strace::syntax::Syscall { name, args, result }
+            iolab::tracer::strace::syntax::Syscall { name, args, result }
         )),
         (ident(), fields(), any::<bool>()).prop_map(|(name, args, vanished)| {
             let mut text = args_text(&args);

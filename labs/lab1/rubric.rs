@@ -1,7 +1,8 @@
 //! Lab 1, blocking I/O: `accept` and `read` park the only thread, so client B
 //! waits until client A leaves.
 
-use super::{READS, blocked_in, describe_settle, diff, ended, nonblocking_switches, single_task};
+use super::{blocked_in, describe_settle, diff, ended, nonblocking_switches, single_task};
+use crate::syscalls::Class;
 use crate::analysis::{evidence};
 use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
@@ -138,7 +139,7 @@ fn blocking_sockets(runs: &Runs) -> Verdict {
 
 fn accept_blocks(runs: &Runs) -> Verdict {
     let run = runs.get("standard");
-    if blocked_in(run, "idle", &["accept", "accept4"], FdRole::Listener(1)) {
+    if blocked_in(run, "idle", &[Class::Accept], FdRole::Listener(1)) {
         return Verdict::pass("accept on L was blocked while no client was connecting");
     }
     let (what, lines) = describe_settle(run, "idle");
@@ -152,7 +153,7 @@ fn accept_blocks(runs: &Runs) -> Verdict {
 
 fn read_blocks(runs: &Runs) -> Verdict {
     let run = runs.get("standard");
-    if blocked_in(run, "A connected", READS, FdRole::Conn(1)) {
+    if blocked_in(run, "A connected", &[Class::Read], FdRole::Conn(1)) {
         return Verdict::pass("read on C1 was blocked while client A was silent");
     }
     let (what, lines) = describe_settle(run, "A connected");
@@ -188,7 +189,7 @@ fn head_of_line(runs: &Runs) -> Verdict {
             .iter()
             .enumerate()
             .filter(|(r, rec)| {
-                rec.is(READS)
+                rec.is_a(&[Class::Read])
                     && rec.exit.is_some_and(|x| x < close_a)
                     && rec.fd_arg(0).and_then(|fd| run.transcript.fd_role(*r, fd)) == Some(FdRole::Conn(2))
             });

@@ -4,7 +4,8 @@
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
 
-use super::{READS, blocked_records, blocking_uses, concurrent, idle_facts, large_replies, many_clients, readiness_calls, single_task, slow_burst};
+use super::{blocked_records, blocking_uses, concurrent, idle_facts, large_replies, many_clients, readiness_calls, single_task, slow_burst};
+use crate::syscalls::Class;
 use crate::analysis::{evidence};
 
 pub(super) fn lab() -> Lab {
@@ -100,16 +101,16 @@ fn nonblocking_sockets(runs: &Runs) -> Verdict {
 
 fn eagain_seen(runs: &Runs) -> Verdict {
     let run = runs.get("standard");
-    let eagain = |names: &[&str]| {
+    let eagain = |classes: &[Class]| {
         run.outcome
             .trace
             .records
             .iter()
-            .any(|r| r.is(names) && r.errno() == Some(libc::EAGAIN))
+            .any(|r| r.is_a(classes) && r.errno() == Some(libc::EAGAIN))
     };
     let missing: Vec<&str> = [
-        ("accept", eagain(&["accept", "accept4"])),
-        ("a read", eagain(READS)),
+        ("accept", eagain(&[Class::Accept])),
+        ("a read", eagain(&[Class::Read])),
     ]
     .iter()
     .filter(|(_, seen)| !seen)

@@ -3,9 +3,10 @@
 
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
-use crate::trace::{Arg, Ret, SELECTS};
+use crate::syscalls::Class;
+use crate::trace::{Arg, Ret};
 
-use super::{READS, blocked_records, blocked_writes, concurrent, idle_facts, idle_sleeps, large_replies, many_clients, readiness_calls, received, reported_writable, single_task, size_text, slow_burst, slow_burst_size};
+use super::{blocked_records, blocked_writes, concurrent, idle_facts, idle_sleeps, large_replies, many_clients, readiness_calls, received, reported_writable, single_task, size_text, slow_burst, slow_burst_size};
 use crate::analysis::{evidence, fd_role, records_where, returned_role};
 use crate::normalize::FdRole;
 
@@ -45,7 +46,7 @@ pub(super) fn lab() -> Lab {
                 visibility: Visibility::Visible,
                 points: 10,
                 hint: "pass NULL as select's timeout (or a long one): a zero or tiny timeout in a loop turns select into busy polling",
-                judge: |runs| match idle_sleeps(runs.get("standard"), SELECTS, "select") {
+                judge: |runs| match idle_sleeps(runs.get("standard"), &[Class::Select], "select") {
                     Ok(()) => Verdict::pass("idle in select, with no wake-ups"),
                     Err(v) => v,
                 },
@@ -121,14 +122,14 @@ fn set_roles(run: &Run, r: usize, i: usize) -> Vec<Option<FdRole>> {
 }
 
 fn selects(run: &Run) -> Vec<usize> {
-    records_where(run, |rec| rec.is(SELECTS))
+    records_where(run, |rec| rec.is_a(&[Class::Select]))
 }
 
 fn waits_in_select(runs: &Runs) -> Verdict {
     for run in runs.iter() {
         let others: Vec<usize> = readiness_calls(run)
             .into_iter()
-            .filter(|&r| !run.outcome.trace.records[r].is(SELECTS))
+            .filter(|&r| !run.outcome.trace.records[r].is_a(&[Class::Select]))
             .collect();
         if !others.is_empty() {
             return Verdict::fail(
@@ -138,7 +139,7 @@ fn waits_in_select(runs: &Runs) -> Verdict {
         }
         let blocked: Vec<usize> = blocked_records(run)
             .into_iter()
-            .filter(|&r| !run.outcome.trace.records[r].is(SELECTS))
+            .filter(|&r| !run.outcome.trace.records[r].is_a(&[Class::Select]))
             .collect();
         if !blocked.is_empty() {
             return Verdict::fail(
@@ -154,18 +155,18 @@ fn read_set(runs: &Runs) -> Verdict {
     for run in runs.iter() {
         let mut live: Vec<FdRole> = Vec::new();
         for (r, rec) in run.outcome.trace.records.iter().enumerate() {
-            match rec.name() {
-                "accept" | "accept4" => {
+            match rec.class() {
+                Class::Accept => {
                     if let Some(conn) = returned_role(run, r).filter(|n| n.is_conn()) {
                         live.push(conn);
                     }
                 }
-                "close" if rec.ret.is_some() => {
+                Class::Close if rec.ret.is_some() => {
                     if let Some(closed) = fd_role(run, r, 0) {
                         live.retain(|&n| n != closed);
                     }
                 }
-                "select" | "pselect6" => {
+                Class::Select => {
                     let read = set_roles(run, r, 1);
                     let write = set_roles(run, r, 2);
                     let mut missing: Vec<FdRole> = Vec::new();
@@ -204,11 +205,11 @@ fn ready_only(runs: &Runs) -> Verdict {
     for run in runs.iter() {
         let mut last: Option<usize> = None;
         for (r, rec) in run.outcome.trace.records.iter().enumerate() {
-            if rec.is(SELECTS) && matches!(rec.ret, Some(Ret::Ok(_))) {
+            if rec.is_a(&[Class::Select]) && matches!(rec.ret, Some(Ret::Ok(_))) {
                 last = Some(r);
                 continue;
             }
-            if !(rec.is(READS) || rec.is(&["accept", "accept4"])) {
+            if !(rec.is_a(&[Class::Read, Class::Accept])) {
                 continue;
             }
             let Some(name) = fd_role(run, r, 0).filter(|n| n.is_served()) else {

@@ -5,10 +5,11 @@
 
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::Limits;
-use crate::trace::{Arg, EPOLL_WAITS, Ret};
+use crate::syscalls::Class;
+use crate::trace::{Arg, Ret};
 
-use super::{READS, WRITES, blocked_writes, blocking_uses, concurrent, full_read, idle_facts, idle_sleeps, large_replies, many_clients, reported_writable, short_write, size_text, slow_burst, slow_burst_size};
-use crate::analysis::{evidence, fd_role, records_where, returned_role};
+use super::{blocked_writes, blocking_uses, concurrent, full_read, idle_facts, idle_sleeps, large_replies, many_clients, reported_writable, short_write, size_text, slow_burst, slow_burst_size};
+use crate::analysis::{evidence, fd_role, records_where, returned_role, serving_epolls};
 use crate::normalize::FdRole;
 
 const STANDARD: &[&str] = &["level", "edge"];
@@ -124,15 +125,11 @@ fn epoll_create(runs: &Runs) -> Verdict {
     for name in STANDARD {
         let run = runs.get(name);
         let creates = records_where(run, |rec| {
-            rec.is(&["epoll_create", "epoll_create1"]) && matches!(rec.ret, Some(Ret::Ok(_)))
+            rec.is_a(&[Class::EpollCreate]) && matches!(rec.ret, Some(Ret::Ok(_)))
         });
         // The instances that watched the listener or a connection: one made
         // and dropped unused (a runtime's start-up probe) is not a second.
-        let watched: Vec<FdRole> = ctls(run)
-            .into_iter()
-            .filter(|(_, op, target, _)| *op == "EPOLL_CTL_ADD" && target.is_served())
-            .filter_map(|(r, ..)| fd_role(run, r, 0))
-            .collect();
+        let watched = serving_epolls(run);
         let serving: Vec<usize> = creates
             .iter()
             .copied()
@@ -165,7 +162,7 @@ fn ctls(
         .records
         .iter()
         .enumerate()
-        .filter(|(_, rec)| rec.name() == "epoll_ctl" && matches!(rec.ret, Some(Ret::Ok(_))))
+        .filter(|(_, rec)| rec.class() == Class::EpollCtl && matches!(rec.ret, Some(Ret::Ok(_))))
         .filter_map(|(r, rec)| {
             let op = match rec.args.get(1) {
                 Some(Arg::Sym(op)) => *op,
@@ -189,7 +186,7 @@ fn ctl_add(runs: &Runs) -> Verdict {
             ctls.iter()
                 .any(|&(_, op, t, _)| op == "EPOLL_CTL_ADD" && t == who)
         };
-        let accepted: Vec<FdRole> = records_where(run, |rec| rec.is(&["accept", "accept4"]))
+        let accepted: Vec<FdRole> = records_where(run, |rec| rec.is_a(&[Class::Accept]))
             .into_iter()
             .filter_map(|r| returned_role(run, r))
             .filter(|n| n.is_conn())
@@ -235,15 +232,15 @@ fn ctl_del(runs: &Runs) -> Verdict {
         let run = runs.get(name);
         let records = &run.outcome.trace.records;
         for (r, rec) in records.iter().enumerate() {
-            if !(rec.is(READS) && rec.ret == Some(Ret::Ok(Arg::Int(0)))) {
+            if !(rec.is_a(&[Class::Read]) && rec.ret == Some(Ret::Ok(Arg::Int(0)))) {
                 continue;
             }
             let Some(conn) = fd_role(run, r, 0).filter(|n| n.is_conn()) else {
                 continue;
             };
             let removed = records.iter().enumerate().skip(r + 1).any(|(x, later)| {
-                (later.name() == "close" && fd_role(run, x, 0) == Some(conn))
-                    || (later.name() == "epoll_ctl"
+                (later.class() == Class::Close && fd_role(run, x, 0) == Some(conn))
+                    || (later.class() == Class::EpollCtl
                         && later.args.get(1) == Some(&Arg::Sym("EPOLL_CTL_DEL"))
                         && fd_role(run, x, 2) == Some(conn))
             });
@@ -252,7 +249,7 @@ fn ctl_del(runs: &Runs) -> Verdict {
                     .iter()
                     .enumerate()
                     .skip(r + 1)
-                    .filter(|(x, later)| later.is(READS) && fd_role(run, *x, 0) == Some(conn))
+                    .filter(|(x, later)| later.is_a(&[Class::Read]) && fd_role(run, *x, 0) == Some(conn))
                     .map(|(x, _)| x)
                     .take(2)
                     .collect();
@@ -270,7 +267,7 @@ fn ctl_del(runs: &Runs) -> Verdict {
 
 fn idle_epoll(runs: &Runs) -> Verdict {
     for name in STANDARD {
-        if let Err(v) = idle_sleeps(runs.get(name), EPOLL_WAITS, "epoll_wait") {
+        if let Err(v) = idle_sleeps(runs.get(name), &[Class::EpollWait], "epoll_wait") {
             return v;
         }
     }
@@ -281,7 +278,7 @@ fn idle_epoll(runs: &Runs) -> Verdict {
 /// record or the end of the trace, connections it reported readable).
 fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<FdRole>)> {
     let records = &run.outcome.trace.records;
-    let waits = records_where(run, |rec| rec.is(EPOLL_WAITS));
+    let waits = records_where(run, |rec| rec.is_a(&[Class::EpollWait]));
     waits
         .iter()
         .enumerate()
@@ -301,7 +298,7 @@ fn wait_rounds(run: &Run) -> Vec<(usize, usize, Vec<FdRole>)> {
 /// The reads of `conn` in records `from..to`.
 fn reads_of(run: &Run, conn: FdRole, from: usize, to: usize) -> Vec<usize> {
     (from..to)
-        .filter(|&r| run.outcome.trace.records[r].is(READS) && fd_role(run, r, 0) == Some(conn))
+        .filter(|&r| run.outcome.trace.records[r].is_a(&[Class::Read]) && fd_role(run, r, 0) == Some(conn))
         .collect()
 }
 
@@ -329,7 +326,7 @@ fn edge_drains(runs: &Runs) -> Verdict {
                 // the fd is then re-armed with EPOLL_CTL_MOD.
                 let backed_off = (w + 1..next).any(|x| {
                     let rec = &run.outcome.trace.records[x];
-                    fd_role(run, x, 0) == Some(conn) && rec.is(WRITES) && short_write(rec)
+                    fd_role(run, x, 0) == Some(conn) && rec.is_a(&[Class::Write]) && short_write(rec)
                 });
                 if full_read(&run.outcome.trace.records[last]) && !backed_off {
                     return Verdict::fail(
@@ -413,7 +410,7 @@ fn epollout(runs: &Runs) -> Verdict {
         let reported = reported_writable(run).is_some();
         if !(asked && reported) {
             let mut retries = records_where(run, |rec| {
-                rec.is(WRITES) && rec.errno() == Some(libc::EAGAIN)
+                rec.is_a(&[Class::Write]) && rec.errno() == Some(libc::EAGAIN)
             });
             retries.truncate(3);
             return Verdict::fail(

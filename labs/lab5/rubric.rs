@@ -1,7 +1,8 @@
 //! Lab 5, threads: one OS thread per connection, so plain blocking calls
 //! serve many clients at once; the threads share one address space.
 
-use super::{READS, WRITES, blocked_in, concurrent, describe_settle, large_replies, many_clients, nonblocking_switches, received, slow_burst, thread_per_connection};
+use super::{blocked_in, concurrent, describe_settle, large_replies, many_clients, nonblocking_switches, received, slow_burst, thread_per_connection};
+use crate::syscalls::Class;
 use crate::analysis::{connection_threads, evidence, fd_role, from_first_socket, main_task, task_name};
 use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
@@ -113,7 +114,7 @@ fn own_thread(runs: &Runs) -> Verdict {
         let threads = connection_threads(run);
         // Every task that read or wrote each connection.
         for (r, rec) in from_first_socket(run) {
-            if !(rec.is(READS) || rec.is(WRITES)) {
+            if !(rec.is_a(&[Class::Read, Class::Write])) {
                 continue;
             }
             let Some(conn) = fd_role(run, r, 0).filter(|n| n.is_conn()) else {
@@ -131,7 +132,7 @@ fn own_thread(runs: &Runs) -> Verdict {
                 return Verdict::fail(
                     format!(
                         "{conn} was {} by {} ({owner}):",
-                        if rec.is(READS) { "read" } else { "written" },
+                        if rec.is_a(&[Class::Read]) { "read" } else { "written" },
                         task_name(run, rec.tid)
                     ),
                     evidence(run, [r]),
@@ -152,7 +153,7 @@ fn blocking(runs: &Runs) -> Verdict {
             .collect();
         let eagain: Vec<usize> = from_first_socket(run)
             .filter(|(r, rec)| {
-                rec.is(READS)
+                rec.is_a(&[Class::Read])
                     && rec.errno() == Some(libc::EAGAIN)
                     && fd_role(run, *r, 0).is_some_and(FdRole::is_conn)
             })
@@ -167,7 +168,7 @@ fn blocking(runs: &Runs) -> Verdict {
         }
     }
     let run = runs.get("standard");
-    if !blocked_in(run, "A silent", READS, FdRole::Conn(1)) {
+    if !blocked_in(run, "A silent", &[Class::Read], FdRole::Conn(1)) {
         let (what, lines) = describe_settle(run, "A silent");
         return Verdict::fail(
             format!(

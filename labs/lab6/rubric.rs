@@ -1,7 +1,8 @@
 //! Lab 6, processes (prefork): the master listens, then forks workers that
 //! all accept on the inherited socket; a crash stays inside one process.
 
-use super::{READS, describe_settle, received};
+use super::{describe_settle, received};
+use crate::syscalls::Class;
 use crate::analysis::{evidence, fd_role, from_first_socket, main_task, spawned, task_name};
 use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
@@ -147,7 +148,7 @@ fn listen_before_fork(runs: &Runs) -> Verdict {
     for run in runs.iter() {
         let records = &run.outcome.trace.records;
         let listen = from_first_socket(run)
-            .find(|(_, r)| r.is(&["listen"]) && r.done_len() == Some(0))
+            .find(|(_, r)| r.is_a(&[Class::Listen]) && r.done_len() == Some(0))
             .map(|(r, _)| r);
         // The master's first fork (a runtime's helper threads do not count).
         let main = main_task(run);
@@ -180,7 +181,7 @@ fn workers_accept(runs: &Runs) -> Verdict {
     // runtime's helper threads do not count).
     let accepts_on_l = |tid| {
         from_first_socket(run).any(|(r, rec)| {
-            rec.tid == tid && rec.is(&["accept", "accept4"]) && fd_role(run, r, 0) == Some(FdRole::Listener(1))
+            rec.tid == tid && rec.is_a(&[Class::Accept]) && fd_role(run, r, 0) == Some(FdRole::Listener(1))
         })
     };
     let threads: Vec<usize> = spawned(run)
@@ -201,7 +202,7 @@ fn workers_accept(runs: &Runs) -> Verdict {
     for &r in run.outcome.blocked_at("idle").unwrap_or(&[]) {
         let rec = &records[r];
         if rec.pid != main
-            && rec.is(&["accept", "accept4"])
+            && rec.is_a(&[Class::Accept])
             && fd_role(run, r, 0) == Some(FdRole::Listener(1))
             && !accepting.iter().any(|&a| records[a].pid == rec.pid)
         {
@@ -228,7 +229,7 @@ fn master_never_accepts(runs: &Runs) -> Verdict {
     for run in runs.iter() {
         let main = main_task(run);
         let accepts: Vec<usize> = from_first_socket(run)
-            .filter(|(_, r)| r.tid == main && r.is(&["accept", "accept4"]))
+            .filter(|(_, r)| r.tid == main && r.is_a(&[Class::Accept]))
             .map(|(r, _)| r)
             .collect();
         if !accepts.is_empty() {
@@ -244,7 +245,7 @@ fn master_never_accepts(runs: &Runs) -> Verdict {
 /// The process that read a connection first.
 fn server_of(run: &Run, conn: FdRole) -> Option<Tid> {
     from_first_socket(run)
-        .find(|(r, rec)| rec.is(READS) && fd_role(run, *r, 0) == Some(conn))
+        .find(|(r, rec)| rec.is_a(&[Class::Read]) && fd_role(run, *r, 0) == Some(conn))
         .map(|(_, rec)| rec.pid)
 }
 
@@ -280,7 +281,7 @@ fn concurrent(runs: &Runs) -> Verdict {
 /// The worker process that read the `crash` line, and how it ended.
 fn crashed(run: &Run) -> Option<(usize, Tid, Option<Termination>)> {
     let (r, rec) = from_first_socket(run).find(|(_, rec)| {
-        rec.is(READS)
+        rec.is_a(&[Class::Read])
             && rec.done_len().is_some_and(|n| n > 0)
             && rec.args.iter().any(
                 |a| matches!(a, Arg::Bytes { head, .. } if head.windows(5).any(|w| w == b"crash")),

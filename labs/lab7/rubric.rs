@@ -4,7 +4,8 @@
 
 use std::time::Duration;
 
-use super::{READS, describe_settle, received, thread_per_connection};
+use super::{describe_settle, received, thread_per_connection};
+use crate::syscalls::Class;
 use crate::analysis::{connection_threads, evidence, task_name};
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Reply, Request, Scenario, Step};
@@ -261,7 +262,7 @@ fn lock_contention(runs: &Runs) -> Verdict {
             run,
             (0..records.len()).filter(|&r| {
                 records[r].enter.is_some_and(|e| events.contains(&e))
-                    && (records[r].is(READS) || records[r].futex().is_some())
+                    && (records[r].is_a(&[Class::Read]) || records[r].futex().is_some())
             }),
         ),
     )
@@ -316,7 +317,7 @@ fn io_overlap(runs: &Runs) -> Verdict {
         let waits = futex_waits(run, &events);
         let shown = (0..records.len()).filter(|&i| {
             records[i].enter.is_some_and(|e| events.contains(&e))
-                && (records[i].is(&["nanosleep", "clock_nanosleep"]) || waits.contains(&i))
+                && (records[i].is_a(&[Class::Sleep]) || waits.contains(&i))
         });
         return Verdict::fail(
             format!(
@@ -348,7 +349,7 @@ fn unlocked_blocking(runs: &Runs) -> Verdict {
         return Verdict::fail(format!("{}; then {what}", v.message), lines);
     };
     let records = &run.outcome.trace.records;
-    let reader = blocked.iter().copied().find(|&r| records[r].is(READS));
+    let reader = blocked.iter().copied().find(|&r| records[r].is_a(&[Class::Read]));
     let waiter = blocked
         .iter()
         .copied()

@@ -6,15 +6,16 @@
 use std::time::Duration;
 
 use crate::analysis::{
-    Extra, connection_threads, evidence, extra_tasks, fd_role, from_first_socket, has_flag,
-    main_task, records_where, returned_role, spawned, task_name,
+    Extra, connection_threads, evidence, extra_tasks, fd_role, from_first_socket, helper_tasks,
+    main_task, records_where, returned_role, serving_epolls, spawned, task_name, touches_served,
 };
 use crate::filter::SyscallSet;
 use crate::findings::Finding;
 use crate::grade::{Lab, Run, Runs, Verdict};
 use crate::normalize::FdRole;
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
-use crate::trace::{Arg, READS, Record, Ret, Termination, WAITS, WRITES};
+use crate::syscalls::Class;
+use crate::trace::{Arg, Record, Ret, Termination};
 
 // `mod labN;` for each `labs/labN/rubric.rs`, and `pub fn all() -> Vec<Lab>`.
 include!(concat!(env!("OUT_DIR"), "/labs.rs"));
@@ -43,9 +44,25 @@ pub fn server_syscalls() -> SyscallSet {
 }
 
 /// Calls to a readiness API (`select`, `poll`, `epoll_*`) after start-up.
+/// Only calls about the server's own sockets count: a `select` or `poll`
+/// that watches the listener or a connection, an epoll instance that had
+/// one added, and never a runtime's helper thread.
 fn readiness_calls(run: &Run) -> Vec<usize> {
+    let helpers = helper_tasks(run);
+    let instances = serving_epolls(run);
     from_first_socket(run)
-        .filter(|(_, r)| r.is(WAITS) || r.name().starts_with("epoll_"))
+        .filter(|(_, r)| !helpers.contains(&r.tid))
+        .filter(|&(i, r)| {
+            if r.class().is_epoll() {
+                let instance = match r.class() {
+                    Class::EpollCreate => returned_role(run, i),
+                    _ => fd_role(run, i, 0),
+                };
+                instance.is_some_and(|ep| instances.contains(&ep))
+            } else {
+                r.class().is_readiness_wait() && touches_served(run, i)
+            }
+        })
         .map(|(i, _)| i)
         .collect()
 }
@@ -96,12 +113,13 @@ fn ended(run: &Run) -> String {
     }
 }
 
-/// Whether a settle step found the server blocked in one of `names` on `fd`.
-fn blocked_in(run: &Run, label: &str, names: &[&str], fd: FdRole) -> bool {
+/// Whether a settle step found the server blocked in a call of one of
+/// `classes` on `fd`.
+fn blocked_in(run: &Run, label: &str, classes: &[Class], fd: FdRole) -> bool {
     run.outcome.blocked_at(label).is_some_and(|records| {
         records.iter().any(|&r| {
             let rec = &run.outcome.trace.records[r];
-            rec.is(names) && fd_role(run, r, 0) == Some(fd)
+            rec.is_a(classes) && fd_role(run, r, 0) == Some(fd)
         })
     })
 }
@@ -114,9 +132,7 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
         let main = main_task(run);
         let others: Vec<usize> = from_first_socket(run)
             .filter(|(r, rec)| {
-                rec.tid != main
-                    && rec.is(&["accept", "accept4"])
-                    && returned_role(run, *r).is_some()
+                rec.tid != main && rec.is_a(&[Class::Accept]) && returned_role(run, *r).is_some()
             })
             .map(|(r, _)| r)
             .collect();
@@ -146,7 +162,7 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
         }
         if let Some((a, conn, _)) = threads.iter().find(|(_, _, t)| t.is_none()) {
             let serving = from_first_socket(run)
-                .filter(|(r, rec)| rec.is(READS) && fd_role(run, *r, 0) == Some(*conn))
+                .filter(|(r, rec)| rec.is_a(&[Class::Read]) && fd_role(run, *r, 0) == Some(*conn))
                 .map(|(r, _)| r)
                 .take(1);
             return Verdict::fail(
@@ -308,17 +324,18 @@ fn nonblocking_switches(run: &Run) -> Vec<Switch> {
         if !matches!(rec.ret, Some(Ret::Ok(_))) {
             continue;
         }
-        let switch = match rec.name() {
-            "socket" if has_flag(rec, 1, "SOCK_NONBLOCK") => {
+        let nonblock = libc::SOCK_NONBLOCK as u64;
+        let switch = match rec.syscall().map(|s| s.nr as libc::c_long) {
+            Some(libc::SYS_socket) if rec.has_flag(1, nonblock) => {
                 returned_role(run, r).map(|n| (n, true))
             }
-            "accept4" if has_flag(rec, 3, "SOCK_NONBLOCK") => {
+            Some(libc::SYS_accept4) if rec.has_flag(3, nonblock) => {
                 returned_role(run, r).map(|n| (n, true))
             }
-            "fcntl" if rec.args.get(1) == Some(&Arg::Sym("F_SETFL")) => {
-                fd_role(run, r, 0).map(|n| (n, has_flag(rec, 2, "O_NONBLOCK")))
+            Some(libc::SYS_fcntl) if rec.args.get(1) == Some(&Arg::Sym("F_SETFL")) => {
+                fd_role(run, r, 0).map(|n| (n, rec.has_flag(2, libc::O_NONBLOCK as u64)))
             }
-            "ioctl" if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => {
+            Some(libc::SYS_ioctl) if rec.args.get(1) == Some(&Arg::Sym("FIONBIO")) => {
                 fd_role(run, r, 0).map(|n| (n, !matches!(rec.args.get(2), Some(Arg::IntRef(0)))))
             }
             _ => None,
@@ -347,7 +364,7 @@ fn blocking_uses(run: &Run) -> Vec<usize> {
                 nonblocking.push(s.fd);
             }
         }
-        if !(rec.is(READS) || rec.is(&["accept", "accept4"])) {
+        if !(rec.is_a(&[Class::Read, Class::Accept])) {
             continue;
         }
         if let Some(fd) = fd_role(run, r, 0)
@@ -363,16 +380,18 @@ fn blocking_uses(run: &Run) -> Vec<usize> {
 }
 
 /// Records that a settle found blocked, other than sleeps.
+/// A runtime's helper threads (see [`helper_tasks`]) are not the server's.
 fn blocked_records(run: &Run) -> Vec<usize> {
+    let helpers = helper_tasks(run);
     records_where(run, |rec| {
-        rec.blocked && !rec.is(&["nanosleep", "clock_nanosleep"])
+        rec.blocked && !rec.is_a(&[Class::Sleep]) && !helpers.contains(&rec.tid)
     })
 }
 
 /// Records a settle found blocked in a write: a reply that waited for room
 /// in the kernel instead of in the lab's readiness API.
 fn blocked_writes(run: &Run) -> Vec<usize> {
-    records_where(run, |rec| rec.blocked && rec.is(WRITES))
+    records_where(run, |rec| rec.blocked && rec.is_a(&[Class::Write]))
 }
 
 /// Whether some readiness wait reported a connection writable.
@@ -386,7 +405,6 @@ fn reported_writable(run: &Run) -> Option<usize> {
     })
 }
 
-/// One task did everything, in every run.
 /// One task serves every connection, and nothing is created per
 /// connection. A thread that never touches the listening socket or a
 /// connection (a runtime's GC, JIT or timer thread, a logger) is the
@@ -518,20 +536,20 @@ fn idle_usage(run: &Run) -> Option<&crate::scenario::Usage> {
 
 /// How often calls of `names` (or any call, for an empty list) happened per
 /// second while idle, and the records.
-fn idle_rate(run: &Run, names: &[&str]) -> Option<(f64, Vec<usize>)> {
+fn idle_rate(run: &Run, classes: &[Class]) -> Option<(f64, Vec<usize>)> {
     let usage = idle_usage(run)?;
     let records: Vec<usize> = usage
         .records
         .clone()
-        .filter(|&r| names.is_empty() || run.outcome.trace.records[r].is(names))
+        .filter(|&r| classes.is_empty() || run.outcome.trace.records[r].is_a(classes))
         .collect();
     Some((records.len() as f64 / usage.wall.as_secs_f64(), records))
 }
 
 /// The server waits in a readiness call while idle, and does not wake up
 /// more than a few times per second.
-fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
-    let (rate, records) = idle_rate(run, WAITS).unwrap_or((0.0, Vec::new()));
+fn idle_sleeps(run: &Run, waits: &[Class], shown: &str) -> Result<(), Verdict> {
+    let (rate, records) = idle_rate(run, &Class::READINESS).unwrap_or((0.0, Vec::new()));
     if rate > MAX_IDLE_WAITS_PER_SEC {
         let sample = records.iter().rev().take(3).rev().copied();
         return Err(Verdict::fail(
@@ -546,7 +564,7 @@ fn idle_sleeps(run: &Run, waits: &[&str], shown: &str) -> Result<(), Verdict> {
     let blocked = run
         .outcome
         .blocked_at("idle")
-        .is_some_and(|rs| rs.iter().any(|&r| run.outcome.trace.records[r].is(waits)));
+        .is_some_and(|rs| rs.iter().any(|&r| run.outcome.trace.records[r].is_a(waits)));
     if !blocked {
         let (what, lines) = describe_settle(run, "idle");
         return Err(Verdict::fail(
@@ -579,7 +597,7 @@ fn idle_facts(runs: &Runs) -> Vec<String> {
                 usage.wall.as_millis(),
                 count(&|_| true),
                 count(&|r| r.errno() == Some(libc::EAGAIN)),
-                count(&|r| r.is(WAITS)),
+                count(&|r| r.is_a(&Class::READINESS)),
                 100.0 * usage.cpu.as_secs_f64() / secs
             ))
         })
@@ -589,6 +607,22 @@ fn idle_facts(runs: &Runs) -> Vec<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn every_lab_has_a_reference_and_its_header_is_stripped() {
+        for lab in all() {
+            let scenarios = crate::reference::scenarios(lab.id);
+            assert!(!scenarios.is_empty(), "{} has no reference", lab.id);
+            for (s, _) in scenarios {
+                let text = crate::reference::transcript(lab.id, s).expect("listed");
+                assert!(
+                    text.starts_with("socket(") || text.starts_with("== main =="),
+                    "{}/{s}: {text:.40}",
+                    lab.id
+                );
+            }
+        }
+    }
 
     #[test]
     fn the_slow_burst_outgrows_the_largest_send_buffer() {
@@ -608,14 +642,19 @@ mod tests {
         let set = SyscallSet::parse(SERVER_SYSCALLS).expect("SERVER_SYSCALLS parses");
         assert!(!set.is_all());
         let names = [
-            READS,
-            WRITES,
-            WAITS,
-            &["accept", "accept4", "clone", "clone3", "futex"],
+            Class::Read,
+            Class::Write,
+            Class::Select,
+            Class::Poll,
+            Class::EpollWait,
+            Class::Accept,
+            Class::Spawn,
+            Class::Futex,
         ];
-        for name in names.iter().flat_map(|n| n.iter()) {
-            let nr = crate::trace::syscall_nr(name).expect("a syscall");
-            assert!(set.contains(nr), "{name} is not in SERVER_SYSCALLS");
+        let rows = crate::syscalls::all().iter();
+        for row in rows.filter(|row| names.contains(&row.class)) {
+            let name = row.name;
+            assert!(set.contains(row.nr), "{name} is not in SERVER_SYSCALLS");
         }
         for lab in all() {
             assert_eq!(lab.syscalls, set, "{} stops on the server set", lab.id);

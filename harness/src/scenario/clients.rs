@@ -348,7 +348,7 @@ pub(super) fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> Option
     events.into_iter().find_map(|i| {
         let read = matches!(trace.events[i].kind, EventKind::Exit(_))
             && trace.record_of_event(i).is_some_and(|r| {
-                trace.records[r].is(crate::trace::READS)
+                trace.records[r].is_a(&[crate::syscalls::Class::Read])
                     && trace.records[r].args.iter().any(|a| {
                     matches!(a, Arg::Bytes { head, .. }
                         if !head.is_empty() && data.starts_with(&head[..head.len().min(data.len())]))

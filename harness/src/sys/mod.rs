@@ -1,157 +1,17 @@
-//! System calls the tracer needs in a form nix's wrappers cannot give.
+//! The one layer of the library where `unsafe` code lives.
 //!
-//! nix turns a wait status into `WaitStatus`, whose signals are the `Signal`
-//! enum: a stop or death by a real-time signal (32–64: glibc's `SIGCANCEL`
-//! and `SIGSETXID`, `SIGRTMIN`) has no variant there, and `waitpid` fails
-//! with `EINVAL` after reaping the status, which is then lost. So the
-//! tracer waits and resumes with raw signal numbers through this module
-//! (see docs/harness/ptrace-pitfalls.md, "real-time signals").
+//! Everything above calls safe functions; each `unsafe` block here keeps
+//! its `// SAFETY:` comment (`lib.rs` denies `unsafe_code` everywhere else,
+//! and undocumented unsafe blocks here). nix's wrappers are used where nix
+//! has them; what remains is what nix cannot express: raw wait statuses and
+//! signal numbers ([`ptrace`]), the steps a child takes between fork and
+//! exec ([`process`], with the seccomp filter's install in [`seccomp`]),
+//! `prlimit` on another process ([`rlimit`]), the bytes waiting in a
+//! pipe ([`pipe`]) and a TCP socket's queues and `TCP_INFO` ([`socket`]).
 
+pub(crate) mod pipe;
+pub(crate) mod process;
+pub(crate) mod ptrace;
+pub(crate) mod rlimit;
+pub(crate) mod seccomp;
 pub(crate) mod socket;
-
-use nix::errno::Errno;
-
-use crate::trace::Tid;
-
-/// A wait status of a traced task, signals kept as raw numbers.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Status {
-    /// It exited with this code.
-    Exited(Tid, i32),
-    /// A signal killed it.
-    Killed { tid: Tid, signal: i32, core: bool },
-    /// A syscall-entry or -exit stop (`PTRACE_O_TRACESYSGOOD`).
-    Syscall(Tid),
-    /// A `PTRACE_EVENT_*` stop.
-    Event(Tid, i32),
-    /// A signal-delivery stop or a group-stop, with its signal.
-    Signal(Tid, i32),
-    /// Anything else (`WIFCONTINUED`).
-    Other,
-}
-
-impl Status {
-    /// Decodes a status as `waitpid` returns it, for the task `tid`.
-    pub(crate) fn from_raw(tid: Tid, status: i32) -> Status {
-        if libc::WIFEXITED(status) {
-            Status::Exited(tid, libc::WEXITSTATUS(status))
-        } else if libc::WIFSIGNALED(status) {
-            Status::Killed {
-                tid,
-                signal: libc::WTERMSIG(status),
-                core: libc::WCOREDUMP(status),
-            }
-        } else if libc::WIFSTOPPED(status) {
-            let signal = libc::WSTOPSIG(status);
-            let event = status >> 16;
-            if signal == libc::SIGTRAP | 0x80 {
-                Status::Syscall(tid)
-            } else if event != 0 {
-                Status::Event(tid, event)
-            } else {
-                Status::Signal(tid, signal)
-            }
-        } else {
-            Status::Other
-        }
-    }
-}
-
-/// Waits for any traced task of the calling thread (`__WALL | __WNOTHREAD`:
-/// never another thread's tracees), keeping signals as numbers.
-pub(crate) fn wait_traced() -> Result<Status, Errno> {
-    let mut status = 0;
-    // SAFETY: waitpid writes one int into `status`, a live local.
-    let tid = unsafe { libc::waitpid(-1, &mut status, libc::__WALL | libc::__WNOTHREAD) };
-    if tid < 0 {
-        return Err(Errno::last());
-    }
-    Ok(Status::from_raw(tid, status))
-}
-
-/// How a stopped tracee goes on.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub(crate) enum Resume {
-    /// To its next syscall stop (`PTRACE_SYSCALL`).
-    Syscall,
-    /// To its next event or seccomp stop (`PTRACE_CONT`).
-    Cont,
-}
-
-/// Resumes a stopped tracee, delivering `signal` (0: none). `ESRCH` means it
-/// was killed meanwhile.
-pub(crate) fn resume(tid: Tid, how: Resume, signal: i32) -> Result<(), Errno> {
-    let request = match how {
-        Resume::Syscall => libc::PTRACE_SYSCALL,
-        Resume::Cont => libc::PTRACE_CONT,
-    };
-    // SAFETY: PTRACE_SYSCALL and PTRACE_CONT read no memory of ours: `addr`
-    // is ignored and `data` is the signal number.
-    let r = unsafe {
-        libc::ptrace(
-            request,
-            tid,
-            std::ptr::null_mut::<libc::c_void>(),
-            signal as libc::c_long,
-        )
-    };
-    if r < 0 { Err(Errno::last()) } else { Ok(()) }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    /// Statuses as the kernel encodes them (`wait(2)`'s layout).
-    fn stopped(signal: i32, event: i32) -> i32 {
-        (event << 16) | (signal << 8) | 0x7f
-    }
-
-    #[test]
-    fn real_time_signals_keep_their_numbers() {
-        for signal in [32, 33, 34, 64] {
-            assert_eq!(
-                Status::from_raw(7, stopped(signal, 0)),
-                Status::Signal(7, signal)
-            );
-            assert_eq!(
-                Status::from_raw(7, signal),
-                Status::Killed {
-                    tid: 7,
-                    signal,
-                    core: false
-                }
-            );
-        }
-    }
-
-    #[test]
-    fn stops_and_ends_are_told_apart() {
-        assert_eq!(Status::from_raw(3, 5 << 8), Status::Exited(3, 5));
-        assert_eq!(
-            Status::from_raw(3, libc::SIGSEGV | 0x80),
-            Status::Killed {
-                tid: 3,
-                signal: libc::SIGSEGV,
-                core: true
-            }
-        );
-        assert_eq!(
-            Status::from_raw(3, stopped(libc::SIGTRAP | 0x80, 0)),
-            Status::Syscall(3)
-        );
-        assert_eq!(
-            Status::from_raw(3, stopped(libc::SIGTRAP, libc::PTRACE_EVENT_CLONE)),
-            Status::Event(3, libc::PTRACE_EVENT_CLONE)
-        );
-        assert_eq!(
-            Status::from_raw(3, stopped(libc::SIGTRAP, libc::PTRACE_EVENT_SECCOMP)),
-            Status::Event(3, libc::PTRACE_EVENT_SECCOMP)
-        );
-        assert_eq!(
-            Status::from_raw(3, stopped(libc::SIGSTOP, 0)),
-            Status::Signal(3, libc::SIGSTOP)
-        );
-        assert_eq!(Status::from_raw(3, 0xffff), Status::Other);
-    }
-}

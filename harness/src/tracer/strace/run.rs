@@ -24,10 +24,20 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::stat::Mode;
 use nix::unistd::Pid;
 
-use super::stream::Decoder;
+use super::stream::{Decoder, StreamError};
 use crate::fence::Cgroup;
 use crate::trace::{Event, EventKind, SpawnKind, syscall_name, syscall_nr};
-use crate::tracer::{Shared, Spec, Started, TraceError};
+use crate::tracer::error::TraceError;
+use crate::tracer::shared::{Shared, Started};
+use crate::tracer::spec::Spec;
+
+/// Output strace printed and the decoder could not read: the error the
+/// tracer reports, boxed (the tracer's error names no backend's types).
+impl From<StreamError> for TraceError {
+    fn from(e: StreamError) -> TraceError {
+        TraceError::StraceOutput(Box::new(e))
+    }
+}
 
 /// The oldest strace whose output the decoder knows.
 const MIN_VERSION: (u32, u32) = (6, 0);
@@ -184,7 +194,7 @@ fn start(
     args.extend(spec.args.iter().cloned());
     // strace takes the limits and the cgroup, and passes them on to the
     // program it starts (a limit per process: strace's own use is small).
-    let mut command = spec.command(OsStr::new("strace"), &args, fence, false);
+    let mut command = spec.command(OsStr::new("strace"), &args, spec.child_setup(fence, false));
     let (child, started) = crate::fence::spawn(&mut command).map_err(|e| match e.kind() {
         ErrorKind::NotFound => TraceError::StraceMissing,
         _ => TraceError::Strace(format!("cannot run strace: {e}")),
@@ -350,7 +360,7 @@ fn follow(
                         // While everything is being killed, strace may print
                         // half lines: that is the end, not a failure.
                         if !shared.killing() {
-                            failure = Some(TraceError::StraceOutput(e));
+                            failure = Some(e.into());
                         }
                         ended = true;
                         break;
@@ -373,7 +383,7 @@ fn follow(
             && !shared.killing()
             && let Err(e) = reader.decoder.finish(&mut pending)
         {
-            failure = Some(TraceError::StraceOutput(e));
+            failure = Some(e.into());
         }
         if let Some(root) = reader.decoder.root()
             && let Some(s) = started.take()

@@ -11,7 +11,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::syntax::{Field, Outcome, Value};
 use crate::trace::{Arg, EpollEvent, PollFd, Ret, SockAddr, Tid};
-use crate::tracer::decode as d;
+use crate::values as d;
 
 /// Which half of a call the arguments come from.
 #[derive(Clone, Copy)]
@@ -49,7 +49,9 @@ fn result(name: &str, args: &[Field], outcome: &Outcome, value: Option<i128>) ->
     }
     let v = raw_of(value.unwrap_or(0));
     let arg1 = Args::new(name, args).raw(1).unwrap_or(0);
-    Ret::Ok(d::ret_arg(name, arg1, v))
+    // A name this kernel's table lacks decodes as a number, as natively.
+    let nr = crate::syscalls::number(name).unwrap_or(u64::MAX);
+    Ret::Ok(d::ret_arg(nr, arg1, v))
 }
 
 /// An errno's number from its name (`E123`-style and `Unknown error N` too).
@@ -232,9 +234,9 @@ impl<'a> Args<'a> {
             "fcntl" => {
                 let mut v = vec![fd(0), self.with(1, d::fcntl_cmd)];
                 let arg = match self.raw(1) {
-                    Some(4) => self.with(2, d::open_flags),
-                    Some(2) => self.with(2, |x| d::flags(x, d::FD_FLAGS)),
-                    Some(0 | 1030) => int(2),
+                    Some(d::F_SETFL) => self.with(2, d::open_flags),
+                    Some(d::F_SETFD) => self.with(2, |x| d::flags(x, d::FD_FLAGS)),
+                    Some(d::F_DUPFD | d::F_DUPFD_CLOEXEC) => int(2),
                     _ => Arg::Unknown,
                 };
                 if arg != Arg::Unknown {
@@ -497,11 +499,11 @@ impl<'a> Args<'a> {
     }
 
     fn timespec(&self, i: usize) -> Arg {
-        self.time(i, "tv_nsec", d::timespec_text)
+        self.time(i, "tv_nsec", d::timespec)
     }
 
     fn timeval(&self, i: usize) -> Arg {
-        self.time(i, "tv_usec", d::timeval_text)
+        self.time(i, "tv_usec", d::timeval)
     }
 
     fn time(&self, i: usize, sub: &str, make: fn(u64, u64) -> Arg) -> Arg {
@@ -1030,7 +1032,7 @@ fn futex_wake_op(v: &Value) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::strace::syntax::{Body, parse_line};
+    use crate::tracer::strace::syntax::{Body, parse_line};
 
     fn call(line: &str) -> (Vec<Arg>, Ret) {
         match parse_line(line).expect("parses").body {

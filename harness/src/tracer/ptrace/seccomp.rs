@@ -26,11 +26,11 @@
 //! `exit_group` with that mark, runs without a stop (the exec is still
 //! seen as an event, the exit as the task's end).
 
-use std::ffi::{CString, OsStr, OsString};
+use std::ffi::{OsStr, OsString};
 use std::io;
-use std::os::unix::ffi::OsStrExt;
 
 use crate::filter::{MAX_SYSCALLS, SyscallSet};
+use crate::sys::process::Launch;
 
 /// `AUDIT_ARCH_X86_64` from `linux/audit.h` (`EM_X86_64`, 64-bit, little endian).
 const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
@@ -45,7 +45,8 @@ const EXIT_GROUP: u32 = 231;
 /// failed (the low bits are the errno, and the exit status its low byte).
 const EXEC_FAILED: u32 = 0x10_1a_b0_0f;
 
-/// A compiled filter, ready to be installed in a child between fork and exec.
+/// A compiled filter, ready to be installed in a child between fork and exec
+/// (by `crate::sys::seccomp`).
 #[derive(Clone, Debug)]
 pub(crate) struct Program {
     filter: Vec<libc::sock_filter>,
@@ -140,36 +141,6 @@ impl Program {
         self.filter.len()
     }
 
-    /// Installs the program on the calling thread (and so on everything it
-    /// starts). Async-signal-safe: two system calls on data prepared before
-    /// the fork, no allocation; for a child between fork and exec.
-    pub(crate) fn install(&self) -> io::Result<()> {
-        let prog = libc::sock_fprog {
-            len: self.filter.len() as libc::c_ushort,
-            filter: self.filter.as_ptr() as *mut libc::sock_filter,
-        };
-        // SAFETY: PR_SET_NO_NEW_PRIVS takes plain integers. It is required
-        // to install a filter without CAP_SYS_ADMIN, and it only stops the
-        // program gaining privileges through set-user-ID executables.
-        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        // SAFETY: `prog` points at `self.filter`, which outlives the call;
-        // the kernel copies the program before returning.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_seccomp,
-                libc::SECCOMP_SET_MODE_FILTER,
-                0,
-                &prog as *const libc::sock_fprog,
-            )
-        };
-        if r != 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(())
-    }
-
     /// Runs the program on one syscall, as the kernel would: whether it
     /// stops (for tests; the kernel is the real interpreter).
     #[cfg(test)]
@@ -212,90 +183,20 @@ impl Program {
 }
 
 /// What a child needs to install the filter and start the program, all
-/// prepared before the fork: between fork and exec nothing may allocate.
-#[derive(Debug)]
-pub(crate) struct Launch {
-    program: Program,
-    path: CString,
-    /// The C strings `argv` and `envp` point into, kept alive here.
-    _strings: Vec<CString>,
-    /// Addresses of the argument and environment strings, each list ending
-    /// with 0 (plain integers, so the closure that holds them can be sent
-    /// to the child).
-    argv: Vec<usize>,
-    envp: Vec<usize>,
-}
-
-impl Launch {
-    /// Prepares to run the file `path` (no `PATH` search) as `arg0 args`
-    /// with the harness's environment plus `env`, stopping on `set`.
-    pub(crate) fn new(
-        set: &SyscallSet,
-        path: &OsStr,
-        arg0: &OsStr,
-        args: &[OsString],
-        env: &[(OsString, OsString)],
-    ) -> io::Result<Launch> {
-        let c = |bytes: &[u8]| {
-            CString::new(bytes).map_err(|_| {
-                io::Error::new(io::ErrorKind::InvalidInput, "a NUL byte in an argument")
-            })
-        };
-        let path = c(path.as_bytes())?;
-        let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
-            .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
-            .collect();
-        vars.extend(env.iter().cloned());
-        let mut strings = vec![c(arg0.as_bytes())?];
-        for a in args {
-            strings.push(c(a.as_bytes())?);
-        }
-        let argc = strings.len();
-        for (k, v) in &vars {
-            let mut kv = k.as_bytes().to_vec();
-            kv.push(b'=');
-            kv.extend_from_slice(v.as_bytes());
-            strings.push(c(&kv)?);
-        }
-        let address = |s: &CString| s.as_ptr() as usize;
-        let argv = strings[..argc].iter().map(address).chain([0]).collect();
-        let envp = strings[argc..].iter().map(address).chain([0]).collect();
-        Ok(Launch {
-            program: Program::new(set, path.as_ptr() as u64),
-            path,
-            _strings: strings,
-            argv,
-            envp,
-        })
-    }
-
-    /// In the child, last before exec: installs the filter and execs the
-    /// program. Returns only if the filter cannot be installed; if the exec
-    /// fails, the child exits with the errno as its status.
-    /// Async-signal-safe: system calls on data prepared before the fork.
-    pub(crate) fn exec(&self) -> io::Error {
-        if let Err(e) = self.program.install() {
-            return e;
-        }
-        // SAFETY: `path`, `argv` and `envp` point at NUL-terminated strings
-        // and 0-terminated pointer arrays owned by `self`, alive here.
-        unsafe {
-            libc::execve(
-                self.path.as_ptr(),
-                self.argv.as_ptr().cast::<*const libc::c_char>(),
-                self.envp.as_ptr().cast::<*const libc::c_char>(),
-            );
-        }
-        let errno = io::Error::last_os_error()
-            .raw_os_error()
-            .unwrap_or(libc::EIO);
-        let status = (u64::from(EXEC_FAILED) << 32) | (errno as u64 & 0xff);
-        // SAFETY: exit_group ends the process; the argument is an integer.
-        unsafe {
-            libc::syscall(libc::SYS_exit_group, status);
-        }
-        io::Error::from_raw_os_error(errno)
-    }
+/// prepared before the fork (between fork and exec nothing may allocate):
+/// the exec of the file `path` (no `PATH` search) as `arg0 args`, with the
+/// harness's environment plus `env`, under a filter that stops on `set`
+/// and lets that very exec through.
+pub(crate) fn launch(
+    set: &SyscallSet,
+    path: &OsStr,
+    arg0: &OsStr,
+    args: &[OsString],
+    env: &[(OsString, OsString)],
+) -> io::Result<Launch> {
+    let launch = Launch::new(path, arg0, args, env, EXEC_FAILED)?;
+    let program = Program::new(set, launch.path_address());
+    Ok(launch.filter(program.filter))
 }
 
 #[cfg(test)]

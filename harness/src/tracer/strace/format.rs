@@ -284,6 +284,7 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
             "{{si_signo=SIGCHLD, si_code={code}, si_pid={pid}, si_uid=0, si_status={status}, si_utime=0, si_stime=0}}"
         ),
         Arg::Text(t) if name == "rt_sigaction" => sigaction(t),
+        Arg::Time(t) => t.to_string(),
         Arg::Text(t) => t.clone(),
         Arg::Unknown => "...".to_string(),
     }

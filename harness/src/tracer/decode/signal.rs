@@ -1,0 +1,39 @@
+//! Signals: sending them, their dispositions and masks.
+
+use super::*;
+
+/// The arguments at entry, if `nr` is one of these calls.
+pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
+    Some(match nr as libc::c_long {
+        libc::SYS_rt_sigaction => vec![
+            signal(a[0]),
+            sigaction(mem, a[1]),
+            Arg::Ptr(a[2]),
+            int(a[3]),
+        ],
+        libc::SYS_rt_sigprocmask => vec![
+            sym_or_int(a[0], SIGPROCMASK_HOWS),
+            Arg::Ptr(a[1]),
+            Arg::Ptr(a[2]),
+            int(a[3]),
+        ],
+        libc::SYS_kill => vec![wait_pid(a[0]), signal(a[1])],
+        libc::SYS_tgkill => vec![wait_pid(a[0]), Arg::Tid(a[1] as i32), signal(a[2])],
+        libc::SYS_tkill => vec![Arg::Tid(a[0] as i32), signal(a[1])],
+        libc::SYS_pause => Vec::new(),
+        _ => return None,
+    })
+}
+
+/// A kernel `struct sigaction` (handler, flags, restorer, mask) as
+/// `{SIG_DFL, SA_RESTORER}`: the handler's address varies, so a handler
+/// is shown as `handler`; the flags say whether interrupted calls restart.
+fn sigaction(mem: &Memory, addr: u64) -> Arg {
+    if addr == 0 {
+        return Arg::Ptr(0);
+    }
+    match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
+        (Some(handler), Some(sa_flags)) => sigaction_text(handler, sa_flags),
+        _ => Arg::Unknown,
+    }
+}
