@@ -244,14 +244,21 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
             })
             && accepts.first().is_some_and(|&a| s.record > a)
     };
+    // The task that listened serves, wherever it was born: a JVM's
+    // launcher thread starts the one that runs `main`.
+    let main = main_task(run);
     spawned
         .iter()
+        .filter(|s| s.child != main)
         .map(|s| {
             let tasks = under(s.child);
             let why = if !s.thread {
                 Some(Extra::Process)
             } else if let Some(r) = (0..records.len())
-                .find(|&r| tasks.contains(&records[r].tid) && touches_served(run, r))
+                .find(|&r| {
+                    let t = records[r].tid;
+                    t != main && tasks.contains(&t) && touches_served(run, r)
+                })
             {
                 Some(Extra::Serves(r))
             } else if per_connection(s) {

@@ -251,6 +251,9 @@ pub fn of_run(
                         SockAddr::Inet(ip, _) if ip.is_unspecified() => {
                             say(Finding::ListensEverywhere { addr: a.clone() })
                         }
+                        // `::ffff:127.0.0.1` is 127.0.0.1 (a JVM binds it so).
+                        SockAddr::Inet6(ip, _)
+                            if ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()) => {}
                         SockAddr::Inet6(..) => say(Finding::ListensOnIpv6 { addr: a.clone() }),
                         _ => {}
                     }

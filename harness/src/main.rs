@@ -290,6 +290,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let (explanation, run) = iolab::explain::explain(&spec, &bounds)?;
             print!("{}", explanation.render());
+            if let Some(launcher) = &run.outcome.launched_by {
+                println!("\nlaunched by: {launcher} (left out of the explanation)");
+            }
             for f in &run.outcome.findings {
                 println!("\nnoticed: {f}");
             }

@@ -315,9 +315,11 @@ struct Switch {
     on: bool,
 }
 
-/// Every call that made a socket non-blocking (`SOCK_NONBLOCK` at `socket`
-/// or `accept4`, `O_NONBLOCK` set with `fcntl(F_SETFL)`, `FIONBIO`) or
-/// blocking again (`F_SETFL` without `O_NONBLOCK`, `FIONBIO` 0).
+/// Every call that made the listening socket or a connection non-blocking
+/// (`SOCK_NONBLOCK` at `socket` or `accept4`, `O_NONBLOCK` set with
+/// `fcntl(F_SETFL)`, `FIONBIO`) or blocking again (`F_SETFL` without
+/// `O_NONBLOCK`, `FIONBIO` 0). A runtime's own sockets (a JVM's `AF_UNIX`
+/// pair) are not the server's.
 fn nonblocking_switches(run: &Run) -> Vec<Switch> {
     let mut out = Vec::new();
     for (r, rec) in run.outcome.trace.records.iter().enumerate() {
@@ -341,7 +343,7 @@ fn nonblocking_switches(run: &Run) -> Vec<Switch> {
             _ => None,
         };
         if let Some((fd, on)) = switch
-            && fd.is_socket()
+            && fd.is_served()
         {
             out.push(Switch { record: r, fd, on });
         }
