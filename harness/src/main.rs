@@ -313,6 +313,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 "left out: {} solution fixtures and the tests that run them",
                 summary.left_out.len()
             );
+            println!(
+                "{} lab tests grade the student's solutions: `cargo test` every lab, `cargo test lab1` one",
+                summary.lab_tests.len()
+            );
             println!("next: cd {} && make lab1", dest.display());
             Ok(ExitCode::SUCCESS)
         }
