@@ -16,7 +16,8 @@ BACKEND ?= native
 build:
 	$(CARGO) build --workspace --bins
 
-# make lab1 ...: build, then grade that lab's solution (exit 0 only on full score).
+# make lab1 ...: build, then grade that lab's solution (exit 0 only on full score):
+# labs/labN/server.rs, or the command line in labs/labN/solution (run there).
 $(addprefix lab,$(LABS)): lab%: build
 	$(IOLAB) grade lab$* --backend $(BACKEND)
 

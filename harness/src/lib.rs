@@ -24,6 +24,7 @@ pub mod procfs;
 pub mod reference;
 pub mod report;
 pub mod scenario;
+pub mod solution;
 pub mod starter;
 #[allow(unsafe_code)]
 mod sys;
