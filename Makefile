@@ -40,7 +40,10 @@ starter: build
 trace: build
 	$(IOLAB) transcript lab$(LAB) --backend $(BACKEND)
 
+# make test: install what the tests need when missing (strace, python3, a
+# JDK: .ci/install-test-deps), then the whole suite.
 test:
+	.ci/install-test-deps
 	IOLAB_BACKEND=$(BACKEND) $(CARGO) test
 
 # make review: accept or reject changed snapshots (installs cargo-insta once).

@@ -157,3 +157,64 @@ fn cargo_run_grades_like_the_binary() {
     );
     assert_graded_alike(&report, "cargo");
 }
+
+/// The Java fixtures, compiled once into this test run's own directory.
+fn java_classes() -> String {
+    static CLASSES: std::sync::OnceLock<String> = std::sync::OnceLock::new();
+    CLASSES
+        .get_or_init(|| {
+            let out = std::path::Path::new(env!("CARGO_TARGET_TMPDIR")).join("java-fixtures");
+            std::fs::create_dir_all(&out).expect("a directory for the classes");
+            let sources: Vec<std::path::PathBuf> = std::fs::read_dir(root().join("fixtures/java"))
+                .expect("fixtures/java")
+                .map(|e| e.expect("an entry").path())
+                .filter(|p| p.extension().is_some_and(|e| e == "java"))
+                .collect();
+            let status = std::process::Command::new("javac")
+                .arg("-d")
+                .arg(&out)
+                .args(&sources)
+                .status()
+                .unwrap_or_else(|e| {
+                    panic!(
+                        "these tests grade Java fixtures and need javac on PATH (apt install openjdk-17-jdk-headless; `make test` installs it): {e}"
+                    )
+                });
+            assert!(status.success(), "javac failed on fixtures/java");
+            out.to_string_lossy().into_owned()
+        })
+        .clone()
+}
+
+/// Grades a Java fixture class with room for the JVM's address space.
+fn grade_java(id: &str, class: &str) -> Report {
+    let mut lab = common::lab(id);
+    lab.limits.resources.address_space = 16 << 30;
+    let classes = java_classes();
+    let spec = common::spec("java", &["-cp", &classes, class]);
+    let report = iolab::grade::grade(&lab, &spec, class, &lab.limits).expect("the harness runs");
+    common::assert_nothing_left(&report, class);
+    report
+}
+
+#[test]
+fn a_jvms_own_threads_are_noticed_not_counted() {
+    // Lab 1 in Java: one thread serves; the JVM starts a dozen more (GC,
+    // JIT compilers, the reference handler) and runs `main` on a thread of
+    // its own, not the process's first.
+    let report = grade_java("lab1", "Lab1Blocking");
+    assert_full_marks(&report);
+    assert!(
+        report
+            .findings
+            .iter()
+            .any(|f| matches!(f, iolab::findings::Finding::HelperThreads { tasks } if tasks.len() >= 5)),
+        "{}",
+        report.render()
+    );
+}
+
+#[test]
+fn a_java_thread_per_connection_server_gets_full_marks() {
+    assert_full_marks(&grade_java("lab5", "Lab5Threads"));
+}
