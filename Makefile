@@ -16,7 +16,8 @@ BACKEND ?= native
 build:
 	$(CARGO) build --workspace --bins
 
-# make lab1 ...: build, then grade that lab's solution (exit 0 only on full score).
+# make lab1 ...: build, then grade that lab's solution (exit 0 only on full score):
+# labs/labN/server.rs, or the command line in labs/labN/solution (run there).
 $(addprefix lab,$(LABS)): lab%: build
 	$(IOLAB) grade lab$* --backend $(BACKEND)
 
@@ -39,7 +40,10 @@ starter: build
 trace: build
 	$(IOLAB) transcript lab$(LAB) --backend $(BACKEND)
 
+# make test: install what the tests need when missing (strace, python3, a
+# JDK: .ci/install-test-deps), then the whole suite.
 test:
+	.ci/install-test-deps
 	IOLAB_BACKEND=$(BACKEND) $(CARGO) test
 
 # make review: accept or reject changed snapshots (installs cargo-insta once).

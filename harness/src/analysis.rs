@@ -61,6 +61,7 @@ pub(crate) fn spawns(run: &Run) -> Vec<usize> {
 }
 
 /// A thread or process a task created, from the call that created it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) struct Spawned {
     pub(crate) record: usize,
     pub(crate) parent: Tid,
@@ -88,14 +89,19 @@ pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
         .collect()
 }
 
-/// The task the harness started (the first process's first thread).
-pub(crate) fn root_task(run: &Run) -> Tid {
-    run.outcome
-        .trace
-        .events
+/// The server's main task: the one that listened. In a C or Rust server
+/// that is the first task, but not in every runtime: a JVM's launcher
+/// thread waits while another thread runs `main`. Without a listen, the
+/// first task of the trace.
+pub(crate) fn main_task(run: &Run) -> Tid {
+    let trace = &run.outcome.trace;
+    trace
+        .records
         .iter()
-        .find(|e| e.tid != 0)
-        .map_or(0, |e| e.tid)
+        .find(|r| r.name() == "listen" && matches!(r.ret, Some(Ret::Ok(_))))
+        .map(|r| r.tid)
+        .or_else(|| trace.events.iter().find(|e| e.tid != 0).map(|e| e.tid))
+        .unwrap_or(0)
 }
 
 /// The name a task has in the transcript (`main`, `T1`, `P1`).
@@ -108,7 +114,7 @@ pub(crate) fn task_name(run: &Run, tid: Tid) -> String {
 /// read it first, else the first one. `(accept record, connection,
 /// thread)`.
 pub(crate) fn connection_threads(run: &Run) -> Vec<(usize, FdRole, Option<Tid>)> {
-    let main = root_task(run);
+    let main = main_task(run);
     let spawned = spawned(run);
     let records = &run.outcome.trace.records;
     let accepts: Vec<(usize, FdRole)> = from_first_socket(run)
@@ -160,4 +166,139 @@ pub(crate) fn returned_role(run: &Run, r: usize) -> Option<FdRole> {
         Some(Ret::Ok(Arg::Fd(fd))) => run.transcript.fd_role(r, fd),
         _ => None,
     }
+}
+
+/// The fds a record names: its fd arguments, the fds of its poll and
+/// select sets, and the fd it returned.
+pub(crate) fn fds_of(rec: &Record) -> Vec<i32> {
+    let mut fds = Vec::new();
+    for arg in &rec.args {
+        match arg {
+            Arg::Fd(fd) => fds.push(*fd),
+            Arg::FdPair(a, b) => fds.extend([*a, *b]),
+            Arg::PollFds(p) => fds.extend(p.iter().map(|p| p.fd)),
+            Arg::FdSet { given, .. } => fds.extend(given),
+            _ => {}
+        }
+    }
+    if let Some(Ret::Ok(Arg::Fd(fd))) = rec.ret {
+        fds.push(fd);
+    }
+    fds
+}
+
+/// Whether record `r` touches a socket the server serves on: its
+/// listening socket or one of its connections.
+pub(crate) fn touches_served(run: &Run, r: usize) -> bool {
+    fds_of(&run.outcome.trace.records[r])
+        .into_iter()
+        .any(|fd| run.transcript.fd_role(r, fd).is_some_and(FdRole::is_served))
+}
+
+/// Why a task the server created counts against "one task serves".
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum Extra {
+    /// A process: runtimes do not fork, servers that fork are another model.
+    Process,
+    /// It (or a task it created) made this call on the listening socket or
+    /// a connection.
+    Serves(usize),
+    /// Its creator made one after every connection it accepted.
+    PerConnection,
+}
+
+/// Every thread and process the server created, with why it counts
+/// against one task; `None`: a helper thread (a runtime's GC, JIT, timer)
+/// that never touched the listening socket or a connection, created once,
+/// not per connection.
+pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
+    let spawned = spawned(run);
+    let records = &run.outcome.trace.records;
+    // The tasks under each spawned one (itself included).
+    let under = |root: Tid| -> Vec<Tid> {
+        let mut tasks = vec![root];
+        let mut i = 0;
+        while i < tasks.len() {
+            let t = tasks[i];
+            tasks.extend(spawned.iter().filter(|s| s.parent == t).map(|s| s.child));
+            i += 1;
+        }
+        tasks
+    };
+    // Creators that made a task after every connection they accepted
+    // (two or more): a task per connection, whatever it does.
+    let per_connection = |s: &Spawned| -> bool {
+        let accepts: Vec<usize> = (0..records.len())
+            .filter(|&r| {
+                records[r].tid == s.parent
+                    && records[r].is_a(&[Class::Accept])
+                    && returned_role(run, r).is_some_and(FdRole::is_conn)
+            })
+            .collect();
+        accepts.len() >= 2
+            && accepts.iter().enumerate().all(|(i, &a)| {
+                let next = accepts.get(i + 1).copied().unwrap_or(usize::MAX);
+                spawned
+                    .iter()
+                    .any(|o| o.parent == s.parent && o.record > a && o.record < next)
+            })
+            && accepts.first().is_some_and(|&a| s.record > a)
+    };
+    // The task that listened serves, wherever it was born: a JVM's
+    // launcher thread starts the one that runs `main`.
+    let main = main_task(run);
+    spawned
+        .iter()
+        .filter(|s| s.child != main)
+        .map(|s| {
+            let tasks = under(s.child);
+            let why = if !s.thread {
+                Some(Extra::Process)
+            } else if let Some(r) = (0..records.len())
+                .find(|&r| {
+                    let t = records[r].tid;
+                    t != main && tasks.contains(&t) && touches_served(run, r)
+                })
+            {
+                Some(Extra::Serves(r))
+            } else if per_connection(s) {
+                Some(Extra::PerConnection)
+            } else {
+                None
+            };
+            (*s, why)
+        })
+        .collect()
+}
+
+/// The helper threads of a run (see [`extra_tasks`]) and every task they
+/// created: a runtime's, not the server's.
+pub(crate) fn helper_tasks(run: &Run) -> Vec<Tid> {
+    let spawned = spawned(run);
+    let mut tasks: Vec<Tid> = extra_tasks(run)
+        .into_iter()
+        .filter(|(_, why)| why.is_none())
+        .map(|(s, _)| s.child)
+        .collect();
+    let mut i = 0;
+    while i < tasks.len() {
+        let t = tasks[i];
+        tasks.extend(spawned.iter().filter(|s| s.parent == t).map(|s| s.child));
+        i += 1;
+    }
+    tasks
+}
+
+/// The epoll instances (their roles, `EP1`...) that had the listening
+/// socket or a connection added: the server's, not a start-up probe's.
+pub(crate) fn serving_epolls(run: &Run) -> Vec<FdRole> {
+    let records = &run.outcome.trace.records;
+    (0..records.len())
+        .filter(|&r| {
+            records[r].is_a(&[Class::EpollCtl])
+                && matches!(records[r].args.get(1), Some(Arg::Sym("EPOLL_CTL_ADD")))
+                && fd_role(run, r, 2).is_some_and(FdRole::is_served)
+        })
+        .filter_map(|r| fd_role(run, r, 0))
+        .collect()
 }

@@ -23,7 +23,7 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::analysis::{
-    evidence, fd_role, from_first_socket, returned_role, root_task, spawned, task_name,
+    evidence, fd_role, from_first_socket, main_task, returned_role, spawned, task_name,
 };
 use crate::grade::Run;
 use crate::normalize::{FdRole, normalize};
@@ -520,10 +520,7 @@ fn concurrency(run: &Run) -> Answer {
     let records = &run.outcome.trace.records;
     // The server is the task that listened: a wrapper that started it
     // (a shell script, `make run`, a reloader) is not part of its model.
-    let main = records
-        .iter()
-        .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
-        .map_or_else(|| root_task(run), |r| r.tid);
+    let main = main_task(run);
     let spawned = spawned(run);
     let mut served: Vec<(String, usize, usize, Served, Tid)> = Vec::new();
     let mut unread: Vec<String> = Vec::new();

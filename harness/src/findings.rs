@@ -45,6 +45,13 @@ pub enum Finding {
     OutputCapped { stdout: u64, stderr: u64, cap: u64 },
     /// The listen timeout ran out while it computed outside any call.
     ComputingBeforeListen { cpu: Duration, waited: Duration },
+    /// A launcher did more than fork, exec and wait.
+    OpaqueLauncher {
+        launchers: String,
+        call: &'static str,
+    },
+    /// Threads that never touched the server's sockets (a runtime's).
+    HelperThreads { tasks: Vec<String> },
     /// The scenario's time limit ran out before its last step.
     OutOfTime {
         limit: Duration,
@@ -138,6 +145,21 @@ impl fmt::Display for Finding {
                 cpu.as_secs_f64(),
                 seconds(*waited)
             ),
+            Finding::OpaqueLauncher { launchers, call } => write!(
+                f,
+                "the program that started the server ({launchers}) called {call}() itself: a launcher only forks, execs and waits, so iolab graded it with the server"
+            ),
+            Finding::HelperThreads { tasks } => write!(
+                f,
+                "it created {} that never touched the listening socket or a connection ({}): a runtime's or a logger's, say; the one-task checks leave {} out",
+                if tasks.len() == 1 {
+                    "a thread".to_string()
+                } else {
+                    format!("{} threads", tasks.len())
+                },
+                tasks.join(", "),
+                if tasks.len() == 1 { "it" } else { "them" }
+            ),
             Finding::OutOfTime { limit, done, steps } => write!(
                 f,
                 "the scenario ran out of time: it may take {} (the time limit), and iolab stopped the server after {done} of its {steps} steps",
@@ -229,6 +251,9 @@ pub fn of_run(
                         SockAddr::Inet(ip, _) if ip.is_unspecified() => {
                             say(Finding::ListensEverywhere { addr: a.clone() })
                         }
+                        // `::ffff:127.0.0.1` is 127.0.0.1 (a JVM binds it so).
+                        SockAddr::Inet6(ip, _)
+                            if ip.to_ipv4_mapped().is_some_and(|v4| v4.is_loopback()) => {}
                         SockAddr::Inet6(..) => say(Finding::ListensOnIpv6 { addr: a.clone() }),
                         _ => {}
                     }

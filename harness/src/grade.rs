@@ -82,6 +82,9 @@ pub struct Verdict {
     pub passed: bool,
     pub message: String,
     pub evidence: Vec<String>,
+    /// What the check saw and let pass, for the report's `noticed:` (a
+    /// runtime's helper thread, say).
+    pub noticed: Vec<Finding>,
 }
 
 impl Verdict {
@@ -90,6 +93,7 @@ impl Verdict {
             passed: true,
             message: message.into(),
             evidence: Vec::new(),
+            noticed: Vec::new(),
         }
     }
 
@@ -98,7 +102,14 @@ impl Verdict {
             passed: false,
             message: message.into(),
             evidence,
+            noticed: Vec::new(),
         }
+    }
+
+    /// The verdict, with what it noticed.
+    pub fn noticing(mut self, noticed: Vec<Finding>) -> Verdict {
+        self.noticed = noticed;
+        self
     }
 }
 
@@ -244,6 +255,15 @@ pub enum GradeError {
 }
 
 impl Report {
+    /// The launcher that started the server, in the first run that had one.
+    pub fn launched_by(&self) -> Option<&str> {
+        self.runs
+            .as_ref()?
+            .all()
+            .iter()
+            .find_map(|r| r.outcome.launched_by.as_deref())
+    }
+
     pub fn score(&self) -> u32 {
         self.results.iter().map(CheckResult::score).sum()
     }
@@ -379,6 +399,9 @@ pub fn grade(
                 (None, None) => Verdict::fail("not checked", Vec::new()),
             };
             let read = runs.as_ref().map(Runs::take_read).unwrap_or_default();
+            for f in &verdict.noticed {
+                findings::add(&mut findings, f.clone());
+            }
             CheckResult::new(c, verdict, read)
         })
         .collect();

@@ -17,12 +17,14 @@ pub mod filter;
 pub mod findings;
 pub mod grade;
 pub mod labs;
+pub mod launch;
 pub mod limits;
 pub mod normalize;
 pub mod procfs;
 pub mod reference;
 pub mod report;
 pub mod scenario;
+pub mod solution;
 pub mod starter;
 #[allow(unsafe_code)]
 mod sys;

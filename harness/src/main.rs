@@ -125,7 +125,8 @@ enum Command {
         backend: BackendArg,
         /// The lab: lab1, lab2, ... (or just the number), or `all`.
         lab: String,
-        /// The solution to grade, as one shell-quoted string (default: the lab's own binary).
+        /// The solution to grade, as one shell-quoted string (default: the
+        /// command in labs/labN/solution, run there, or else the lab's own binary).
         #[arg(long, value_name = "'CMD ARGS...'")]
         solution: Option<String>,
         /// Seconds the solution may take to start listening (default 10; wins over --limit listen=).
@@ -290,6 +291,9 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             let (explanation, run) = iolab::explain::explain(&spec, &bounds)?;
             print!("{}", explanation.render());
+            if let Some(launcher) = &run.outcome.launched_by {
+                println!("\nlaunched by: {launcher} (left out of the explanation)");
+            }
             for f in &run.outcome.findings {
                 println!("\nnoticed: {f}");
             }
@@ -311,6 +315,10 @@ fn run(cli: Cli) -> Result<ExitCode> {
             println!(
                 "left out: {} solution fixtures and the tests that run them",
                 summary.left_out.len()
+            );
+            println!(
+                "{} lab tests grade the student's solutions: `cargo test` every lab, `cargo test lab1` one",
+                summary.lab_tests.len()
             );
             println!("next: cd {} && make lab1", dest.display());
             Ok(ExitCode::SUCCESS)
@@ -388,38 +396,24 @@ fn build_dir() -> Result<PathBuf> {
     Ok(exe.parent().map(Path::to_path_buf).unwrap_or_default())
 }
 
-/// The program to grade: `--solution`, or the lab's own binary.
+/// The program to grade: `--solution`, or the lab's own (the command in
+/// `labs/labN/solution`, or the binary built from `server.rs`).
 fn solution_spec(lab: &Lab, solution: Option<&str>) -> Result<(Spec, String)> {
-    match solution {
-        Some(line) => {
-            let words = shlex::split(line)
-                .ok_or_else(|| anyhow!("cannot parse --solution {line:?}: unbalanced quotes"))?;
-            let Some((program, args)) = words.split_first() else {
-                bail!("--solution is empty");
-            };
-            Ok((Spec::new(program, args), line.to_string()))
-        }
-        None => {
-            let path = build_dir()?.join(lab.binary);
-            if !path.exists() {
-                bail!(
-                    "the {} solution is not built ({} is missing); run `cargo build` or `make {}`",
-                    lab.id,
-                    path.display(),
-                    lab.id
-                );
-            }
-            let shown = path.display().to_string();
-            Ok((Spec::new(path, Vec::<OsString>::new()), shown))
-        }
-    }
+    let solution = match solution {
+        Some(line) => iolab::solution::command(line)?,
+        None => iolab::solution::of_lab(
+            lab.id,
+            &iolab::solution::lab_dir(lab.id),
+            &build_dir()?.join(lab.binary),
+        )?,
+    };
+    Ok((solution.spec, solution.shown))
 }
 
 /// Where grading keeps traces by default: `target/iolab`, next to the
 /// directory iolab was built into.
 fn traces_dir() -> Result<PathBuf> {
-    let build = build_dir()?;
-    Ok(build.parent().unwrap_or(&build).join("iolab"))
+    Ok(iolab::solution::traces_dir(&build_dir()?))
 }
 
 /// `iolab grade all`: every lab's own solution, then one summary table.

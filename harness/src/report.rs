@@ -77,6 +77,12 @@ impl Report {
         let mut out = String::new();
         let _ = writeln!(out, "iolab {} — {}", self.lab, self.title);
         let _ = writeln!(out, "solution: {}", self.solution);
+        if let Some(launcher) = self.launched_by() {
+            let _ = writeln!(
+                out,
+                "launched by: {launcher} (left out of the checks and the transcripts)"
+            );
+        }
         if let Some(f) = &self.failure {
             let _ = writeln!(out, "{} {f}", style.paint("1;31", "error:"));
         }

@@ -39,6 +39,14 @@
 //! the tree fails with the file and line ([`dangling_links`]), rather than
 //! leaving the student a broken link.
 //!
+//! Each lab's test (`[[test]] name = "labN"`, which grades the reference
+//! and the variants) is replaced by the student's: [`LAB_TEST`] with
+//! [`LAB_TEST_PLACEHOLDER`] replaced by the lab's id, a test
+//! `labN_full_marks` that grades the student's solution as `make labN`
+//! does (`crate::solution::grade_lab`) and fails with the report until it
+//! has full marks. So in a student tree `cargo test` grades every lab,
+//! and `cargo test lab3` lab 3 alone.
+//!
 //! Everything else is copied as it is (the harness, the handouts, the
 //! snapshots, the Makefile), except build output and version control.
 
@@ -61,6 +69,12 @@ pub const DOCS_BEGIN: &str = "<!-- NOT IN STARTER BEGIN";
 /// Closes such a region.
 pub const DOCS_END: &str = "<!-- NOT IN STARTER END -->";
 
+/// The source of a student tree's test of each lab, relative to the tree.
+pub const LAB_TEST: &str = "harness/starter/lab_test.rs";
+/// What [`LAB_TEST`] says where a lab's id goes (`labN_full_marks`,
+/// `CARGO_BIN_EXE_labN`).
+pub const LAB_TEST_PLACEHOLDER: &str = "labN";
+
 /// Names never copied, at any depth: build output (the fuzz crate has its
 /// own `target`), version control (a directory, or in a git worktree a
 /// file), Python's byte-code caches.
@@ -76,6 +90,8 @@ pub enum StarterError {
     },
     #[error("{0} has no solution region (no `{BEGIN}` line)")]
     NoRegion(PathBuf),
+    #[error("{}: the student test's template does not say `{LAB_TEST_PLACEHOLDER}` where the lab's id goes", .0.display())]
+    NoPlaceholder(PathBuf),
     #[error("{} is not the iolab tree (no labs/ or Cargo.toml there)", .0.display())]
     NotATree(PathBuf),
     #[error("{} already exists and is not empty", .0.display())]
@@ -113,6 +129,8 @@ pub struct Summary {
     pub left_out: Vec<PathBuf>,
     /// The docs left out ([`NOT_FOR_STUDENTS`]) that the tree had.
     pub docs_left_out: Vec<PathBuf>,
+    /// Each lab's test, written from [`LAB_TEST`], relative to the tree.
+    pub lab_tests: Vec<PathBuf>,
 }
 
 /// A relative Markdown link to a file that does not exist.
@@ -148,7 +166,9 @@ pub fn is_not_for_students(rel: &Path) -> bool {
 /// Whether a file of the instructor's tree is a solution in disguise: a
 /// lab's alternative and known-wrong solutions (`labs/labN/variants.rs` or
 /// `labs/labN/variants/`, each a working solution with one thing changed)
-/// and the Python lab solutions.
+/// and the Python lab solutions; and a lab's `solution` file
+/// ([`crate::solution::FILE`]), which names the program to grade instead
+/// of `server.rs`: a student tree grades the student's own.
 /// `fixtures/shared.rs` (lab 1's accept loop, which the broken and hostile
 /// programs share) stays.
 pub fn is_solution_fixture(rel: &Path) -> bool {
@@ -159,7 +179,7 @@ pub fn is_solution_fixture(rel: &Path) -> bool {
         parts.next(),
     ) {
         (Some("labs"), Some(dir), Some(file)) if is_lab_dir(dir) => {
-            file == "variants.rs" || file == "variants"
+            file == "variants.rs" || file == "variants" || file == crate::solution::FILE
         }
         (Some("fixtures"), Some("python"), Some(file)) => file.starts_with("lab"),
         _ => false,
@@ -435,10 +455,38 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
             .map(|(d, t)| (d.as_path(), t.as_str())),
         &summary.left_out,
     );
+    let template = from.join(LAB_TEST);
+    let template_text = std::fs::read_to_string(&template).map_err(io(&template))?;
+    if !template_text.contains(LAB_TEST_PLACEHOLDER) {
+        return Err(StarterError::NoPlaceholder(PathBuf::from(LAB_TEST)));
+    }
     let mut dropped_tests = Vec::new();
     for (dir, text) in manifests.iter().zip(&texts) {
         let manifest = dest.join(dir).join("Cargo.toml");
-        let (text, dropped) = without_solution_targets(text, &from, dir, &summary.left_out, &names);
+        // A lab's package: its test becomes the student's.
+        let lab = dir
+            .file_name()
+            .map(|n| n.to_string_lossy().into_owned())
+            .filter(|n| dir.parent() == Some(Path::new("labs")) && is_lab_dir(n));
+        let (mut text, dropped) =
+            without_solution_targets(text, &from, dir, &summary.left_out, &names, lab.as_deref());
+        if let Some(lab) = &lab {
+            let rel = Path::new("tests").join(format!("{lab}.rs"));
+            let to = dest.join(dir).join(&rel);
+            if !to.exists() {
+                summary.files += 1;
+            }
+            std::fs::create_dir_all(to.parent().unwrap_or(&dest)).map_err(io(&to))?;
+            std::fs::write(&to, template_text.replace(LAB_TEST_PLACEHOLDER, lab))
+                .map_err(io(&to))?;
+            same_time(&template, &to)?;
+            let _ = write!(
+                text,
+                "\n# Grades your solution, server.rs or the command in ./solution: `cargo test {lab}`.\n[[test]]\nname = \"{lab}\"\npath = \"{}\"\n",
+                rel.display()
+            );
+            summary.lab_tests.push(dir.join(rel));
+        }
         // Every target left must have its source in the tree, or it does not build.
         for line in text.lines() {
             if let Some(path) = line
@@ -460,6 +508,10 @@ pub fn write_tree(from: &Path, dest: &Path) -> Result<Summary, StarterError> {
         dropped_tests.extend(dropped);
     }
     for test in dropped_tests {
+        if summary.lab_tests.contains(&test) {
+            // Rewritten for students above.
+            continue;
+        }
         let at = dest.join(&test);
         if at.exists() {
             std::fs::remove_file(&at).map_err(io(&at))?;
@@ -554,14 +606,16 @@ fn solution_names<'a>(
 /// The manifest of the package in `dir` (relative to the tree) without the
 /// targets of the files left out, and without the tests that name any of
 /// `names` (a test that needs a solution has nothing to run in a student
-/// tree). Returns the new text and the test sources dropped, relative to
-/// the tree.
+/// tree), and without the test named `lab_test` (a lab's own, which the
+/// student's replaces). Returns the new text and the test sources
+/// dropped, relative to the tree.
 fn without_solution_targets(
     manifest: &str,
     from: &Path,
     dir: &Path,
     left_out: &[PathBuf],
     names: &[String],
+    lab_test: Option<&str>,
 ) -> (String, Vec<PathBuf>) {
     let blocks = blocks(manifest);
     let gone = |path: &str| left_out.contains(&normal(dir, path));
@@ -576,6 +630,10 @@ fn without_solution_targets(
                 return false;
             }
             if header(b) == Some("[[test]]") {
+                if lab_test.is_some() && value(b, "name").as_deref() == lab_test {
+                    dropped_tests.push(normal(dir, &path));
+                    return false;
+                }
                 let source =
                     std::fs::read_to_string(from.join(dir).join(&path)).unwrap_or_default();
                 if names.iter().any(|n| source.contains(n.as_str())) {

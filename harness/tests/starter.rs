@@ -3,6 +3,9 @@
 //! with "not implemented yet", and nothing a student tree holds (an edited
 //! snapshot, insta's force-pass settings and environment) changes a grade.
 //! And a lab is a folder: a copy of `labs/lab1` renamed inside is a new lab.
+//! In a starter tree `cargo test` grades the student's labs: `cargo test
+//! lab1` fails with lab 1's report until lab 1 has full marks, whether from
+//! `server.rs` or from the command in `labs/lab1/solution`.
 
 mod common;
 
@@ -152,11 +155,22 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         );
     }
     assert!(!tree.join("target").exists() && !tree.join(".git").exists());
+    // Lab 1's server.rs is newer than any build of it: the last run ended
+    // with the reference solution built from it (student_tests_grade_lab1),
+    // and the starter's copy keeps the older date of the instructor's.
+    std::fs::File::options()
+        .write(true)
+        .open(tree.join("labs/lab1/server.rs"))
+        .and_then(|f| f.set_modified(std::time::SystemTime::now()))
+        .unwrap();
     // The variants, solutions in disguise, are left out, with their targets
     // and the tests that run them.
+    // Each lab's test is the student's: one test, named after the lab,
+    // that grades the lab's solution.
     let labs = iolab::labs::all();
+    let template = std::fs::read_to_string(Path::new(ROOT).join(iolab::starter::LAB_TEST)).unwrap();
     for lab in &labs {
-        for variants in ["variants.rs", "variants", "tests"] {
+        for variants in ["variants.rs", "variants"] {
             let path = format!("labs/{}/{variants}", lab.id);
             assert!(!tree.join(&path).exists(), "{path}");
         }
@@ -164,6 +178,24 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
             std::fs::read_to_string(tree.join(format!("labs/{}/Cargo.toml", lab.id))).unwrap();
         assert!(!manifest.contains("variants"), "{manifest}");
         assert!(manifest.contains("server.rs"), "{manifest}");
+        let block = format!(
+            "[[test]]\nname = \"{0}\"\npath = \"tests/{0}.rs\"\n",
+            lab.id
+        );
+        assert_eq!(manifest.matches("[[test]]").count(), 1, "{manifest}");
+        assert!(manifest.contains(&block), "{manifest}");
+        let tests: Vec<_> = std::fs::read_dir(tree.join(format!("labs/{}/tests", lab.id)))
+            .unwrap()
+            .map(|e| e.unwrap().file_name())
+            .collect();
+        assert_eq!(tests, [format!("{}.rs", lab.id).as_str()], "{}", lab.id);
+        let test =
+            std::fs::read_to_string(tree.join(format!("labs/{0}/tests/{0}.rs", lab.id))).unwrap();
+        assert_eq!(test, template.replace("labN", lab.id), "{}", lab.id);
+        assert!(
+            test.contains(&format!("fn {}_full_marks()", lab.id)),
+            "{test}"
+        );
     }
     assert!(tree.join("labs/lab1/rubric.rs").exists());
     assert!(!tree.join("fixtures/python/lab3_select.py").exists());
@@ -195,18 +227,43 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
         "the starter tree does not build:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    // Its tests are the harness's own, and they pass.
+    // Its tests: the harness's own, which pass, and one per lab, which
+    // fails with the lab's report until the lab has full marks.
     let out = cargo()
         .current_dir(&tree)
         .env("CARGO_TARGET_DIR", &target)
-        .args(["test", "--quiet", "--no-fail-fast"])
+        .args(["test", "--no-fail-fast"])
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "the starter tree's tests fail:\n{}\n{}",
-        String::from_utf8_lossy(&out.stdout),
+    let text = String::from_utf8_lossy(&out.stdout);
+    let results = test_results(&text);
+    let failed: Vec<&str> = results
+        .iter()
+        .filter(|(_, r)| r != "ok")
+        .map(|(t, _)| t.as_str())
+        .collect();
+    let expected: Vec<String> = labs
+        .iter()
+        .map(|l| format!("{}_full_marks", l.id))
+        .collect();
+    assert_eq!(
+        failed,
+        expected,
+        "in the starter tree, the labs' tests and only they fail:\n{text}\n{}",
         String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(
+        results.len() > 2 * labs.len(),
+        "the harness's own tests ran:\n{text}"
+    );
+    assert!(!out.status.success());
+    for lab in &labs {
+        assert!(text.contains(&format!("iolab {} — ", lab.id)), "{text}");
+    }
+    assert_eq!(
+        text.matches("error: not implemented yet").count(),
+        labs.len(),
+        "{text}"
     );
     for lab in &labs {
         let n = &lab.id[3..];
@@ -234,6 +291,98 @@ fn the_starter_tree_builds_and_every_lab_is_not_implemented_yet() {
             .count();
         assert!(rows >= 5, "lab{n}: every check fails:\n{text}");
     }
+    student_tests_grade_lab1(&tree, &target);
+}
+
+/// Each `test NAME ... RESULT` line of libtest's output, in order.
+fn test_results(stdout: &str) -> Vec<(String, String)> {
+    stdout
+        .lines()
+        .filter_map(|l| l.strip_prefix("test ")?.split_once(" ... "))
+        .map(|(name, result)| (name.to_string(), result.trim().to_string()))
+        .collect()
+}
+
+/// `cargo test lab1` in the starter `tree`: its exit status and output.
+fn cargo_test_lab1(tree: &Path, target: &Path) -> (bool, String) {
+    let out = cargo()
+        .current_dir(tree)
+        .env("CARGO_TARGET_DIR", target)
+        .args(["test", "lab1"])
+        .output()
+        .unwrap();
+    let text = format!(
+        "{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // One test ran, and it was lab 1's: no other lab's, none of the harness's.
+    let ran: Vec<String> = test_results(&text).into_iter().map(|(t, _)| t).collect();
+    assert_eq!(ran, ["lab1_full_marks"], "{text}");
+    (out.status.success(), text)
+}
+
+/// In the starter tree: `cargo test lab1` fails with lab 1's report;
+/// passes with a Python solution named in `labs/lab1/solution`, which
+/// `make lab1` grades too (its transcript differs from the reference's,
+/// which is shown and not scored); and passes with the reference
+/// `server.rs` copied in.
+fn student_tests_grade_lab1(tree: &Path, target: &Path) {
+    let (passed, text) = cargo_test_lab1(tree, target);
+    assert!(!passed, "{text}");
+    for needed in [
+        "lab1 has 0/100 points, not full marks yet",
+        "iolab lab1 — ",
+        "error: not implemented yet",
+        "Score: 0/100",
+    ] {
+        assert!(text.contains(needed), "{needed}:\n{text}");
+    }
+    // A solution in Python, named in labs/lab1/solution and run there.
+    let lab1 = tree.join("labs/lab1");
+    let python = Path::new(ROOT).join("fixtures/python");
+    std::fs::copy(python.join("lab1_blocking.py"), lab1.join("server.py")).unwrap();
+    std::fs::copy(python.join("common.py"), lab1.join("common.py")).unwrap();
+    let file = lab1.join(iolab::solution::FILE);
+    std::fs::write(
+        &file,
+        format!("# my lab 1, in Python\n{} server.py\n", common::python()),
+    )
+    .unwrap();
+    let (passed, text) = cargo_test_lab1(tree, target);
+    assert!(passed, "{text}");
+    let out = Command::new("make")
+        .current_dir(tree)
+        .env("CARGO_TARGET_DIR", target)
+        .arg(format!("IOLAB={}", target.join("debug/iolab").display()))
+        .arg("lab1")
+        .output()
+        .unwrap_or_else(|e| panic!("this test runs `make lab1` and needs make on PATH: {e}"));
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        out.status.success(),
+        "{text}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    for needed in [
+        "server.py (the command in labs/lab1/solution, run in labs/lab1/)",
+        "standard: differs from the reference",
+        "Score: 100/100",
+    ] {
+        assert!(text.contains(needed), "{needed}:\n{text}");
+    }
+    for f in [&file, &lab1.join("server.py"), &lab1.join("common.py")] {
+        std::fs::remove_file(f).unwrap();
+    }
+    // The reference solution in server.rs.
+    let server = lab1.join("server.rs");
+    std::fs::write(
+        &server,
+        std::fs::read(Path::new(ROOT).join("labs/lab1/server.rs")).unwrap(),
+    )
+    .unwrap();
+    let (passed, text) = cargo_test_lab1(tree, target);
+    assert!(passed, "{text}");
 }
 
 #[test]

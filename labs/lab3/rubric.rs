@@ -23,7 +23,7 @@ pub(super) fn lab() -> Lab {
         checks: vec![
             Check {
                 id: "single-task",
-                title: "one thread, one process: no clone or fork",
+                title: "one thread serves every connection: no child process, no serving thread",
                 kind: Kind::Model,
                 visibility: Visibility::Visible,
                 points: 10,

@@ -9,7 +9,7 @@ use crate::syscalls::Class;
 use crate::trace::{Arg, Ret};
 
 use super::{blocked_writes, blocking_uses, concurrent, full_read, idle_facts, idle_sleeps, large_replies, many_clients, reported_writable, short_write, size_text, slow_burst, slow_burst_size};
-use crate::analysis::{evidence, fd_role, records_where, returned_role};
+use crate::analysis::{evidence, fd_role, records_where, returned_role, serving_epolls};
 use crate::normalize::FdRole;
 
 const STANDARD: &[&str] = &["level", "edge"];
@@ -127,13 +127,21 @@ fn epoll_create(runs: &Runs) -> Verdict {
         let creates = records_where(run, |rec| {
             rec.is_a(&[Class::EpollCreate]) && matches!(rec.ret, Some(Ret::Ok(_)))
         });
-        if creates.len() != 1 {
+        // The instances that watched the listener or a connection: one made
+        // and dropped unused (a runtime's start-up probe) is not a second.
+        let watched = serving_epolls(run);
+        let serving: Vec<usize> = creates
+            .iter()
+            .copied()
+            .filter(|&r| returned_role(run, r).is_some_and(|ep| watched.contains(&ep)))
+            .collect();
+        if serving.len() != 1 {
             return Verdict::fail(
                 format!(
-                    "in {name} mode the server created {} epoll instances; one serves every socket",
-                    creates.len()
+                    "in {name} mode the server created {} epoll instances that watched its sockets; one serves every socket",
+                    serving.len()
                 ),
-                evidence(run, creates),
+                evidence(run, if serving.is_empty() { creates } else { serving }),
             );
         }
     }

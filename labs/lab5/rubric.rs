@@ -3,7 +3,7 @@
 
 use super::{blocked_in, concurrent, describe_settle, large_replies, many_clients, nonblocking_switches, received, slow_burst, thread_per_connection};
 use crate::syscalls::Class;
-use crate::analysis::{connection_threads, evidence, fd_role, from_first_socket, root_task, task_name};
+use crate::analysis::{connection_threads, evidence, fd_role, from_first_socket, main_task, task_name};
 use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Scenario, Step};
@@ -110,7 +110,7 @@ pub(super) fn lab() -> Lab {
 fn own_thread(runs: &Runs) -> Verdict {
     for name in ["standard", "burst"] {
         let run = runs.get(name);
-        let main = root_task(run);
+        let main = main_task(run);
         let threads = connection_threads(run);
         // Every task that read or wrote each connection.
         for (r, rec) in from_first_socket(run) {

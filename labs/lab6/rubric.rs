@@ -3,7 +3,7 @@
 
 use super::{describe_settle, received};
 use crate::syscalls::Class;
-use crate::analysis::{evidence, fd_role, from_first_socket, root_task, spawned, task_name};
+use crate::analysis::{evidence, fd_role, from_first_socket, main_task, spawned, task_name};
 use crate::normalize::FdRole;
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Observed, Scenario, Step};
@@ -151,7 +151,7 @@ fn listen_before_fork(runs: &Runs) -> Verdict {
             .find(|(_, r)| r.is_a(&[Class::Listen]) && r.done_len() == Some(0))
             .map(|(r, _)| r);
         // The master's first fork (a runtime's helper threads do not count).
-        let main = root_task(run);
+        let main = main_task(run);
         let fork = spawned(run)
             .iter()
             .find(|s| s.parent == main && !s.thread)
@@ -196,7 +196,7 @@ fn workers_accept(runs: &Runs) -> Verdict {
         );
     }
     // Waiting in accept at the same time, while the server was idle.
-    let main = root_task(run);
+    let main = main_task(run);
     let records = &run.outcome.trace.records;
     let mut accepting: Vec<usize> = Vec::new();
     for &r in run.outcome.blocked_at("idle").unwrap_or(&[]) {
@@ -227,7 +227,7 @@ fn workers_accept(runs: &Runs) -> Verdict {
 
 fn master_never_accepts(runs: &Runs) -> Verdict {
     for run in runs.iter() {
-        let main = root_task(run);
+        let main = main_task(run);
         let accepts: Vec<usize> = from_first_socket(run)
             .filter(|(_, r)| r.tid == main && r.is_a(&[Class::Accept]))
             .map(|(r, _)| r)
@@ -315,7 +315,7 @@ fn crash_contained(runs: &Runs) -> Verdict {
 
 fn reaps_and_replaces(runs: &Runs) -> Verdict {
     let run = runs.get("pool");
-    let main = root_task(run);
+    let main = main_task(run);
     let Some((r, dead, how)) = crashed(run) else {
         return Verdict::fail("no worker read the \"crash\" line", Vec::new());
     };

@@ -6,15 +6,16 @@
 use std::time::Duration;
 
 use crate::analysis::{
-    connection_threads, evidence, fd_role, from_first_socket, records_where, returned_role,
-    root_task, spawned, spawns,
+    Extra, connection_threads, evidence, extra_tasks, fd_role, from_first_socket, helper_tasks,
+    main_task, records_where, returned_role, serving_epolls, spawned, task_name, touches_served,
 };
 use crate::filter::SyscallSet;
+use crate::findings::Finding;
 use crate::grade::{Lab, Run, Runs, Verdict};
 use crate::normalize::FdRole;
 use crate::scenario::{Observed, Scenario, Settled, Step, burst_data, upper};
 use crate::syscalls::Class;
-use crate::trace::{Arg, EventKind, Record, Ret, Termination};
+use crate::trace::{Arg, Record, Ret, Termination};
 
 // `mod labN;` for each `labs/labN/rubric.rs`, and `pub fn all() -> Vec<Lab>`.
 include!(concat!(env!("OUT_DIR"), "/labs.rs"));
@@ -43,9 +44,25 @@ pub fn server_syscalls() -> SyscallSet {
 }
 
 /// Calls to a readiness API (`select`, `poll`, `epoll_*`) after start-up.
+/// Only calls about the server's own sockets count: a `select` or `poll`
+/// that watches the listener or a connection, an epoll instance that had
+/// one added, and never a runtime's helper thread.
 fn readiness_calls(run: &Run) -> Vec<usize> {
+    let helpers = helper_tasks(run);
+    let instances = serving_epolls(run);
     from_first_socket(run)
-        .filter(|(_, r)| r.class().is_readiness_wait() || r.class().is_epoll())
+        .filter(|(_, r)| !helpers.contains(&r.tid))
+        .filter(|&(i, r)| {
+            if r.class().is_epoll() {
+                let instance = match r.class() {
+                    Class::EpollCreate => returned_role(run, i),
+                    _ => fd_role(run, i, 0),
+                };
+                instance.is_some_and(|ep| instances.contains(&ep))
+            } else {
+                r.class().is_readiness_wait() && touches_served(run, i)
+            }
+        })
         .map(|(i, _)| i)
         .collect()
 }
@@ -112,7 +129,7 @@ fn blocked_in(run: &Run, label: &str, classes: &[Class], fd: FdRole) -> bool {
 fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
     for &name in scenarios {
         let run = runs.get(name);
-        let main = root_task(run);
+        let main = main_task(run);
         let others: Vec<usize> = from_first_socket(run)
             .filter(|(r, rec)| {
                 rec.tid != main && rec.is_a(&[Class::Accept]) && returned_role(run, *r).is_some()
@@ -157,15 +174,6 @@ fn thread_per_connection(runs: &Runs, scenarios: &[&str]) -> Verdict {
         }
     }
     Verdict::pass("main accepted every connection and created a thread for each")
-}
-
-/// Whether any task was spawned during the run.
-fn spawned_anything(run: &Run) -> bool {
-    run.outcome
-        .trace
-        .events
-        .iter()
-        .any(|e| matches!(e.kind, EventKind::Spawn { .. }))
 }
 
 /// Describes how received bytes differ from the expected ones.
@@ -307,9 +315,11 @@ struct Switch {
     on: bool,
 }
 
-/// Every call that made a socket non-blocking (`SOCK_NONBLOCK` at `socket`
-/// or `accept4`, `O_NONBLOCK` set with `fcntl(F_SETFL)`, `FIONBIO`) or
-/// blocking again (`F_SETFL` without `O_NONBLOCK`, `FIONBIO` 0).
+/// Every call that made the listening socket or a connection non-blocking
+/// (`SOCK_NONBLOCK` at `socket` or `accept4`, `O_NONBLOCK` set with
+/// `fcntl(F_SETFL)`, `FIONBIO`) or blocking again (`F_SETFL` without
+/// `O_NONBLOCK`, `FIONBIO` 0). A runtime's own sockets (a JVM's `AF_UNIX`
+/// pair) are not the server's.
 fn nonblocking_switches(run: &Run) -> Vec<Switch> {
     let mut out = Vec::new();
     for (r, rec) in run.outcome.trace.records.iter().enumerate() {
@@ -333,7 +343,7 @@ fn nonblocking_switches(run: &Run) -> Vec<Switch> {
             _ => None,
         };
         if let Some((fd, on)) = switch
-            && fd.is_socket()
+            && fd.is_served()
         {
             out.push(Switch { record: r, fd, on });
         }
@@ -372,8 +382,12 @@ fn blocking_uses(run: &Run) -> Vec<usize> {
 }
 
 /// Records that a settle found blocked, other than sleeps.
+/// A runtime's helper threads (see [`helper_tasks`]) are not the server's.
 fn blocked_records(run: &Run) -> Vec<usize> {
-    records_where(run, |rec| rec.blocked && !rec.is_a(&[Class::Sleep]))
+    let helpers = helper_tasks(run);
+    records_where(run, |rec| {
+        rec.blocked && !rec.is_a(&[Class::Sleep]) && !helpers.contains(&rec.tid)
+    })
 }
 
 /// Records a settle found blocked in a write: a reply that waited for room
@@ -393,19 +407,66 @@ fn reported_writable(run: &Run) -> Option<usize> {
     })
 }
 
-/// One task did everything, in every run.
+/// One task serves every connection, and nothing is created per
+/// connection. A thread that never touches the listening socket or a
+/// connection (a runtime's GC, JIT or timer thread, a logger) is the
+/// runtime's business: it is named under `noticed:`, not counted.
 fn single_task(runs: &Runs) -> Verdict {
     let mut lines = Vec::new();
+    let mut why: Vec<String> = Vec::new();
+    let mut helpers: Vec<String> = Vec::new();
     for run in runs.iter() {
-        if spawned_anything(run) {
-            lines.extend(evidence(run, spawns(run)));
+        for (s, extra) in extra_tasks(run) {
+            let name = task_name(run, s.child);
+            match extra {
+                None => {
+                    if !helpers.contains(&name) {
+                        helpers.push(name);
+                    }
+                }
+                Some(extra) => {
+                    let (said, records) = match extra {
+                        Extra::Process => (format!("{name} is a process"), vec![s.record]),
+                        Extra::Serves(r) => (
+                            format!("{name} works on the server's sockets"),
+                            vec![s.record, r],
+                        ),
+                        Extra::PerConnection => (
+                            format!("{name} is one of a task per connection"),
+                            vec![s.record],
+                        ),
+                    };
+                    if !why.contains(&said) {
+                        why.push(said);
+                    }
+                    lines.extend(evidence(run, records));
+                }
+            }
         }
     }
-    lines.dedup();
-    if lines.is_empty() && !runs.iter().any(spawned_anything) {
-        Verdict::pass("one task did everything")
+    let mut seen = Vec::new();
+    lines.retain(|l| {
+        let new = !seen.contains(l);
+        seen.push(l.clone());
+        new
+    });
+    let noticed = if helpers.is_empty() {
+        Vec::new()
     } else {
-        Verdict::fail("the server created threads or processes:", lines)
+        vec![Finding::HelperThreads { tasks: helpers }]
+    };
+    if why.is_empty() {
+        Verdict::pass("one task served every connection").noticing(noticed)
+    } else {
+        why.truncate(3);
+        Verdict::fail(
+            format!(
+                "the server created threads or processes ({}):",
+                why.join("; ")
+            ),
+            lines,
+        )
+        .noticing(noticed)
     }
 }
 

@@ -163,8 +163,8 @@ pub(super) fn perform(
             server.step("SIGTERM to main".to_string());
             // Only while it lives: a reaped pid may already be someone else's.
             if server.ended.is_none() {
-                let root = nix::unistd::Pid::from_raw(server.tracer.root);
-                let _ = nix::sys::signal::kill(root, Signal::SIGTERM);
+                let main = nix::unistd::Pid::from_raw(server.main);
+                let _ = nix::sys::signal::kill(main, Signal::SIGTERM);
             }
             let deadline = Instant::now() + limits.term_grace * 2;
             while server.ended.is_none() && !server.live.is_empty() && Instant::now() < deadline {

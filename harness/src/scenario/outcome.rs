@@ -153,6 +153,9 @@ pub struct Outcome {
     /// included), as sentences for the report.
     pub findings: Vec<Finding>,
     pub accounting: Accounting,
+    /// The launcher that started the server (a shim, a shell, `cargo
+    /// run`), left out of the trace, if there was one.
+    pub launched_by: Option<String>,
 }
 
 impl Outcome {

@@ -8,6 +8,7 @@ use super::outcome::{Limits, Outcome, ScenarioError};
 use super::server::Server;
 use super::steps::{Scenario, Step};
 use crate::findings::Finding;
+use crate::launch::{self, Separation};
 
 /// Runs a scenario against `spec`.
 pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome, ScenarioError> {
@@ -36,9 +37,15 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
     if !signalled {
         ended_by_itself = server.ended;
     }
-    // Processes that outlived a program that ended by itself: a daemon.
+    // Processes that outlived a program that ended by itself: a daemon
+    // (the server's own: a launcher still winding down is not one).
+    let separation = launch::separate(&server.trace);
     let left_behind = if ended_by_itself.is_some() && !signalled {
-        server.processes_alive()
+        let mut alive = server.processes_alive();
+        if let Separation::Launched(l) = &separation {
+            alive.retain(|p| l.tasks.contains_key(p));
+        }
+        alive
     } else {
         Vec::new()
     };
@@ -58,7 +65,29 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
     if let Some(e) = server.failure.take() {
         return Err(e.into());
     }
+    // A launched server is graded on its own trace; what the launcher did
+    // is named, not judged.
+    let mut launched_by = None;
+    match &separation {
+        Separation::Launched(l) => {
+            let (trace, remap) = launch::server_trace(&server.trace, l);
+            server.trace = trace;
+            steps = steps
+                .into_iter()
+                .map(|(step, observed)| (step, observed.remapped(&remap, l)))
+                .collect();
+            launched_by = Some(l.describe());
+        }
+        Separation::Opaque { .. } | Separation::Whole => {}
+    }
     let mut findings = server.findings(&left_behind);
+    if let Separation::Opaque { launchers, record } = &separation {
+        let rec = &server.trace.records[*record];
+        findings.push(Finding::OpaqueLauncher {
+            launchers: launchers.join(" → "),
+            call: rec.name(),
+        });
+    }
     if timed_out {
         findings.push(Finding::OutOfTime {
             limit: limits.time,
@@ -75,5 +104,6 @@ pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome,
         ended_by_itself,
         findings,
         accounting,
+        launched_by,
     })
 }

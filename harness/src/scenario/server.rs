@@ -15,6 +15,7 @@ use super::outcome::{Accounting, Limits, ScenarioError, far};
 use super::ports::{port_from_output, proc_socket_port};
 use super::steps::Settled;
 use crate::findings::{self, Finding};
+use crate::launch::{self, Separation};
 use crate::procfs::{cpu_time, task_state};
 use crate::trace::{Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, Trace};
 use crate::tracer::{Spec, TraceError, Tracer};
@@ -74,6 +75,9 @@ pub struct Server {
     pub(super) stderr: Captured,
     pub(super) readers: Vec<JoinHandle<()>>,
     pub(super) ended: Option<Termination>,
+    /// The server's first process: the root, unless a launcher started
+    /// the server (see [`crate::launch`]); how it ends is `ended`.
+    pub(super) main: Tid,
     /// A settle step already found the server busy.
     pub(super) busy: bool,
     /// The server was settled since the last client action.
@@ -127,6 +131,7 @@ impl Server {
             stderr,
             readers,
             ended: None,
+            main: 0,
             busy: false,
             settled: false,
             spins: HashMap::new(),
@@ -136,12 +141,16 @@ impl Server {
             failure: None,
         };
         let root = server.tracer.root;
+        server.main = root;
         server.live.insert(root);
         let listen = limits.listen.min(limits.time);
         let deadline = far(listen);
         loop {
             if let Some(addr) = server.listening_addr() {
                 server.addr = addr;
+                if let Separation::Launched(launch) = launch::separate(&server.trace) {
+                    server.main = launch.pid;
+                }
                 return Ok(server);
             }
             if server.live.is_empty() || server.ended.is_some() {
@@ -266,7 +275,7 @@ impl Server {
             }
             EventKind::Gone(how) => {
                 self.live.remove(&e.tid);
-                if e.tid == self.tracer.root {
+                if e.tid == self.main {
                     self.ended = Some(*how);
                 }
             }

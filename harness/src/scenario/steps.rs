@@ -2,6 +2,7 @@
 
 use std::time::Duration;
 
+use crate::launch::{Launch, Remap};
 use crate::trace::{Termination, Tid};
 
 /// One step of a scenario. Clients are named by a letter (`A`, `B`, ...).
@@ -117,6 +118,47 @@ pub enum Observed {
         ended: Option<Termination>,
         left: Vec<Tid>,
     },
+}
+
+impl Observed {
+    /// The observation in the indices of the server's own trace (see
+    /// [`crate::launch::server_trace`]): records and events of the
+    /// launcher are gone, and so are its processes.
+    pub fn remapped(self, remap: &Remap, launch: &Launch) -> Observed {
+        let records = |rs: Vec<usize>| rs.into_iter().filter_map(|r| remap.record(r)).collect();
+        match self {
+            Observed::Settled(settled) => Observed::Settled(match settled {
+                Settled::Blocked(rs) => Settled::Blocked(records(rs)),
+                Settled::Busy { calls, recent } => Settled::Busy {
+                    calls,
+                    recent: records(recent),
+                },
+                Settled::Spinning { calls, recent } => Settled::Spinning {
+                    calls,
+                    recent: records(recent),
+                },
+                Settled::Gone => Settled::Gone,
+            }),
+            Observed::Measured(usage) => Observed::Measured(Usage {
+                records: remap.records(usage.records.clone()),
+                ..usage
+            }),
+            Observed::Timed {
+                replies,
+                wall,
+                events,
+            } => Observed::Timed {
+                replies,
+                wall,
+                events: remap.events(events),
+            },
+            Observed::Terminated { ended, mut left } => {
+                left.retain(|p| launch.tasks.contains_key(p));
+                Observed::Terminated { ended, left }
+            }
+            other => other,
+        }
+    }
 }
 
 /// What the server did during a `Measure` step.

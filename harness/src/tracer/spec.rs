@@ -95,6 +95,10 @@ pub struct Spec {
     pub collapse: bool,
     /// Where the tracer and the program run (native backend).
     pub placement: Placement,
+    /// The program's working directory (`None`: the harness's). A
+    /// relative program path is not resolved against it: give a path
+    /// that names the file from here, or a name found on `PATH`.
+    pub cwd: Option<std::path::PathBuf>,
 }
 
 /// Where the native tracer thread and the traced program run.
@@ -152,6 +156,7 @@ impl Spec {
             filter: None,
             collapse: false,
             placement: Placement::default(),
+            cwd: None,
         }
     }
 }
@@ -179,6 +184,12 @@ impl Spec {
     /// The same, run with this CPU placement.
     pub fn with_placement(mut self, placement: Placement) -> Spec {
         self.placement = placement;
+        self
+    }
+
+    /// The same, run in directory `dir`.
+    pub fn with_cwd(mut self, dir: impl Into<std::path::PathBuf>) -> Spec {
+        self.cwd = Some(dir.into());
         self
     }
 
@@ -218,6 +229,10 @@ impl Spec {
         let mut command = Command::new(program);
         command.args(args);
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
+        if let Some(dir) = &self.cwd {
+            // std changes directory in the child before the setup below runs.
+            command.current_dir(dir);
+        }
         if self.null_stdin {
             command.stdin(Stdio::null());
         }

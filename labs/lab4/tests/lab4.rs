@@ -36,6 +36,13 @@ fn alternative_solution_gets_full_marks() {
     assert_full_marks(&variant("alt"));
 }
 
+/// An epoll instance that never watched a server socket (a runtime's
+/// start-up probe) is not a second instance (issue 22).
+#[test]
+fn a_start_up_probe_is_not_a_second_epoll_instance() {
+    assert_full_marks(&variant("probe"));
+}
+
 #[test]
 fn both_modes_match_their_snapshots_every_run() {
     for mode in ["level", "edge"] {

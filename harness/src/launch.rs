@@ -1,0 +1,285 @@
+//! Who the server is, in a trace of everything the harness started.
+//!
+//! A student runs a solution the way they always do: `python3 server.py`
+//! through a pyenv shim (a bash script that forks subshells before it
+//! execs Python), `sh -c`, `cargo run`, `go run`, `env`, `timeout`. The
+//! server is the process that listened, from its last `execve` on, with
+//! the threads and processes it starts afterwards. The programs before it
+//! (the images it replaced, its ancestors, their other children) are its
+//! launcher: left out of the checks, the transcripts and the snapshot
+//! comparison, and named in the report. A launcher that does more than
+//! fork, exec and wait (makes a socket call, takes a descriptor of
+//! another process) is not transparent: then nothing is left out, and a
+//! finding says why.
+
+use std::collections::{HashMap, HashSet};
+use std::ops::Range;
+
+use crate::syscalls::Class;
+use crate::trace::{Arg, Event, EventKind, Ret, SpawnKind, Tid, Trace};
+
+/// The syscalls a transparent launcher never makes: every way to take
+/// part in the server's I/O. A socket of its own (cargo's `socketpair`, a
+/// package manager's download) is its business; binding, listening,
+/// accepting, receiving descriptors (`SCM_RIGHTS` comes by `recvmsg`) or
+/// taking another process's (`pidfd_getfd`) is not, and neither is
+/// connecting to the server.
+const SERVING: &[Class] = &[Class::Bind, Class::Listen, Class::Accept];
+
+/// Other calls no launcher makes: receiving descriptors, taking another
+/// process's.
+const TAKING_FDS: &[&str] = &["recvmsg", "recvmmsg", "pidfd_getfd"];
+
+/// How the traced program relates to the server in it.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Separation {
+    /// The traced program is the server: nothing ran before its program.
+    Whole,
+    /// A launcher started the server, which begins at `from`.
+    Launched(Launch),
+    /// A launcher did more than launch: it is graded with the server.
+    Opaque {
+        /// The launcher's programs, as [`Launch::launchers`].
+        launchers: Vec<String>,
+        /// The launcher's first call that is no launcher's business.
+        record: usize,
+    },
+}
+
+/// A server started by a launcher.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Launch {
+    /// The server's process (the one that exec'd the server's program).
+    pub pid: Tid,
+    /// The event index where the server begins: its `execve`'s entry.
+    pub from: usize,
+    /// The tasks that are the server's, with the event index from which
+    /// each is.
+    pub tasks: HashMap<Tid, usize>,
+    /// The programs that led to the server, in order (`/usr/bin/env`,
+    /// `/root/.pyenv/shims/python3`, `cargo`).
+    pub launchers: Vec<String>,
+    /// How many other processes the launcher ran (a shim's subshells).
+    pub helpers: usize,
+}
+
+impl Launch {
+    /// `launched by: /root/.pyenv/shims/python3 → pyenv → pyenv-exec (and 38
+    /// short-lived processes it ran)`, for reports.
+    pub fn describe(&self) -> String {
+        let mut s = self.launchers.join(" → ");
+        if self.helpers > 0 {
+            s.push_str(&format!(
+                " (and {} other process{} it ran)",
+                self.helpers,
+                if self.helpers == 1 { "" } else { "es" }
+            ));
+        }
+        s
+    }
+}
+
+/// Finds the server in `trace`: the process that listened first, from its
+/// last exec on.
+pub fn separate(trace: &Trace) -> Separation {
+    let Some(listen) = trace
+        .records
+        .iter()
+        .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
+    else {
+        return Separation::Whole;
+    };
+    let events = &trace.events;
+    let before = listen.enter.unwrap_or(events.len());
+    // The port it listens on, as its bind or a getsockname gave it.
+    let port = trace
+        .records
+        .iter()
+        .filter(|r| r.is_a(&[Class::Bind, Class::SockName]) && r.pid == listen.pid)
+        .find_map(|r| match r.args.get(1) {
+            Some(Arg::Addr(a)) => a.port().filter(|&p| p != 0),
+            _ => None,
+        });
+    // Process parent by child process, and where each was born.
+    let mut parent: HashMap<Tid, (Tid, usize)> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        if let EventKind::Spawn {
+            child,
+            kind: SpawnKind::Process,
+        } = e.kind
+        {
+            parent.entry(child).or_insert((e.pid, i));
+        }
+    }
+    // Walk up from the listener to the last exec of its program.
+    let (mut proc, mut until) = (listen.pid, before);
+    let exec = loop {
+        let found = (0..until)
+            .rev()
+            .find(|&i| events[i].pid == proc && matches!(events[i].kind, EventKind::Exec { .. }));
+        if let Some(i) = found {
+            break i;
+        }
+        match parent.get(&proc) {
+            Some(&(p, born)) if born < until => (proc, until) = (p, born),
+            _ => return Separation::Whole,
+        }
+    };
+    let root = events.iter().find(|e| e.tid != 0).map(|e| e.pid);
+    let first_exec = events
+        .iter()
+        .position(|e| matches!(e.kind, EventKind::Exec { .. }));
+    if Some(proc) == root && first_exec == Some(exec) {
+        return Separation::Whole;
+    }
+    let (exec_tid, former) = match &events[exec].kind {
+        EventKind::Exec { former, .. } => (events[exec].tid, *former),
+        _ => unreachable!("found as an exec"),
+    };
+    // The server begins at its execve's entry.
+    let from = trace
+        .records
+        .iter()
+        .filter(|r| {
+            r.is_a(&[Class::Exec])
+                && (r.tid == exec_tid || r.tid == former)
+                && r.enter.is_some_and(|e| e < exec)
+                && r.exit.is_none_or(|e| e > exec)
+        })
+        .filter_map(|r| r.enter)
+        .max()
+        .unwrap_or(exec);
+    let mut tasks: HashMap<Tid, usize> = HashMap::new();
+    tasks.insert(exec_tid, from);
+    tasks.insert(former, from);
+    for (i, e) in events.iter().enumerate().skip(from) {
+        if let EventKind::Spawn { child, .. } = e.kind
+            && tasks.contains_key(&e.tid)
+        {
+            tasks.entry(child).or_insert(i);
+        }
+    }
+    // The launcher: every task of the trace that is not the server's.
+    let is_server = |e: &Event, i: usize| tasks.get(&e.tid).is_some_and(|&f| i >= f);
+    let launchers = lineage(events, &parent, proc, exec);
+    let mut others: HashSet<Tid> = HashSet::new();
+    let mut on_path: HashSet<Tid> = HashSet::new();
+    let mut p = Some(proc);
+    while let Some(q) = p {
+        on_path.insert(q);
+        p = parent.get(&q).map(|&(pp, _)| pp);
+    }
+    for (i, e) in events.iter().enumerate() {
+        if e.tid != 0 && !is_server(e, i) && !on_path.contains(&e.pid) {
+            others.insert(e.pid);
+        }
+    }
+    for (r, rec) in trace.records.iter().enumerate() {
+        let Some(enter) = rec.enter.or(rec.exit) else {
+            continue;
+        };
+        let to_server = rec.is_a(&[Class::Connect])
+            && matches!(rec.args.get(1), Some(Arg::Addr(a)) if a.port().is_some() && a.port() == port);
+        if !is_server(&events[enter], enter)
+            && (rec.is_a(SERVING) || rec.is(TAKING_FDS) || to_server)
+        {
+            return Separation::Opaque {
+                launchers,
+                record: r,
+            };
+        }
+    }
+    Separation::Launched(Launch {
+        pid: proc,
+        from,
+        tasks,
+        launchers,
+        helpers: others.len(),
+    })
+}
+
+/// The programs that ran before the server's, along its line of descent:
+/// each ancestor's images and its own earlier ones, outermost first, as
+/// each `execve` named them.
+fn lineage(
+    events: &[Event],
+    parent: &HashMap<Tid, (Tid, usize)>,
+    proc: Tid,
+    exec: usize,
+) -> Vec<String> {
+    let mut chain = vec![(proc, exec)];
+    let mut p = proc;
+    while let Some(&(pp, born)) = parent.get(&p) {
+        chain.push((pp, born));
+        p = pp;
+    }
+    let mut out: Vec<String> = Vec::new();
+    for (p, until) in chain.into_iter().rev() {
+        for e in &events[..until] {
+            if e.pid == p
+                && let EventKind::Exec { program, .. } = &e.kind
+            {
+                out.push(program.clone());
+            }
+        }
+    }
+    out.dedup();
+    out
+}
+
+/// Where records and events of a trace went in the server's trace.
+#[derive(Clone, Debug, Default)]
+pub struct Remap {
+    records: Vec<Option<usize>>,
+    events: Vec<Option<usize>>,
+}
+
+impl Remap {
+    /// The server trace's index of record `r`, if it is the server's.
+    pub fn record(&self, r: usize) -> Option<usize> {
+        self.records.get(r).copied().flatten()
+    }
+
+    /// A range of records, as the records of the server's in it.
+    pub fn records(&self, range: Range<usize>) -> Range<usize> {
+        bounds(&self.records, range)
+    }
+
+    /// A range of events, as the events of the server's in it.
+    pub fn events(&self, range: Range<usize>) -> Range<usize> {
+        bounds(&self.events, range)
+    }
+}
+
+fn bounds(map: &[Option<usize>], range: Range<usize>) -> Range<usize> {
+    let next = |from: usize| -> Option<usize> { map.iter().skip(from).find_map(|m| *m) };
+    let total = map.iter().rev().find_map(|m| *m).map_or(0, |m| m + 1);
+    let start = next(range.start).unwrap_or(total);
+    let end = next(range.end).unwrap_or(total);
+    start..end.max(start)
+}
+
+/// The server's trace: the events of its tasks (from where each became
+/// the server's) and every scenario step, and where the old indices went.
+pub fn server_trace(trace: &Trace, launch: &Launch) -> (Trace, Remap) {
+    let mut remap = Remap {
+        records: vec![None; trace.records.len()],
+        events: vec![None; trace.events.len()],
+    };
+    let mut kept = Trace::new();
+    for (i, e) in trace.events.iter().enumerate() {
+        let keep = e.tid == 0 || launch.tasks.get(&e.tid).is_some_and(|&f| i >= f);
+        if keep {
+            remap.events[i] = Some(kept.events.len());
+            kept.push(e.clone());
+        }
+    }
+    for (r, rec) in trace.records.iter().enumerate() {
+        let new = [rec.enter, rec.exit]
+            .into_iter()
+            .flatten()
+            .find_map(|e| remap.events[e].and_then(|n| kept.record_of_event(n)));
+        remap.records[r] = new;
+    }
+    (kept, remap)
+}
