@@ -254,12 +254,10 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
             let tasks = under(s.child);
             let why = if !s.thread {
                 Some(Extra::Process)
-            } else if let Some(r) = (0..records.len())
-                .find(|&r| {
-                    let t = records[r].tid;
-                    t != main && tasks.contains(&t) && touches_served(run, r)
-                })
-            {
+            } else if let Some(r) = (0..records.len()).find(|&r| {
+                let t = records[r].tid;
+                t != main && tasks.contains(&t) && touches_served(run, r)
+            }) {
                 Some(Extra::Serves(r))
             } else if per_connection(s) {
                 Some(Extra::PerConnection)

@@ -205,10 +205,9 @@ fn a_jvms_own_threads_are_noticed_not_counted() {
     let report = grade_java("lab1", "Lab1Blocking");
     assert_full_marks(&report);
     assert!(
-        report
-            .findings
-            .iter()
-            .any(|f| matches!(f, iolab::findings::Finding::HelperThreads { tasks } if tasks.len() >= 5)),
+        report.findings.iter().any(
+            |f| matches!(f, iolab::findings::Finding::HelperThreads { tasks } if tasks.len() >= 5)
+        ),
         "{}",
         report.render()
     );
