@@ -283,3 +283,135 @@ pub fn server_trace(trace: &Trace, launch: &Launch) -> (Trace, Remap) {
     }
     (kept, remap)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::{Call, Return, Termination};
+    use std::time::Duration;
+
+    /// A trace built from `(tid, pid, kind)`s, a millisecond apart.
+    fn trace(events: Vec<(Tid, Tid, EventKind)>) -> Trace {
+        Trace::from_events(
+            events
+                .into_iter()
+                .enumerate()
+                .map(|(i, (tid, pid, kind))| Event {
+                    tid,
+                    pid,
+                    at: Duration::from_millis(i as u64),
+                    kind,
+                }),
+        )
+    }
+
+    fn call(name: &str, args: Vec<Arg>) -> EventKind {
+        let nr = crate::syscalls::number(name).expect("a syscall");
+        EventKind::Enter(Call { nr, args })
+    }
+
+    fn ret(name: &str, value: Arg) -> EventKind {
+        let nr = crate::syscalls::number(name).expect("a syscall");
+        EventKind::Exit(Return {
+            nr,
+            ret: Ret::Ok(value),
+            outs: Vec::new(),
+        })
+    }
+
+    fn exec(program: &str, by: Tid) -> EventKind {
+        EventKind::Exec {
+            former: by,
+            program: program.to_string(),
+        }
+    }
+
+    /// A shim (pid 10) that forks a subshell (11), then execs the server,
+    /// which listens, is connected to, and reads.
+    fn shimmed() -> Trace {
+        trace(vec![
+            (10, 10, exec("/shims/python3", 10)),
+            (10, 10, call("clone", vec![])),
+            (
+                10,
+                10,
+                EventKind::Spawn {
+                    child: 11,
+                    kind: SpawnKind::Process,
+                },
+            ),
+            (10, 10, ret("clone", Arg::Tid(11))),
+            (11, 11, call("write", vec![Arg::Fd(1)])),
+            (11, 11, ret("write", Arg::Int(3))),
+            (11, 11, EventKind::Gone(Termination::Exited(0))),
+            (
+                10,
+                10,
+                call("execve", vec![Arg::Str("/usr/bin/python3".into())]),
+            ),
+            (10, 10, exec("/usr/bin/python3", 10)),
+            (10, 10, ret("execve", Arg::Int(0))),
+            (10, 10, call("listen", vec![Arg::Fd(3), Arg::Int(128)])),
+            (10, 10, ret("listen", Arg::Int(0))),
+            (0, 0, EventKind::Step("A: connect".into())),
+            (10, 10, call("read", vec![Arg::Fd(4)])),
+        ])
+    }
+
+    #[test]
+    fn a_shim_and_its_subshell_are_the_launcher() {
+        let t = shimmed();
+        let Separation::Launched(launch) = separate(&t) else {
+            panic!("{:?}", separate(&t));
+        };
+        assert_eq!(launch.pid, 10);
+        assert_eq!(launch.launchers, vec!["/shims/python3"]);
+        assert_eq!(launch.helpers, 1, "the subshell");
+        assert!(launch.describe().contains("(and 1 other process it ran)"));
+        let (server, remap) = server_trace(&t, &launch);
+        // The execve on: execve, listen, the step, the read.
+        let names: Vec<&str> = server.records.iter().map(|r| r.name()).collect();
+        assert_eq!(names, ["execve", "listen", "read"]);
+        assert!(server.events.iter().all(|e| e.tid != 11));
+        assert_eq!(remap.record(0), None, "the shim's clone is gone");
+        assert_eq!(remap.record(4), Some(2), "the read");
+        assert_eq!(remap.events(0..t.events.len()), 0..server.events.len());
+    }
+
+    #[test]
+    fn a_program_that_listens_itself_is_whole() {
+        let t = trace(vec![
+            (10, 10, exec("/srv", 10)),
+            (10, 10, call("listen", vec![Arg::Fd(3), Arg::Int(128)])),
+            (10, 10, ret("listen", Arg::Int(0))),
+        ]);
+        assert_eq!(separate(&t), Separation::Whole);
+    }
+
+    #[test]
+    fn a_launcher_that_accepts_is_not_transparent() {
+        let mut events: Vec<(Tid, Tid, EventKind)> = Vec::new();
+        for e in shimmed().events {
+            events.push((e.tid, e.pid, e.kind));
+        }
+        // The subshell accepts a connection before it exits.
+        events.insert(6, (11, 11, ret("accept", Arg::Fd(5))));
+        events.insert(6, (11, 11, call("accept", vec![Arg::Fd(3)])));
+        let t = trace(events);
+        match separate(&t) {
+            Separation::Opaque { record, .. } => assert_eq!(t.records[record].name(), "accept"),
+            other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn ranges_keep_what_is_left_of_them() {
+        let remap = Remap {
+            records: vec![None, Some(0), None, Some(1), None],
+            events: Vec::new(),
+        };
+        assert_eq!(remap.records(0..5), 0..2);
+        assert_eq!(remap.records(2..4), 1..2);
+        assert_eq!(remap.records(4..5), 2..2);
+    }
+}
