@@ -171,11 +171,17 @@ impl Formatter {
             o.split = true;
             let name = syscall_name(o.nr);
             let k = known_at_entry(&o.args);
+            // As strace: what it printed at entry, then ` <unfinished ...>`
+            // (`read(3,  <unfinished ...>`, `write(5, "hi", 2 <unfinished
+            // ...>` when every argument was known).
             let mut head = args_text(name, &o.args[..k], 0);
-            if k > 0 {
+            if k > 0 && k < o.args.len() {
                 head.push_str(", ");
             }
-            lines.push(format!("{tid} {}{name}({head}<unfinished ...>", time(o.at)));
+            lines.push(format!(
+                "{tid} {}{name}({head} <unfinished ...>",
+                time(o.at)
+            ));
         }
     }
 
@@ -414,5 +420,50 @@ fn note(name: &str, args: &[Arg], v: &Arg) -> String {
             format!(" ({})", parts.join(", "))
         }
         _ => String::new(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::trace::Call;
+
+    fn enter(tid: Tid, name: &str, args: Vec<Arg>) -> Event {
+        let nr = crate::syscalls::number(name).expect("a syscall");
+        Event {
+            tid,
+            pid: tid,
+            at: Duration::ZERO,
+            kind: EventKind::Enter(Call { nr, args }),
+        }
+    }
+
+    /// The entry half strace prints when another task speaks.
+    fn split(args: Vec<Arg>, name: &str) -> String {
+        let mut f = Formatter::new();
+        assert!(f.event(&enter(5, name, args)).is_empty());
+        let lines = f.event(&enter(6, "getpid", Vec::new()));
+        lines.into_iter().next().expect("the entry half")
+    }
+
+    #[test]
+    fn unfinished_lines_end_as_strace_ends_them() {
+        let write = split(
+            vec![
+                Arg::Fd(5),
+                Arg::Bytes {
+                    head: b"hi".to_vec(),
+                    len: 2,
+                },
+                Arg::Int(2),
+            ],
+            "write",
+        );
+        assert!(
+            write.ends_with("write(5, \"hi\", 2 <unfinished ...>"),
+            "{write}"
+        );
+        let read = split(vec![Arg::Fd(3), Arg::Out(0), Arg::Int(16)], "read");
+        assert!(read.ends_with("read(3,  <unfinished ...>"), "{read}");
     }
 }
