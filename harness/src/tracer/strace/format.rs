@@ -207,19 +207,21 @@ fn args_text(name: &str, args: &[Arg], first: usize) -> String {
         .join(", ")
 }
 
+/// Whether argument `index` of syscall `name` is a signal number, by the
+/// syscall table.
+fn is_signal_arg(name: &str, index: usize) -> bool {
+    crate::syscalls::number(name)
+        .and_then(crate::syscalls::by_nr)
+        .is_some_and(|s| s.args.get(index) == Some(&crate::syscalls::Kind::SignalNr))
+}
+
 /// One argument in strace's notation.
 fn arg_text(name: &str, index: usize, a: &Arg) -> String {
     match a {
         Arg::Fd(v) | Arg::Tid(v) => v.to_string(),
-        Arg::Int(v)
-            if matches!(
-                (name, index),
-                ("rt_sigaction", 0) | ("kill" | "tkill", 1) | ("tgkill", 2)
-            ) =>
-        {
-            // A signal the decoder had no name for (a real-time one).
-            signal_name(*v as i32)
-        }
+        // A signal the decoder had no name for (a real-time one); 0 is no
+        // signal (`kill(pid, 0)` asks whether pid exists), printed as 0.
+        Arg::Int(v) if *v != 0 && is_signal_arg(name, index) => signal_name(*v as i32),
         Arg::Int(v) => v.to_string(),
         Arg::Hex(v) => format!("{v:#x}"),
         Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
@@ -465,5 +467,13 @@ mod tests {
         );
         let read = split(vec![Arg::Fd(3), Arg::Out(0), Arg::Int(16)], "read");
         assert!(read.ends_with("read(3,  <unfinished ...>"), "{read}");
+    }
+
+    #[test]
+    fn signal_zero_is_a_number_and_real_time_signals_are_named() {
+        assert_eq!(arg_text("kill", 1, &Arg::Int(0)), "0");
+        assert_eq!(arg_text("kill", 1, &Arg::Int(34)), "SIGRT_2");
+        assert_eq!(arg_text("tgkill", 2, &Arg::Int(32)), "SIGRTMIN");
+        assert_eq!(arg_text("kill", 0, &Arg::Int(34)), "34", "a pid");
     }
 }
