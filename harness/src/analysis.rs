@@ -244,12 +244,13 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
             })
             && accepts.first().is_some_and(|&a| s.record > a)
     };
-    // The task that listened serves, wherever it was born: a JVM's
-    // launcher thread starts the one that runs `main`.
+    // The thread that listened serves, wherever it was born: a JVM's
+    // launcher thread starts the one that runs `main`. (A process that
+    // started the listening one is a second process all the same.)
     let main = main_task(run);
     spawned
         .iter()
-        .filter(|s| s.child != main)
+        .filter(|s| !(s.child == main && s.thread))
         .map(|s| {
             let tasks = under(s.child);
             let why = if !s.thread {
