@@ -215,16 +215,6 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
     let spawned = spawned(run);
     let records = &run.outcome.trace.records;
     // The tasks under each spawned one (itself included).
-    let under = |root: Tid| -> Vec<Tid> {
-        let mut tasks = vec![root];
-        let mut i = 0;
-        while i < tasks.len() {
-            let t = tasks[i];
-            tasks.extend(spawned.iter().filter(|s| s.parent == t).map(|s| s.child));
-            i += 1;
-        }
-        tasks
-    };
     // Creators that made a task after every connection they accepted
     // (two or more): a task per connection, whatever it does.
     let per_connection = |s: &Spawned| -> bool {
@@ -252,7 +242,7 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
         .iter()
         .filter(|s| !(s.child == main && s.thread))
         .map(|s| {
-            let tasks = under(s.child);
+            let tasks = with_descendants(&spawned, vec![s.child]);
             let why = if !s.thread {
                 Some(Extra::Process)
             } else if let Some(r) = (0..records.len()).find(|&r| {
@@ -273,12 +263,16 @@ pub(crate) fn extra_tasks(run: &Run) -> Vec<(Spawned, Option<Extra>)> {
 /// The helper threads of a run (see [`extra_tasks`]) and every task they
 /// created: a runtime's, not the server's.
 pub(crate) fn helper_tasks(run: &Run) -> Vec<Tid> {
-    let spawned = spawned(run);
-    let mut tasks: Vec<Tid> = extra_tasks(run)
+    let helpers = extra_tasks(run)
         .into_iter()
         .filter(|(_, why)| why.is_none())
         .map(|(s, _)| s.child)
         .collect();
+    with_descendants(&spawned(run), helpers)
+}
+
+/// `tasks` and every task they created, and those created, down the tree.
+fn with_descendants(spawned: &[Spawned], mut tasks: Vec<Tid>) -> Vec<Tid> {
     let mut i = 0;
     while i < tasks.len() {
         let t = tasks[i];
