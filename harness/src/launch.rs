@@ -152,11 +152,20 @@ pub fn separate(trace: &Trace) -> Separation {
     let mut tasks: HashMap<Tid, usize> = HashMap::new();
     tasks.insert(exec_tid, from);
     tasks.insert(former, from);
-    for (i, e) in events.iter().enumerate().skip(from) {
-        if let EventKind::Spawn { child, .. } = e.kind
-            && tasks.contains_key(&e.tid)
-        {
-            tasks.entry(child).or_insert(i);
+    // Where each tid last ended, so far: a child is the server's from just
+    // after that (its own first events may come before its parent's spawn
+    // event: the kernel runs it at once), not from the spawn.
+    let mut ended: HashMap<Tid, usize> = HashMap::new();
+    for (i, e) in events.iter().enumerate() {
+        match e.kind {
+            EventKind::Gone(_) => {
+                ended.insert(e.tid, i);
+            }
+            EventKind::Spawn { child, .. } if i >= from && tasks.contains_key(&e.tid) => {
+                let since = ended.get(&child).map_or(from, |&g| (g + 1).max(from));
+                tasks.entry(child).or_insert(since);
+            }
+            _ => {}
         }
     }
     // The launcher: every task of the trace that is not the server's.
@@ -376,6 +385,36 @@ mod tests {
         assert_eq!(remap.record(0), None, "the shim's clone is gone");
         assert_eq!(remap.record(4), Some(2), "the read");
         assert_eq!(remap.events(0..t.events.len()), 0..server.events.len());
+    }
+
+    #[test]
+    fn a_child_seen_before_its_spawn_is_the_servers() {
+        let mut events: Vec<(Tid, Tid, EventKind)> = Vec::new();
+        for e in shimmed().events {
+            events.push((e.tid, e.pid, e.kind));
+        }
+        // The server forks a worker whose accept is seen before the fork's
+        // spawn event, as the kernel may run it first.
+        events.push((12, 12, call("accept", vec![Arg::Fd(3)])));
+        events.push((
+            10,
+            10,
+            EventKind::Spawn {
+                child: 12,
+                kind: SpawnKind::Process,
+            },
+        ));
+        let t = trace(events);
+        let Separation::Launched(launch) = separate(&t) else {
+            panic!("{:?}", separate(&t));
+        };
+        let (server, _) = server_trace(&t, &launch);
+        assert!(
+            server
+                .records
+                .iter()
+                .any(|r| r.tid == 12 && r.name() == "accept")
+        );
     }
 
     #[test]
