@@ -89,19 +89,22 @@ pub(crate) fn spawned(run: &Run) -> Vec<Spawned> {
         .collect()
 }
 
-/// The server's main task: the one that listened. In a C or Rust server
-/// that is the first task, but not in every runtime: a JVM's launcher
-/// thread waits while another thread runs `main`. Without a listen, the
-/// first task of the trace.
+/// The server's main task: its first, unless that one only started
+/// another thread of the same process, which listened (a JVM's launcher
+/// thread waits while another runs `main`). A process that listened after
+/// a fork (lab 6's wrong `listen-after-fork`) is not the main task: the
+/// process that forked it is.
 pub(crate) fn main_task(run: &Run) -> Tid {
     let trace = &run.outcome.trace;
+    let Some(first) = trace.events.iter().find(|e| e.tid != 0) else {
+        return 0;
+    };
     trace
         .records
         .iter()
-        .find(|r| r.name() == "listen" && matches!(r.ret, Some(Ret::Ok(_))))
-        .map(|r| r.tid)
-        .or_else(|| trace.events.iter().find(|e| e.tid != 0).map(|e| e.tid))
-        .unwrap_or(0)
+        .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
+        .filter(|r| r.pid == first.pid)
+        .map_or(first.tid, |r| r.tid)
 }
 
 /// The name a task has in the transcript (`main`, `T1`, `P1`).
