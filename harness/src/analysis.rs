@@ -100,9 +100,7 @@ pub(crate) fn main_task(run: &Run) -> Tid {
         return 0;
     };
     trace
-        .records
-        .iter()
-        .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
+        .first_listen()
         .filter(|r| r.pid == first.pid)
         .map_or(first.tid, |r| r.tid)
 }

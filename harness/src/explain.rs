@@ -520,9 +520,10 @@ fn concurrency(run: &Run) -> Answer {
     let records = &run.outcome.trace.records;
     // The server is the task that listened: a wrapper that started it
     // (a shell script, `make run`, a reloader) is not part of its model.
-    let main = records
-        .iter()
-        .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
+    let main = run
+        .outcome
+        .trace
+        .first_listen()
         .map_or_else(|| main_task(run), |r| r.tid);
     let spawned = spawned(run);
     let mut served: Vec<(String, usize, usize, Served, Tid)> = Vec::new();

@@ -16,7 +16,7 @@ use std::collections::{HashMap, HashSet};
 use std::ops::Range;
 
 use crate::syscalls::Class;
-use crate::trace::{Arg, Event, EventKind, Ret, SpawnKind, Tid, Trace};
+use crate::trace::{Arg, Event, EventKind, SpawnKind, Tid, Trace};
 
 /// The syscalls a transparent launcher never makes: every way to take
 /// part in the server's I/O. A socket of its own (cargo's `socketpair`, a
@@ -82,11 +82,7 @@ impl Launch {
 /// Finds the server in `trace`: the process that listened first, from its
 /// last exec on.
 pub fn separate(trace: &Trace) -> Separation {
-    let Some(listen) = trace
-        .records
-        .iter()
-        .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
-    else {
+    let Some(listen) = trace.first_listen() else {
         return Separation::Whole;
     };
     let events = &trace.events;
@@ -296,7 +292,7 @@ pub fn server_trace(trace: &Trace, launch: &Launch) -> (Trace, Remap) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::trace::{Call, Return, Termination};
+    use crate::trace::{Call, Ret, Return, Termination};
     use std::time::Duration;
 
     /// A trace built from `(tid, pid, kind)`s, a millisecond apart.

@@ -614,6 +614,15 @@ impl Trace {
         self.events.push(event);
     }
 
+    /// The first `listen` that succeeded: where a server begins to serve
+    /// (the launcher analysis, the checks' main task, port discovery and
+    /// explain all start from it).
+    pub fn first_listen(&self) -> Option<&Record> {
+        self.records
+            .iter()
+            .find(|r| r.is_a(&[Class::Listen]) && matches!(r.ret, Some(Ret::Ok(_))))
+    }
+
     /// The record an entry or exit event belongs to.
     pub fn record_of_event(&self, event: usize) -> Option<usize> {
         self.record_of_event.get(&event).copied()

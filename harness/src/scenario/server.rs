@@ -412,11 +412,7 @@ impl Server {
 
     /// The address a client should connect to, once the server has listened.
     pub(super) fn listening_addr(&self) -> Option<SocketAddr> {
-        let listen = self
-            .trace
-            .records
-            .iter()
-            .find(|r| r.name() == "listen" && r.ret == Some(Ret::Ok(Arg::Int(0))))?;
+        let listen = self.trace.first_listen()?;
         let fd = listen.fd_arg(0)?;
         // The address it bound, if the port was given there.
         let bound = self
