@@ -85,6 +85,22 @@ pub(crate) fn open_flags(value: u64) -> Arg {
     }
 }
 
+/// The number [`open_flags`] decoded: what strace prints before the names
+/// (`fcntl(3, F_GETFL) = 0x802 (flags O_RDWR|O_NONBLOCK)`).
+pub(crate) fn open_flags_value(names: &[&str], rest: u64) -> u64 {
+    names.iter().fold(rest, |v, name| {
+        v | match *name {
+            "O_RDONLY" => 0,
+            "O_WRONLY" => 1,
+            "O_RDWR" => 2,
+            other => O_FLAGS
+                .iter()
+                .find(|(_, n)| *n == other)
+                .map_or(0, |(bit, _)| *bit),
+        }
+    })
+}
+
 pub(crate) fn clone_flags(value: u64) -> Arg {
     match flags(value & !0xff, CLONE_FLAGS) {
         Arg::Flags { mut names, rest } => {

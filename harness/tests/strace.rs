@@ -327,6 +327,9 @@ fn value() -> impl Strategy<Value = Value> {
                     "comment text",
                     |v| matches!(v, Value::Commented(_, c) if !c.is_empty())
                 ),
+            // strace 6.1's `clone3` tail: `/* bytes 88..95 */ "\x34..."`.
+            ((0u32..200), simple())
+                .prop_map(|(at, v)| Value::Labeled(format!("bytes {at}..{}", at + 7), Box::new(v))),
         ]
     })
 }

@@ -569,7 +569,7 @@ impl<'a> Args<'a> {
 /// A value without its comment or `-y` path.
 fn strip(v: &Value) -> &Value {
     match v {
-        Value::Commented(inner, _) => strip(inner),
+        Value::Commented(inner, _) | Value::Labeled(_, inner) => strip(inner),
         other => other,
     }
 }

@@ -144,6 +144,38 @@ impl Formatter {
                     time(e.at)
                 ));
             }
+            EventKind::Exec { former, .. } if *former != e.tid => {
+                // A thread other than the leader exec'd: the kernel ended
+                // every other thread, the leader's call with it, and the
+                // exec'ing thread goes on under the leader's id. As strace:
+                // the leader's call ends `= ?`, then `+++ superseded by
+                // execve in pid FORMER +++`, then `<... execve resumed>`.
+                self.interrupt(e.tid, &mut lines);
+                if let Some(o) = self.open.remove(&e.tid) {
+                    let name = syscall_name(o.nr);
+                    let head = if o.split {
+                        format!("<... {name} resumed>")
+                    } else {
+                        format!("{name}({}", args_text(name, &o.args, 0))
+                    };
+                    lines.push(format!(
+                        "{} {}{head} <unfinished ...>) = ?",
+                        e.tid,
+                        time(e.at)
+                    ));
+                }
+                lines.push(format!(
+                    "{} {}+++ superseded by execve in pid {former} +++",
+                    e.tid,
+                    time(e.at)
+                ));
+                // The execve's entry half is out (the leader's line above
+                // interrupted it): it resumes under the leader's id.
+                if let Some(o) = self.open.remove(former) {
+                    self.open.insert(e.tid, o);
+                }
+                self.last = None;
+            }
             // strace has no notation for a folded repeat: `iolab trace`
             // folds repeats only for its transcript, never for this form.
             EventKind::Exec { .. }
@@ -370,11 +402,37 @@ fn outcome(name: &str, args: &[Arg], ret: Option<&Ret>) -> String {
             errno_name(*e),
             nix::errno::Errno::from_raw(*e).desc()
         ),
+        // As strace: the flags `fcntl` read, as a number and then by name.
+        Some(Ret::Ok(Arg::Flags { names, rest }))
+            if name == "fcntl" && args.get(1) == Some(&Arg::Sym("F_GETFL")) =>
+        {
+            let v = crate::values::open_flags_value(names, *rest);
+            format!("= {} (flags {})", hex(v), flags(names, *rest))
+        }
+        Some(Ret::Ok(Arg::Int(v)))
+            if name == "fcntl" && args.get(1) == Some(&Arg::Sym("F_GETFD")) && *v != 0 =>
+        {
+            let named = if *v == 1 {
+                "FD_CLOEXEC".to_string()
+            } else {
+                format!("FD_CLOEXEC|{}", hex(*v as u64 & !1))
+            };
+            format!("= {} (flags {named})", hex(*v as u64))
+        }
         Some(Ret::Ok(v)) => {
             let mut s = format!("= {}", value(v));
             let _ = write!(s, "{}", note(name, args, v));
             s
         }
+    }
+}
+
+/// `0x802`, and `0` as strace's `%#x` prints it.
+fn hex(v: u64) -> String {
+    if v == 0 {
+        "0".into()
+    } else {
+        format!("{v:#x}")
     }
 }
 

@@ -147,6 +147,9 @@ pub enum Value {
     },
     /// A value followed by a comment: `0x7ffd /* 35 vars */`.
     Commented(Box<Value>, String),
+    /// A value after a comment that names it: the bytes past the end of a
+    /// struct strace knows, `/* bytes 88..95 */ "\x34\x12..."` in `clone3`.
+    Labeled(String, Box<Value>),
 }
 
 impl Value {
@@ -157,7 +160,7 @@ impl Value {
             Value::Hex(v) | Value::Oct(v) => Some(i128::from(*v)),
             Value::Null => Some(0),
             Value::Fd { fd, .. } => Some(i128::from(*fd)),
-            Value::Commented(v, _) => v.number(),
+            Value::Commented(v, _) | Value::Labeled(_, v) => v.number(),
             _ => None,
         }
     }
@@ -636,6 +639,12 @@ impl<'a> Parser<'a> {
         if depth > MAX_DEPTH {
             return Err(self.error("nested too deeply"));
         }
+        if self.starts("/*") {
+            let label = self.comment()?;
+            self.skip_spaces();
+            let v = self.value_at(depth + 1)?;
+            return Ok(Value::Labeled(label, Box::new(v)));
+        }
         let start = self.pos;
         let mut v = self.primary(depth)?;
         if self.peek() == Some(b'|') && self.b.get(self.pos + 1) != Some(&b'|') {
@@ -661,17 +670,24 @@ impl<'a> Parser<'a> {
         }
         let save = self.pos;
         self.skip_spaces();
-        if self.eat("/*") {
-            let Some(end) = self.rest().find("*/") else {
-                return Err(self.error("unclosed comment"));
-            };
-            let comment = self.rest()[..end].trim().to_string();
-            self.pos += end + 2;
+        if self.starts("/*") {
+            let comment = self.comment()?;
             v = Value::Commented(Box::new(v), comment);
         } else {
             self.pos = save;
         }
         Ok(v)
+    }
+
+    /// `/* text */`, at the parser's position: the text, trimmed.
+    fn comment(&mut self) -> Result<String, ParseError> {
+        self.expect("/*")?;
+        let Some(end) = self.rest().find("*/") else {
+            return Err(self.error("unclosed comment"));
+        };
+        let comment = self.rest()[..end].trim().to_string();
+        self.pos += end + 2;
+        Ok(comment)
     }
 
     /// Whether an infix operator follows (`&&`, `==`, `*`, `<<`, ...).
@@ -1091,6 +1107,7 @@ impl fmt::Display for Value {
             Value::Expr(text) => f.write_str(text),
             Value::Fd { fd, path } => write!(f, "{fd}<{path}>"),
             Value::Commented(v, c) => write!(f, "{v} /* {c} */"),
+            Value::Labeled(c, v) => write!(f, "/* {c} */ {v}"),
         }
     }
 }
@@ -1276,6 +1293,26 @@ mod tests {
         );
         let s = sys("execve(\"/bin/true\", [\"true\"], 0x7ffc /* 35 vars */) = 0");
         assert!(matches!(s.args[2].value, Value::Commented(_, ref c) if c == "35 vars"));
+        // strace 6.1 prints the bytes of a larger struct than it knows
+        // after a comment naming them.
+        let s = sys(concat!(
+            r#"clone3({flags=0, exit_signal=SIGCHLD, stack=NULL, stack_size=0, "#,
+            r#"/* bytes 88..95 */ "\x34\x12\x00\x00\x00\x00\x00\x00"}, 96)"#,
+            " = -1 E2BIG (Argument list too long)"
+        ));
+        let Value::Struct(fields) = &s.args[0].value else {
+            panic!("{:?}", s.args[0]);
+        };
+        assert_eq!(
+            fields[4].value,
+            Value::Labeled(
+                "bytes 88..95".into(),
+                Box::new(Value::Str {
+                    bytes: vec![0x34, 0x12, 0, 0, 0, 0, 0, 0],
+                    more: false
+                })
+            )
+        );
         let s = sys(
             "prlimit64(0, RLIMIT_STACK, NULL, {rlim_cur=8192*1024, rlim_max=RLIM64_INFINITY}) = 0",
         );
