@@ -143,8 +143,13 @@ impl SyscallSet {
 
     /// Whether syscall `nr` is in the set. Numbers past the table (x32
     /// calls, garbage) are in every set but `none`: the tracer cannot know
-    /// what they are, so it shows them.
+    /// what they are, so it shows them. A 32-bit call with no x86_64 twin
+    /// (`mmap2`, marked [`crate::syscalls::I386`]) has a name no set here
+    /// lists, as strace's would: only `all` holds it.
     pub fn contains(&self, nr: u64) -> bool {
+        if nr & crate::syscalls::I386 != 0 && crate::syscalls::name(nr) != "syscall_unknown" {
+            return self.is_all();
+        }
         match self.bits.get((nr / 64) as usize) {
             Some(w) => w & (1 << (nr % 64)) != 0,
             None => !self.is_empty(),

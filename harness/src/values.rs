@@ -347,6 +347,7 @@ pub(crate) fn ret_arg(nr: u64, arg1: u64, v: u64) -> Arg {
         | libc::SYS_gettid => Arg::Tid(v as i32),
         libc::SYS_wait4 if (v as i64) > 0 => Arg::Tid(v as i32),
         libc::SYS_mmap | libc::SYS_mremap | libc::SYS_brk => Arg::Ptr(v),
+        _ if nr == crate::syscalls::MMAP2_I386 => Arg::Ptr(v),
         _ if v > u64::from(u32::MAX) => Arg::Ptr(v),
         _ => int(v),
     }

@@ -1,8 +1,10 @@
 //! Per-task parity with strace: every program in `fixtures/tracees/` runs
-//! twice under the system's strace and once under iolab's own tracer
-//! (`iolab trace --format strace`), and for each task the calls it made,
-//! their results, the signals it got and how it ended must be iolab's too,
-//! wherever strace's two runs agree with each other.
+//! twice under the system's strace, once under iolab's own tracer and once
+//! under iolab's strace backend (`iolab trace --format strace`, which feeds
+//! strace's real output of the program through the backend's parser), and
+//! for each task the calls it made, their results, the signals it got and
+//! how it ended must be iolab's too, from both backends, wherever strace's
+//! two runs agree with each other.
 //!
 //! Tasks are named by where they were born, not by their ids, which differ
 //! from run to run: the program is `0`, its second child (thread or
@@ -309,22 +311,26 @@ fn strace_run(program: &Path, log: &Path) -> String {
     std::fs::read_to_string(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()))
 }
 
-fn iolab_run(program: &Path, log: &Path) -> String {
-    let status = unrandomized()
+/// `program` under `iolab trace --format strace`, from `backend`: the
+/// native tracer's events, or strace's real output parsed back into events.
+fn iolab_run(backend: &str, program: &Path, log: &Path) -> String {
+    let out = unrandomized()
         .arg(env!("CARGO_BIN_EXE_iolab"))
-        .args(["trace", "--backend", "native", "--format", "strace", "-o"])
+        .args(["trace", "--backend", backend, "--format", "strace", "-o"])
         .arg(log)
         .arg("--")
         .arg(program)
         .stdin(Stdio::null())
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
-        .status()
+        .stderr(Stdio::piped())
+        .output()
         .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
-        status.code().is_some(),
-        "iolab trace {}: {status}",
-        program.display()
+        out.status.code().is_some() && !stderr.contains("error"),
+        "iolab trace --backend {backend} {}: {}\n{stderr}",
+        program.display(),
+        out.status
     );
     std::fs::read_to_string(log).unwrap_or_else(|e| panic!("{}: {e}", log.display()))
 }
@@ -366,7 +372,10 @@ fn every_tracee_agrees_with_strace_task_by_task() {
         };
         let a = run(strace_run(&program, &log("a")));
         let b = run(strace_run(&program, &log("b")));
-        let ours = run(iolab_run(&program, &log("iolab")));
+        let ours = run(iolab_run("native", &program, &log("native")));
+        // strace's own output of the program, through the strace backend's
+        // parser: every line of it must parse, and say what strace said.
+        let parsed = run(iolab_run("strace", &program, &log("strace")));
         let mut agreed: Vec<&String> = a.keys().filter(|t| b.get(*t) == a.get(*t)).collect();
         agreed.sort();
         if agreed.is_empty() {
@@ -377,11 +386,15 @@ fn every_tracee_agrees_with_strace_task_by_task() {
         }
         for task in &agreed {
             let theirs = &a[*task];
-            match ours.get(*task) {
-                None => failures.push(format!("{name}: task {task}: iolab shows no such task")),
-                Some(mine) => {
-                    if let Some(d) = departure(theirs, mine) {
-                        failures.push(format!("{name}: task {task}: {d}"));
+            for (backend, got) in [("native", &ours), ("strace", &parsed)] {
+                match got.get(*task) {
+                    None => failures.push(format!(
+                        "{name}: task {task}: iolab ({backend} backend) shows no such task"
+                    )),
+                    Some(mine) => {
+                        if let Some(d) = departure(theirs, mine) {
+                            failures.push(format!("{name} ({backend} backend): task {task}: {d}"));
+                        }
                     }
                 }
             }

@@ -318,3 +318,55 @@ fn decoded_socket_calls_match_snapshot() {
         insta::assert_snapshot!("tracee_sockets", transcript);
     });
 }
+
+/// The names of the calls the trace entered, in order.
+fn entered(trace: &Trace) -> Vec<&'static str> {
+    trace
+        .events
+        .iter()
+        .filter_map(|e| match &e.kind {
+            EventKind::Enter(call) => Some(call.name()),
+            _ => None,
+        })
+        .collect()
+}
+
+#[test]
+fn i386_calls_are_named_and_filtered_from_the_i386_table() {
+    let program = env!("CARGO_BIN_EXE_tracee-i386");
+    let (trace, _) = trace(program, &[]);
+    assert_eq!(exit_code(&trace), Some(Termination::Exited(0)));
+    let names = entered(&trace);
+    // i386's 192 and 4 are x86_64's `preadv` and `stat`: never seen here.
+    let at = names
+        .iter()
+        .position(|n| *n == "mmap2")
+        .unwrap_or_else(|| panic!("no mmap2 in {names:?}"));
+    assert_eq!(names[at + 1], "munmap", "{names:?}");
+    assert!(
+        !names.contains(&"stat") && !names.contains(&"preadv"),
+        "{names:?}"
+    );
+    let mapped = trace.events.iter().find_map(|e| match &e.kind {
+        EventKind::Exit(r) if iolab::trace::syscall_name(r.nr) == "mmap2" => Some(r.ret.clone()),
+        _ => None,
+    });
+    assert!(matches!(mapped, Some(Ret::Ok(Arg::Ptr(_)))), "{mapped:?}");
+
+    // Only the 32-bit write under `-e trace=write`, with its bytes.
+    let filter = iolab::filter::SyscallSet::parse("write").unwrap();
+    let tracer = Tracer::spawn(&spec(program, &[]).with_filter(filter)).expect("tracer starts");
+    let mut filtered = Trace::new();
+    while let Ok(e) = tracer.events.recv_timeout(Duration::from_secs(20)) {
+        filtered.push(e);
+    }
+    assert_eq!(entered(&filtered), ["write"]);
+    let bytes = filtered.events.iter().find_map(|e| match &e.kind {
+        EventKind::Enter(call) => match call.args.get(1) {
+            Some(Arg::Bytes { head, .. }) => Some(head.clone()),
+            _ => None,
+        },
+        _ => None,
+    });
+    assert_eq!(bytes.as_deref(), Some(&b"hello from int 0x80\n"[..]));
+}

@@ -103,11 +103,15 @@ pub(crate) fn resume(tid: Tid, how: Resume, signal: i32) -> Result<(), Errno> {
 /// A syscall stop, as `PTRACE_GET_SYSCALL_INFO` describes it.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub(crate) enum SyscallInfo {
-    /// A syscall-entry stop or a seccomp stop: the call and its arguments.
-    Entry { nr: u64, args: [u64; 6] },
+    /// A syscall-entry stop or a seccomp stop: the call and its arguments;
+    /// `i386`: a 32-bit call (`int 0x80`), numbered from i386's table.
+    Entry { nr: u64, args: [u64; 6], i386: bool },
     /// A syscall-exit stop: the return value, and whether it is an error.
     Exit { value: i64, is_error: bool },
 }
+
+/// `AUDIT_ARCH_I386` from `linux/audit.h` (`EM_386`, 32-bit, little endian).
+const AUDIT_ARCH_I386: u32 = 0x4000_0003;
 
 /// What the stopped task `tid` is doing, if it is at a syscall stop.
 pub(crate) fn syscall_info(tid: Tid) -> Option<SyscallInfo> {
@@ -119,6 +123,7 @@ pub(crate) fn syscall_info(tid: Tid) -> Option<SyscallInfo> {
             Some(SyscallInfo::Entry {
                 nr: entry.nr,
                 args: entry.args,
+                i386: info.arch == AUDIT_ARCH_I386,
             })
         }
         libc::PTRACE_SYSCALL_INFO_SECCOMP => {
@@ -127,6 +132,7 @@ pub(crate) fn syscall_info(tid: Tid) -> Option<SyscallInfo> {
             Some(SyscallInfo::Entry {
                 nr: sc.nr,
                 args: sc.args,
+                i386: info.arch == AUDIT_ARCH_I386,
             })
         }
         libc::PTRACE_SYSCALL_INFO_EXIT => {

@@ -16,7 +16,7 @@ mod table;
 
 use std::sync::OnceLock;
 
-pub(crate) use names::{ERRNO_NAMES, SYSCALL_NAMES};
+pub(crate) use names::{ERRNO_NAMES, I386_NAMES, SYSCALL_NAMES};
 
 pub use row::{Class, FutexOp, Kind, Names, Syscall, TimeUnit};
 
@@ -43,9 +43,99 @@ pub fn all() -> &'static [Syscall] {
     table::SYSCALLS
 }
 
-/// The name of syscall `nr` on x86_64 (`syscall_unknown` when unknown).
+/// The bit that marks a trace's syscall number as i386's (`int 0x80`, a
+/// 32-bit program) rather than x86_64's: such a number is the 32-bit table's
+/// plus this bit. Only calls with no x86_64 twin keep it (see [`from_i386`]).
+pub const I386: u64 = 1 << 32;
+
+/// i386's `mmap2` (192), as the trace numbers it: its result is an address.
+pub const MMAP2_I386: u64 = I386 | 192;
+
+/// i386 calls whose arguments mean what their x86_64 namesakes' do, word for
+/// word (fds, counts, flags, pointers to bytes or to structs laid out the
+/// same): the trace shows them as the x86_64 call, decoded, classed and
+/// filtered as such, the way strace names them. A call taking a struct with
+/// a `long`, a `time_t` or a pointer in it (`nanosleep`, `readv`, `execve`,
+/// `wait4`), or its arguments in another order (`clone`), is not here.
+const I386_TWINS: &[&str] = &[
+    "read",
+    "write",
+    "open",
+    "openat",
+    "close",
+    "dup",
+    "dup2",
+    "dup3",
+    "pipe",
+    "pipe2",
+    "fcntl",
+    "ioctl",
+    "access",
+    "unlink",
+    "chdir",
+    "brk",
+    "munmap",
+    "mprotect",
+    "poll",
+    "socket",
+    "socketpair",
+    "bind",
+    "connect",
+    "listen",
+    "accept4",
+    "getsockname",
+    "getpeername",
+    "sendto",
+    "recvfrom",
+    "setsockopt",
+    "getsockopt",
+    "shutdown",
+    "epoll_create",
+    "epoll_create1",
+    "epoll_ctl",
+    "epoll_wait",
+    "eventfd2",
+    "getpid",
+    "getppid",
+    "gettid",
+    "kill",
+    "tkill",
+    "tgkill",
+    "pause",
+    "sched_yield",
+    "exit",
+    "exit_group",
+];
+
+/// The trace's number for i386 syscall `nr`: its x86_64 twin's, or `nr`
+/// marked with [`I386`].
+pub fn from_i386(nr: u64) -> u64 {
+    usize::try_from(nr)
+        .ok()
+        .and_then(|i| I386_NAMES.get(i))
+        .filter(|name| I386_TWINS.contains(name))
+        .and_then(|name| number(name))
+        .unwrap_or(nr | I386)
+}
+
+/// The trace's number for a call only i386 has (`mmap2`, `socketcall`),
+/// marked with [`I386`].
+pub fn i386_number(name: &str) -> Option<u64> {
+    I386_NAMES
+        .iter()
+        .position(|n| *n == name)
+        .map(|i| i as u64 | I386)
+}
+
+/// The name of syscall `nr`: x86_64's, or i386's for a number marked
+/// [`I386`] (`syscall_unknown` when unknown).
 pub fn name(nr: u64) -> &'static str {
-    match usize::try_from(nr).ok().and_then(|i| SYSCALL_NAMES.get(i)) {
+    let (table, i) = if nr & I386 != 0 {
+        (&I386_NAMES[..], nr & !I386)
+    } else {
+        (&SYSCALL_NAMES[..], nr)
+    };
+    match usize::try_from(i).ok().and_then(|i| table.get(i)) {
         Some(name) if !name.is_empty() => name,
         _ => "syscall_unknown",
     }
@@ -62,6 +152,23 @@ pub fn number(name: &str) -> Option<u64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn i386_calls_are_named_from_their_own_table() {
+        // i386's write is 4 (x86_64's stat); mmap2 (192) has no twin.
+        assert_eq!(name(from_i386(4)), "write");
+        assert_eq!(from_i386(4), number("write").unwrap());
+        assert_eq!(from_i386(192), 192 | I386);
+        assert_eq!(name(from_i386(192)), "mmap2");
+        // A struct with a time_t in it: named, never decoded as x86_64's.
+        assert_eq!(name(from_i386(162)), "nanosleep");
+        assert_ne!(from_i386(162), number("nanosleep").unwrap());
+        assert_eq!(name(I386 | 100_000), "syscall_unknown");
+        for twin in I386_TWINS {
+            assert!(number(twin).is_some(), "{twin} is an x86_64 name");
+            assert!(I386_NAMES.contains(twin), "{twin} is an i386 name");
+        }
+    }
 
     #[test]
     fn every_row_has_its_number_and_name() {

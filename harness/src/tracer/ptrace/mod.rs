@@ -461,7 +461,14 @@ impl Loop {
             return;
         };
         match info {
-            SyscallInfo::Entry { nr, args } => self.entry(tid, nr, args),
+            SyscallInfo::Entry { nr, args, i386 } => {
+                let nr = if i386 {
+                    crate::syscalls::from_i386(nr)
+                } else {
+                    nr
+                };
+                self.entry(tid, nr, args)
+            }
             SyscallInfo::Exit { value, is_error } => self.exit(tid, value, is_error),
         }
         self.resume(tid, 0);

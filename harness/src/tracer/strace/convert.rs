@@ -49,8 +49,11 @@ fn result(name: &str, args: &[Field], outcome: &Outcome, value: Option<i128>) ->
     }
     let v = raw_of(value.unwrap_or(0));
     let arg1 = Args::new(name, args).raw(1).unwrap_or(0);
-    // A name this kernel's table lacks decodes as a number, as natively.
-    let nr = crate::syscalls::number(name).unwrap_or(u64::MAX);
+    // A name this kernel's table lacks decodes as a number, as natively;
+    // a 32-bit call only i386 has (`mmap2`) as the native tracer numbers it.
+    let nr = crate::syscalls::number(name)
+        .or_else(|| crate::syscalls::i386_number(name))
+        .unwrap_or(u64::MAX);
     Ret::Ok(d::ret_arg(nr, arg1, v))
 }
 

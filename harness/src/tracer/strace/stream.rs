@@ -407,9 +407,12 @@ impl Decoder {
     }
 }
 
-/// The syscall number for strace's name (`syscall_0x1b6` for unknown ones).
+/// The syscall number for strace's name (`syscall_0x1b6` for unknown ones);
+/// a 32-bit call's name that x86_64 lacks (`mmap2`) is i386's number, marked
+/// as the native tracer marks it.
 fn number_of(name: &str) -> u64 {
     syscall_nr(name)
+        .or_else(|| crate::syscalls::i386_number(name))
         .or_else(|| {
             let hex = name.strip_prefix("syscall_0x")?;
             u64::from_str_radix(hex, 16).ok()
