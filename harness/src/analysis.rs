@@ -161,6 +161,23 @@ pub(crate) fn fd_role(run: &Run, r: usize, i: usize) -> Option<FdRole> {
     run.transcript.fd_role(r, fd)
 }
 
+/// Which argument is the fd a call takes bytes from: a read's fd, the
+/// source of a `splice`, `tee` or `copy_file_range`, `sendfile`'s second.
+pub(crate) fn source_arg(rec: &Record) -> Option<usize> {
+    match rec.class() {
+        Class::Read => Some(0),
+        Class::Splice if rec.nr == libc::SYS_sendfile as u64 => Some(1),
+        Class::Splice => Some(0),
+        _ => None,
+    }
+}
+
+/// The role of the fd record `r` takes bytes from (see [`source_arg`]):
+/// a connection it reads, whether into a buffer or through a pipe.
+pub(crate) fn source_role(run: &Run, r: usize) -> Option<FdRole> {
+    fd_role(run, r, source_arg(&run.outcome.trace.records[r])?)
+}
+
 /// The role of the fd a successful call returned.
 pub(crate) fn returned_role(run: &Run, r: usize) -> Option<FdRole> {
     match run.outcome.trace.records[r].ret {

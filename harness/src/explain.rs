@@ -23,7 +23,8 @@ use std::fmt::Write as _;
 use std::time::Duration;
 
 use crate::analysis::{
-    evidence, fd_role, from_first_socket, main_task, returned_role, spawned, task_name,
+    Extra, evidence, extra_tasks, fd_role, from_first_socket, main_task, returned_role,
+    serving_epolls, source_role, spawned, task_name,
 };
 use crate::grade::Run;
 use crate::normalize::{FdRole, normalize};
@@ -176,24 +177,49 @@ enum Wait {
     Other,
 }
 
-fn wait_of(run: &Run, r: usize) -> Wait {
+/// A `select` or `poll` of no fd is a sleep (Apache's master naps in
+/// `select(0, NULL, NULL, NULL, {tv_sec=1, ...})`); one of fds that are
+/// not the server's sockets (a pipe from its children), or an epoll
+/// instance that never had one added, waits for something else.
+fn wait_of(run: &Run, epolls: &[FdRole], r: usize) -> Wait {
     let rec = &run.outcome.trace.records[r];
     match rec.class() {
+        Class::Select | Class::Poll if watches_no_fd(rec) => Wait::Sleep,
+        Class::Select | Class::Poll | Class::EpollWait if !watches_a_socket(run, epolls, r) => {
+            Wait::Other
+        }
         Class::Select => Wait::Select,
         Class::Poll => Wait::Poll,
         Class::EpollWait => Wait::Epoll,
         Class::Sleep => Wait::Sleep,
-        _ if rec.is_a(&[Class::Read, Class::Accept]) => match fd_role(run, r, 0) {
-            Some(n) if n.is_conn() => Wait::Call {
-                on_connection: true,
-            },
-            Some(n) if n.is_listener() => Wait::Call {
-                on_connection: false,
-            },
-            _ => Wait::Other,
-        },
-        _ => Wait::Other,
+        _ => {
+            // A read of a connection (into a buffer, or spliced into a
+            // pipe), or an accept on the listener.
+            let role = if rec.is_a(&[Class::Accept]) {
+                fd_role(run, r, 0)
+            } else {
+                source_role(run, r)
+            };
+            match role {
+                Some(n) if n.is_conn() && !rec.is_a(&[Class::Accept]) => Wait::Call {
+                    on_connection: true,
+                },
+                Some(n) if n.is_listener() && rec.is_a(&[Class::Accept]) => Wait::Call {
+                    on_connection: false,
+                },
+                _ => Wait::Other,
+            }
+        }
     }
+}
+
+/// Whether a `select` or `poll` watches no fd at all.
+fn watches_no_fd(rec: &crate::trace::Record) -> bool {
+    !rec.args.iter().any(|a| match a {
+        Arg::FdSet { given, .. } => !given.is_empty(),
+        Arg::PollFds(fds) => !fds.is_empty(),
+        _ => false,
+    })
 }
 
 fn settled<'a>(run: &'a Run, label: &str) -> Option<&'a Settled> {
@@ -231,15 +257,19 @@ fn eagains(run: &Run, records: &[usize]) -> Vec<usize> {
         .copied()
         .filter(|&r| {
             let rec = &run.outcome.trace.records[r];
-            rec.errno() == Some(libc::EAGAIN)
-                && (rec.is_a(&[Class::Read, Class::Accept]))
-                && fd_role(run, r, 0).is_some_and(|n| n.is_served())
+            let role = if rec.is_a(&[Class::Accept]) {
+                fd_role(run, r, 0)
+            } else {
+                source_role(run, r)
+            };
+            rec.errno() == Some(libc::EAGAIN) && role.is_some_and(|n| n.is_served())
         })
         .collect()
 }
 
 /// The `io:` axis.
 fn io(run: &Run) -> Answer {
+    let epolls = &serving_epolls(run);
     let Some(silent) = settled(run, SILENT) else {
         return Answer::unsure(&[format!(
             "the probe never got to a connected, silent client: {}",
@@ -247,7 +277,7 @@ fn io(run: &Run) -> Answer {
         )]);
     };
     match silent {
-        Settled::Blocked(records) => io_blocked(run, records),
+        Settled::Blocked(records) => io_blocked(run, epolls, records),
         Settled::Spinning { .. } | Settled::Busy { .. } => {
             // What it did while nothing happened: a readiness call that
             // returns at once names the call; else EAGAIN is the polling.
@@ -256,13 +286,15 @@ fn io(run: &Run) -> Answer {
                 .iter()
                 .copied()
                 .filter(|&r| {
-                    matches!(wait_of(run, r), Wait::Select | Wait::Poll | Wait::Epoll)
-                        && watches_a_socket(run, r)
+                    matches!(
+                        wait_of(run, epolls, r),
+                        Wait::Select | Wait::Poll | Wait::Epoll
+                    )
                 })
                 .collect();
             let mut apis: Vec<Wait> = Vec::new();
             for &r in &waits {
-                let w = wait_of(run, r);
+                let w = wait_of(run, epolls, r);
                 if !apis.contains(&w) {
                     apis.push(w);
                 }
@@ -303,12 +335,12 @@ fn io(run: &Run) -> Answer {
 }
 
 /// Where the tasks sat with a client connected and silent.
-fn io_blocked(run: &Run, records: &[usize]) -> Answer {
+fn io_blocked(run: &Run, epolls: &[FdRole], records: &[usize]) -> Answer {
     let on_conn: Vec<usize> = records
         .iter()
         .copied()
         .filter(|&r| {
-            wait_of(run, r)
+            wait_of(run, epolls, r)
                 == Wait::Call {
                     on_connection: true,
                 }
@@ -317,22 +349,30 @@ fn io_blocked(run: &Run, records: &[usize]) -> Answer {
     if !on_conn.is_empty() {
         let mut shown = on_conn.clone();
         shown.extend(records.iter().filter(|&&r| {
-            wait_of(run, r)
+            wait_of(run, epolls, r)
                 == Wait::Call {
                     on_connection: false,
                 }
-                || matches!(wait_of(run, r), Wait::Select | Wait::Poll | Wait::Epoll)
+                || matches!(
+                    wait_of(run, epolls, r),
+                    Wait::Select | Wait::Poll | Wait::Epoll
+                )
         }));
+        let call = run.outcome.trace.records[on_conn[0]]
+            .syscall()
+            .map_or("read", |s| s.name);
         return Answer::new(
             "blocking",
-            "with a client connected and silent, a task sat in a plain read on the connection itself",
+            format!(
+                "with a client connected and silent, a task sat in a plain {call} on the connection itself"
+            ),
             lines(run, shown),
         );
     }
     let mut apis: Vec<Wait> = Vec::new();
     let mut waits = Vec::new();
     for &r in records {
-        let w = wait_of(run, r);
+        let w = wait_of(run, epolls, r);
         if matches!(w, Wait::Select | Wait::Poll | Wait::Epoll) {
             waits.push(r);
             if !apis.contains(&w) {
@@ -362,7 +402,11 @@ fn io_blocked(run: &Run, records: &[usize]) -> Answer {
         }
         [] => {
             let storms = eagains(run, &quiet_records(run));
-            if !storms.is_empty() && records.iter().any(|&r| wait_of(run, r) == Wait::Sleep) {
+            if !storms.is_empty()
+                && records
+                    .iter()
+                    .any(|&r| wait_of(run, epolls, r) == Wait::Sleep)
+            {
                 return Answer::new(
                     "nonblocking-polling",
                     "it never waits on a socket: it tries non-blocking calls, meets EAGAIN, and sleeps a little between tries",
@@ -397,16 +441,18 @@ impl Answer {
     }
 }
 
-/// Whether a readiness call watches the listening socket or a connection
-/// (a `select` or `poll` of no fd is a sleep; an epoll instance is taken
-/// to hold the server's sockets).
-fn watches_a_socket(run: &Run, r: usize) -> bool {
+/// Whether a readiness call watches the listening socket or a connection:
+/// has one in its set, or waits on an epoll instance that had one added
+/// (`epolls`, the run's [`serving_epolls`]).
+fn watches_a_socket(run: &Run, epolls: &[FdRole], r: usize) -> bool {
     let rec = &run.outcome.trace.records[r];
     let served = |fd: i32| run.transcript.fd_role(r, fd).is_some_and(|n| n.is_served());
+    if rec.class() == Class::EpollWait {
+        return fd_role(run, r, 0).is_some_and(|ep| epolls.contains(&ep));
+    }
     rec.args.iter().any(|a| match a {
         Arg::FdSet { given, .. } => given.iter().any(|&fd| served(fd)),
         Arg::PollFds(fds) => fds.iter().any(|p| served(p.fd)),
-        Arg::Fd(_) => rec.class().is_epoll(),
         _ => false,
     })
 }
@@ -525,6 +571,10 @@ fn concurrency(run: &Run) -> Answer {
         .trace
         .first_listen()
         .map_or_else(|| main_task(run), |r| r.tid);
+    let main_pid = records
+        .iter()
+        .find(|r| r.tid == main)
+        .map_or(main, |r| r.pid);
     let spawned = spawned(run);
     let mut served: Vec<(String, usize, usize, Served, Tid)> = Vec::new();
     let mut unread: Vec<String> = Vec::new();
@@ -536,9 +586,7 @@ fn concurrency(run: &Run) -> Answer {
             continue;
         };
         let reader = (a..records.len()).find(|&r| {
-            records[r].is_a(&[Class::Read])
-                && fd_role(run, r, 0) == Some(conn)
-                && matches!(records[r].ret, Some(Ret::Ok(_)))
+            source_role(run, r) == Some(conn) && matches!(records[r].ret, Some(Ret::Ok(_)))
         });
         let Some(read) = reader else {
             unread.push(conn.to_string());
@@ -553,8 +601,13 @@ fn concurrency(run: &Run) -> Answer {
                 .find(|s| s.child == tid)
                 .or_else(|| spawned.iter().find(|s| s.child == records[read].pid));
             match born {
+                // Created for it: by the task that accepted it, after the
+                // accept and before that task's next one.
                 Some(s) if s.thread && s.child == tid => {
-                    if s.record > a {
+                    let next_accept = (a + 1..records.len())
+                        .find(|&r| records[r].tid == rec.tid && records[r].is_a(&[Class::Accept]))
+                        .unwrap_or(usize::MAX);
+                    if s.record > a && s.parent == rec.tid && s.record < next_accept {
                         Served::NewThread
                     } else {
                         Served::OldThread
@@ -593,13 +646,15 @@ fn concurrency(run: &Run) -> Answer {
     }
     let kinds: Vec<Served> = {
         let mut k: Vec<Served> = served.iter().map(|s| s.3).collect();
-        k.dedup();
         k.sort_by_key(|s| *s as u8);
         k.dedup();
         k
     };
-    let shown = || {
-        let mut rs = Vec::new();
+    // Each connection's accept and first read, and the creation of the
+    // task that read it, in the order they happened: a pool's threads
+    // show up before the connections they serve.
+    let shown = |extra: &[usize]| {
+        let mut rs: Vec<usize> = extra.to_vec();
         for s in &served {
             rs.push(s.1);
             if let Some(sp) = spawned.iter().find(|sp| sp.child == s.4) {
@@ -607,6 +662,8 @@ fn concurrency(run: &Run) -> Answer {
             }
             rs.push(s.2);
         }
+        rs.sort_unstable();
+        rs.dedup();
         lines(run, rs)
     };
     let distinct = |kind: Served| {
@@ -616,8 +673,34 @@ fn concurrency(run: &Run) -> Answer {
         unique.dedup();
         unique.len() == tids.len()
     };
+    // Threads served every connection: a pool (of one process, when the
+    // first task is one of them; of worker processes, each with its own).
+    let by_threads = served.iter().all(|s| {
+        matches!(s.3, Served::NewThread | Served::OldThread)
+            || (s.3 == Served::Main && served.iter().all(|o| records[o.2].pid == main_pid))
+    });
     match kinds.as_slice() {
         [Served::Main] => {
+            // Threads that stood ready to serve (waited on the listening
+            // socket, or touched a connection) make a pool, whoever this
+            // run's connections happened to go to.
+            let ready = ready_threads(run, main, main_pid);
+            if !ready.is_empty() {
+                let creations: Vec<usize> = spawned
+                    .iter()
+                    .filter(|s| ready.iter().any(|&(t, _)| t == s.child))
+                    .map(|s| s.record)
+                    .collect();
+                let waits: Vec<usize> = ready.iter().map(|&(_, r)| r).collect();
+                return Answer::new(
+                    "thread-pool",
+                    format!(
+                        "{} thread(s) besides the first waited for connections on the listening socket or served one, though in this run the first task read every connection first",
+                        ready.len()
+                    ),
+                    shown(&[creations, waits].concat()),
+                );
+            }
             let helpers = spawned.iter().filter(|s| s.parent == main).count();
             let why = if helpers == 0 {
                 "one task accepted and served every connection; it created no thread or process"
@@ -627,24 +710,22 @@ fn concurrency(run: &Run) -> Answer {
                     "the first task accepted and served every connection ({helpers} other task(s) it created never read one)"
                 )
             };
-            Answer::new("single", why, shown())
+            Answer::new("single", why, shown(&[]))
         }
         [Served::NewThread] if distinct(Served::NewThread) => Answer::new(
             "thread-per-connection",
             "after each accept, a new thread (CLONE_THREAD) was created and it served that connection",
-            shown(),
+            shown(&[]),
         ),
-        [Served::NewThread] | [Served::OldThread] | [Served::NewThread, Served::OldThread] => {
-            Answer::new(
-                "thread-pool",
-                "connections were served by threads created before they arrived, or reused from one connection to the next",
-                shown(),
-            )
-        }
+        _ if by_threads => Answer::new(
+            "thread-pool",
+            "connections were served by threads of one process that were not each created for the connection they served: created before it arrived, reused from one connection to the next, or the first task itself",
+            shown(&[]),
+        ),
         [Served::NewProcess] if distinct(Served::NewProcess) => Answer::new(
             "process-per-connection",
             "after each accept, a child process was forked (no CLONE_VM) and it served that connection",
-            shown(),
+            shown(&[]),
         ),
         [Served::OldProcess] => {
             let pids: Vec<Tid> = {
@@ -661,7 +742,7 @@ fn concurrency(run: &Run) -> Answer {
                         "processes forked before any client arrived accepted on the shared listening socket and served what they accepted ({} of them served the probe)",
                         pids.len()
                     ),
-                    shown(),
+                    shown(&[]),
                 )
             } else {
                 Answer::unsure(&[if accepted_by_server {
@@ -669,7 +750,7 @@ fn concurrency(run: &Run) -> Answer {
                 } else {
                     "connections were served by processes that existed before they arrived, but accepted by another process (passed over a socket?)".to_string()
                 }])
-                .with_evidence(shown())
+                .with_evidence(shown(&[]))
             }
         }
         _ => {
@@ -689,9 +770,53 @@ fn concurrency(run: &Run) -> Answer {
                     )
                 })
                 .collect();
-            Answer::unsure(&reasons).with_evidence(shown())
+            Answer::unsure(&reasons).with_evidence(shown(&[]))
         }
     }
+}
+
+/// The threads of the server's process, besides `main`, that stood ready
+/// to serve: each with its first call that waited for a connection on the
+/// listening socket (an accept, a `select`/`poll` of it, an `epoll_wait`
+/// on an instance it was added to) or touched the listener or a
+/// connection. A runtime's helper threads (GC, timers) do neither.
+fn ready_threads(run: &Run, main: Tid, main_pid: Tid) -> Vec<(Tid, usize)> {
+    let records = &run.outcome.trace.records;
+    let threads: Vec<Tid> = spawned(run)
+        .iter()
+        .filter(|s| s.thread && s.child != main)
+        .map(|s| s.child)
+        .collect();
+    let listening_epolls: Vec<FdRole> = (0..records.len())
+        .filter(|&r| {
+            records[r].is_a(&[Class::EpollCtl])
+                && matches!(records[r].args.get(1), Some(Arg::Sym("EPOLL_CTL_ADD")))
+                && fd_role(run, r, 2).is_some_and(FdRole::is_listener)
+        })
+        .filter_map(|r| fd_role(run, r, 0))
+        .collect();
+    let serving: Vec<Tid> = extra_tasks(run)
+        .into_iter()
+        .filter(|(_, why)| matches!(why, Some(Extra::Serves(_))))
+        .map(|(s, _)| s.child)
+        .collect();
+    let mut ready: Vec<(Tid, usize)> = Vec::new();
+    for (r, rec) in from_first_socket(run) {
+        if rec.pid != main_pid
+            || !threads.contains(&rec.tid)
+            || ready.iter().any(|&(t, _)| t == rec.tid)
+        {
+            continue;
+        }
+        let waits = match rec.class() {
+            Class::EpollWait => fd_role(run, r, 0).is_some_and(|ep| listening_epolls.contains(&ep)),
+            _ => serving.contains(&rec.tid) && crate::analysis::touches_served(run, r),
+        };
+        if waits {
+            ready.push((rec.tid, r));
+        }
+    }
+    ready
 }
 
 /// How many times each of two serving threads must wait for the other to
@@ -711,9 +836,7 @@ fn lock(run: &Run) -> Answer {
     let serving: Vec<Tid> = {
         let mut t: Vec<Tid> = from_first_socket(run)
             .filter(|(r, rec)| {
-                rec.is_a(&[Class::Read])
-                    && threads.contains(&rec.tid)
-                    && fd_role(run, *r, 0).is_some_and(FdRole::is_conn)
+                threads.contains(&rec.tid) && source_role(run, *r).is_some_and(FdRole::is_conn)
             })
             .map(|(_, rec)| rec.tid)
             .collect();

@@ -162,3 +162,67 @@ fn a_server_that_never_reads_leaves_the_axes_it_cannot_settle_unsure() {
         e.render()
     );
 }
+
+/// A fixture server of the shape a real one takes (`fixtures/servers/`).
+fn server(name: &str) -> String {
+    lab(&format!("server-{name}"))
+}
+
+#[test]
+fn a_master_that_naps_in_an_empty_select_is_not_a_select_server() {
+    // Apache's prefork master: `select(0, NULL, NULL, NULL, {1, 0})` while
+    // its workers `poll` the listener and their clients.
+    let e = probe(&server("prefork-nap"), &[]);
+    assert_model(&e, "poll", "prefork", "none");
+    assert!(
+        !e.io.evidence.iter().any(|l| l.contains("select")),
+        "{}",
+        e.render()
+    );
+}
+
+#[test]
+fn a_splice_out_of_a_connection_reads_it() {
+    // Go's io.Copy between connections: splice into a pipe and back.
+    let e = probe(&server("splice-echo"), &[]);
+    assert_model(&e, "blocking", "thread-per-connection", "unsure");
+    assert!(e.io.why.contains("plain splice"), "{}", e.render());
+    assert!(
+        e.concurrency
+            .evidence
+            .iter()
+            .any(|l| l.contains("splice(C1")),
+        "{}",
+        e.render()
+    );
+}
+
+#[test]
+fn event_loops_that_include_the_first_task_are_a_thread_pool() {
+    // haproxy's nbthread loops: each its own epoll holding the listener,
+    // the first task running one of them.
+    let e = probe(&server("event-loops"), &[]);
+    assert_eq!(e.io.value, "epoll-level", "{}", e.render());
+    assert_eq!(e.concurrency.value, "thread-pool", "{}", e.render());
+}
+
+#[test]
+fn threads_sharing_one_epoll_are_a_thread_pool_whichever_serves() {
+    // The serving thread changes from one event to the next: three runs,
+    // one answer.
+    for _ in 0..3 {
+        let e = probe(&server("shared-epoll"), &[]);
+        assert_eq!(e.io.value, "epoll-level", "{}", e.render());
+        assert_eq!(e.concurrency.value, "thread-pool", "{}", e.render());
+        // Evidence in the order it happened: a pool thread's creation
+        // comes before the connections it serves.
+        let ev = &e.concurrency.evidence;
+        let created = ev.iter().position(|l| l.contains("clone"));
+        let accepted = ev.iter().position(|l| l.contains("accept"));
+        assert!(
+            matches!((created, accepted), (Some(c), Some(a)) if c < a),
+            "{}",
+            e.render()
+        );
+    }
+}

@@ -12,7 +12,8 @@ use super::server::Server;
 use super::sockets::{acked, arrived, delivered, drain, server_unacked, unsent};
 use super::steps::{Observed, Reply, Request, Settled, Step, Usage, burst_data, upper};
 use crate::procfs::cpu_time;
-use crate::trace::{Arg, EventKind, Tid, Trace};
+use crate::syscalls::Class;
+use crate::trace::{Arg, EventKind, Ret, Tid, Trace};
 
 /// A client connection driven by the scenario.
 pub(super) struct Client {
@@ -338,21 +339,26 @@ pub(super) fn timed_requests(
     }
 }
 
-/// Whether a read returned the start of `data` at an event from `*from`
-/// on; moves `*from` past the events looked at, so each is looked at once.
-/// The task that read `data` in an event since `from` (which moves on), and
-/// the event index of that read's return.
+/// The task that read `data` in an event since `*from`, and the event index
+/// of that read's return; moves `*from` past the events looked at, so each
+/// is looked at once.
 pub(super) fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> Option<(Tid, usize)> {
     let events = *from..trace.events.len();
     *from = trace.events.len();
     events.into_iter().find_map(|i| {
         let read = matches!(trace.events[i].kind, EventKind::Exit(_))
             && trace.record_of_event(i).is_some_and(|r| {
-                trace.records[r].is_a(&[crate::syscalls::Class::Read])
-                    && trace.records[r].args.iter().any(|a| {
-                    matches!(a, Arg::Bytes { head, .. }
-                        if !head.is_empty() && data.starts_with(&head[..head.len().min(data.len())]))
-                })
+                let rec = &trace.records[r];
+                let read = rec.is_a(&[Class::Read])
+                    && rec.args.iter().any(|a| {
+                        matches!(a, Arg::Bytes { head, .. }
+                            if !head.is_empty() && data.starts_with(&head[..head.len().min(data.len())]))
+                    });
+                // A splice shows no bytes: that it moved some since the
+                // request went out (nothing else was active) is the read.
+                let spliced = rec.is_a(&[Class::Splice])
+                    && matches!(rec.ret, Some(Ret::Ok(Arg::Int(n))) if n > 0);
+                read || spliced
             });
         read.then(|| (trace.events[i].tid, i))
     })

@@ -38,6 +38,12 @@ pub(crate) const MSG_FLAGS: &[(u64, &str)] = &[
     (c!(MSG_MORE), "MSG_MORE"),
     (c!(MSG_CMSG_CLOEXEC), "MSG_CMSG_CLOEXEC"),
 ];
+pub(crate) const SPLICE_FLAGS: &[(u64, &str)] = &[
+    (c!(SPLICE_F_MOVE), "SPLICE_F_MOVE"),
+    (c!(SPLICE_F_NONBLOCK), "SPLICE_F_NONBLOCK"),
+    (c!(SPLICE_F_MORE), "SPLICE_F_MORE"),
+    (c!(SPLICE_F_GIFT), "SPLICE_F_GIFT"),
+];
 /// Open-file status flags (access mode handled separately).
 pub(crate) const O_FLAGS: &[(u64, &str)] = &[
     (c!(O_CREAT), "O_CREAT"),

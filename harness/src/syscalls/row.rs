@@ -12,6 +12,10 @@ pub enum Class {
     Read,
     /// Writes bytes to an fd: `write`, `writev`, `sendto`, `sendmsg`, `sendmmsg`.
     Write,
+    /// Moves bytes between two fds inside the kernel, through no buffer of
+    /// the program's: `splice`, `tee`, `sendfile`, `copy_file_range` (Go's
+    /// `io.Copy` between connections, a file server's `sendfile`).
+    Splice,
     /// Takes a connection off a listening socket: `accept`, `accept4`.
     Accept,
     /// `connect`.

@@ -5,7 +5,7 @@
 use super::flags::{
     CLOCKS, EPOLL_CREATE_FLAGS, EPOLL_OPS, FAMILIES, FCNTL_CMDS, ID_TYPES, IOCTL_REQUESTS,
     MSG_FLAGS, O_FLAGS, PROTOCOLS, PTRACE_REQUESTS, SHUTDOWN_HOWS, SIGPROCMASK_HOWS, SOCK_FLAGS,
-    SOCKOPT_LEVELS, TIMER_FLAGS, WAIT_OPTIONS, WAITID_OPTIONS,
+    SOCKOPT_LEVELS, SPLICE_FLAGS, TIMER_FLAGS, WAIT_OPTIONS, WAITID_OPTIONS,
 };
 use super::row::{Class, Class::*, Kind, Kind::*, Syscall, TimeUnit::*};
 
@@ -45,6 +45,11 @@ pub(super) static SYSCALLS: &[Syscall] = &[
     row(l::SYS_readv, "readv", Read, &[Fd, Ptr, Int]),
     row(l::SYS_writev, "writev", Write, &[Fd, Ptr, Int]),
     row(l::SYS_recvmmsg, "recvmmsg", Read, &[Fd, Ptr, Int]),
+    // Bytes moved from fd to fd: the source first, but sendfile's is second.
+    row(l::SYS_splice, "splice", Splice, &[Fd, Ptr, Fd, Ptr, Len, Flags(SPLICE_FLAGS)]),
+    row(l::SYS_tee, "tee", Splice, &[Fd, Fd, Len, Flags(SPLICE_FLAGS)]),
+    row(l::SYS_sendfile, "sendfile", Splice, &[Fd, Fd, Ptr, Len]),
+    row(l::SYS_copy_file_range, "copy_file_range", Splice, &[Fd, Ptr, Fd, Ptr, Len, Int]),
     row(l::SYS_sendmmsg, "sendmmsg", Write, &[Fd, Ptr, Int]),
     // Descriptors.
     row(l::SYS_close, "close", Close, &[Fd]),

@@ -1,4 +1,5 @@
-//! Reads and writes: the buffers moved, and the socket forms with their flags and addresses.
+//! Reads and writes: the buffers moved, and the socket forms with their flags and addresses;
+//! and the calls that move bytes from fd to fd in the kernel (`splice`, `sendfile`).
 
 use super::*;
 
@@ -39,6 +40,24 @@ pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
         libc::SYS_readv => vec![fd(a[0]), Arg::Ptr(a[1]), int(a[2])],
         libc::SYS_writev => vec![fd(a[0]), Arg::Ptr(a[1]), int(a[2])],
         libc::SYS_recvmmsg | libc::SYS_sendmmsg => vec![fd(a[0]), Arg::Ptr(a[1]), int(a[2])],
+        libc::SYS_splice => vec![
+            fd(a[0]),
+            Arg::Ptr(a[1]),
+            fd(a[2]),
+            Arg::Ptr(a[3]),
+            int(a[4]),
+            flags(a[5], SPLICE_FLAGS),
+        ],
+        libc::SYS_tee => vec![fd(a[0]), fd(a[1]), int(a[2]), flags(a[3], SPLICE_FLAGS)],
+        libc::SYS_sendfile => vec![fd(a[0]), fd(a[1]), Arg::Ptr(a[2]), int(a[3])],
+        libc::SYS_copy_file_range => vec![
+            fd(a[0]),
+            Arg::Ptr(a[1]),
+            fd(a[2]),
+            Arg::Ptr(a[3]),
+            int(a[4]),
+            int(a[5]),
+        ],
         _ => return None,
     })
 }

@@ -292,7 +292,7 @@ pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
         Socket | Bind | Connect | Listen | Accept | SockName | SockOpt | Shutdown => {
             net::entry(mem, nr, a)
         }
-        Read | Write => io::entry(mem, nr, a),
+        Read | Write | Splice => io::entry(mem, nr, a),
         Close | Dup | Fcntl | Ioctl | Open | Pipe => desc::entry(mem, nr, a),
         Select | Poll => poll_select::entry(mem, nr, a),
         EpollCreate | EpollCtl | EpollWait => epoll::entry(mem, nr, a),
