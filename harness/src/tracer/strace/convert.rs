@@ -620,6 +620,7 @@ fn symbol_value(name: &str) -> Option<u64> {
         d::SOCK_FLAGS,
         d::PROTOCOLS,
         d::MSG_FLAGS,
+        d::SPLICE_FLAGS,
         d::O_FLAGS,
         d::CLONE_FLAGS,
         d::POLL_EVENTS,
