@@ -693,6 +693,7 @@ impl Renderer<'_> {
                 self.task(*pid)
             ),
             Arg::Time(t) => t.to_string(),
+            Arg::Sigaction(sa) => crate::values::sigaction_text(sa),
             Arg::Text(t) => t.clone(),
             Arg::Unknown => "?".to_string(),
         }
@@ -1203,12 +1204,12 @@ const IGNORED_BY_DEFAULT: &[i32] = &[libc::SIGCHLD, libc::SIGURG, libc::SIGWINCH
 fn handlers_from(trace: &Trace) -> HashMap<(Tid, i32), usize> {
     let mut out = HashMap::new();
     for rec in &trace.records {
-        let (Some(enter), Some(Arg::Sym(name)), Some(Arg::Text(act))) =
+        let (Some(enter), Some(Arg::Sym(name)), Some(Arg::Sigaction(act))) =
             (rec.enter, rec.args.first(), rec.args.get(1))
         else {
             continue;
         };
-        if rec.name() != "rt_sigaction" || !act.starts_with("{handler") {
+        if rec.name() != "rt_sigaction" || act.handler <= 1 {
             continue;
         }
         if let Some(&sig) = IGNORED_BY_DEFAULT

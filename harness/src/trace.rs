@@ -68,12 +68,26 @@ pub enum Arg {
     /// A `struct timespec` or `struct timeval` passed by value (a timeout,
     /// a sleep's length).
     Time(Time),
+    /// A `struct sigaction` given to `rt_sigaction`.
+    Sigaction(Sigaction),
     /// Text the decoder composed (a wait status, say) that holds no fd or tid.
     Text(String),
     /// An output pointer at entry: filled in at exit if the call succeeds.
     Out(u64),
     /// An argument that could not be read.
     Unknown,
+}
+
+/// A `struct sigaction` as the kernel reads it: the handler (0 is
+/// `SIG_DFL`, 1 `SIG_IGN`, else its address), the signals blocked while it
+/// runs (bit `n - 1` for signal `n`), the `SA_*` flags, and the restorer
+/// (meaningful with `SA_RESTORER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sigaction {
+    pub handler: u64,
+    pub mask: u64,
+    pub flags: u64,
+    pub restorer: u64,
 }
 
 /// A `struct timespec` or `struct timeval` as the call gave it: the

@@ -9,7 +9,7 @@
 //! tracee.
 
 pub(crate) use crate::syscalls::flags::*;
-use crate::trace::{Arg, EpollEvent, Time};
+use crate::trace::{Arg, EpollEvent, Sigaction, Time};
 
 /// ptrace's arguments as strace shows them: the request alone for
 /// `PTRACE_TRACEME`, the request and the pid for `PTRACE_ATTACH` and
@@ -184,20 +184,21 @@ pub(crate) fn timeval(secs: u64, micros: u64) -> Arg {
     Arg::Time(Time::timeval(secs, micros))
 }
 
-/// A `struct sigaction` from its handler (0 `SIG_DFL`, 1 `SIG_IGN`, else
-/// an address) and flags.
-pub(crate) fn sigaction_text(handler: u64, sa_flags: u64) -> Arg {
-    let handler = match handler {
+/// A `struct sigaction` as transcripts show it, `{SIG_DFL, SA_RESTORER}`:
+/// a handler's address varies, so a handler is `handler`; the mask and the
+/// restorer are left out; the flags say whether interrupted calls restart.
+pub(crate) fn sigaction_text(sa: &Sigaction) -> String {
+    let handler = match sa.handler {
         0 => "SIG_DFL",
         1 => "SIG_IGN",
         _ => "handler",
     };
-    let shown = match flags(sa_flags, SA_FLAGS) {
+    let shown = match flags(sa.flags, SA_FLAGS) {
         Arg::Flags { names, rest } if rest == 0 && !names.is_empty() => names.join("|"),
         Arg::Flags { names, rest } if !names.is_empty() => format!("{}|{rest:#x}", names.join("|")),
-        _ => format!("{sa_flags:#x}"),
+        _ => format!("{:#x}", sa.flags),
     };
-    Arg::Text(format!("{{{handler}, {shown}}}"))
+    format!("{{{handler}, {shown}}}")
 }
 
 /// A futex operation like strace shows it: `FUTEX_WAIT_PRIVATE`,

@@ -254,6 +254,19 @@ pub(crate) const SA_FLAGS: &[(u64, &str)] = &[
 ];
 
 /// `futex` operations by command number, plain and with `FUTEX_PRIVATE_FLAG`.
+/// `SA_RESTORER`, which libc does not export.
+pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
+/// The `SA_*` flags in the order strace prints them.
+pub(crate) const STRACE_SA_FLAGS: &[(u64, &str)] = &[
+    (SA_RESTORER, "SA_RESTORER"),
+    (c!(SA_ONSTACK), "SA_ONSTACK"),
+    (c!(SA_RESTART), "SA_RESTART"),
+    (c!(SA_NODEFER), "SA_NODEFER"),
+    (c!(SA_RESETHAND), "SA_RESETHAND"),
+    (c!(SA_SIGINFO), "SA_SIGINFO"),
+    (c!(SA_NOCLDSTOP), "SA_NOCLDSTOP"),
+    (c!(SA_NOCLDWAIT), "SA_NOCLDWAIT"),
+];
 pub(crate) const FUTEX_OPS: &[(&str, &str)] = &[
     ("FUTEX_WAIT", "FUTEX_WAIT_PRIVATE"),
     ("FUTEX_WAKE", "FUTEX_WAKE_PRIVATE"),

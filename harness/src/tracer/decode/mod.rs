@@ -14,7 +14,7 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
 use crate::syscalls;
-use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr};
+use crate::trace::{Arg, Call, PollFd, Ret, Return, Sigaction, SockAddr};
 use crate::values::{self, *};
 
 pub use crate::syscalls::flags::BUFFER_HEAD;

@@ -10,7 +10,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::syntax::{Field, Outcome, Value};
-use crate::trace::{Arg, EpollEvent, PollFd, Ret, SockAddr, Tid};
+use crate::trace::{Arg, EpollEvent, PollFd, Ret, Sigaction, SockAddr, Tid};
 use crate::values as d;
 
 /// Which half of a call the arguments come from.
@@ -390,8 +390,7 @@ impl<'a> Args<'a> {
             "rt_sigaction" => vec![
                 self.with(0, d::signal),
                 match self.get(1) {
-                    Some(Value::Null) => Arg::Ptr(0),
-                    Some(v) => sigaction(v).unwrap_or(Arg::Unknown),
+                    Some(v) => sigaction(v).unwrap_or_else(|| Arg::Ptr(ptr_of(v))),
                     None => Arg::Unknown,
                 },
                 self.ptr(2),
@@ -986,8 +985,38 @@ fn sigaction(v: &Value) -> Option<Arg> {
         Value::Sym(s) if s == "SIG_IGN" => 1,
         other => raw_value(other).unwrap_or(2).max(2),
     };
-    let flags = member(fields, "sa_flags").and_then(raw_value).unwrap_or(0);
-    Some(d::sigaction_text(handler, flags))
+    Some(Arg::Sigaction(Sigaction {
+        handler,
+        mask: member(fields, "sa_mask").and_then(sigset).unwrap_or(0),
+        flags: member(fields, "sa_flags").and_then(raw_value).unwrap_or(0),
+        restorer: member(fields, "sa_restorer")
+            .and_then(raw_value)
+            .unwrap_or(0),
+    }))
+}
+
+/// A signal set, `[INT TERM]` or `~[KILL STOP]`, as its 64 bits (bit
+/// `n - 1` for signal `n`).
+fn sigset(v: &Value) -> Option<u64> {
+    let (items, inverted) = match strip(v) {
+        Value::Not(inner) => match strip(inner) {
+            Value::Array(items) | Value::Set(items) => (items, true),
+            _ => return None,
+        },
+        Value::Array(items) | Value::Set(items) => (items, false),
+        _ => return None,
+    };
+    let mut bits = 0u64;
+    for item in items {
+        let n = match strip(item) {
+            Value::Sym(s) => signal_number(&format!("SIG{s}"))?,
+            other => i32::try_from(other.number()?).ok()?,
+        };
+        if (1..=64).contains(&n) {
+            bits |= 1 << (n - 1);
+        }
+    }
+    Some(if inverted { !bits } else { bits })
 }
 
 /// `FUTEX_WAKE_OP`'s operation, `{FUTEX_OP_SET, 0, FUTEX_OP_CMP_GT, 1}`,

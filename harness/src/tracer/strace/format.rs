@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use super::syntax::escape;
 use crate::trace::{
-    Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, errno_name, known_at_entry, merge_outs,
-    signal_name, syscall_name,
+    Arg, Event, EventKind, Ret, Sigaction, SockAddr, Termination, Tid, errno_name, known_at_entry,
+    merge_outs, signal_name, syscall_name,
 };
 
 /// A call entered and not yet printed whole.
@@ -323,7 +323,7 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
         Arg::ChildInfo { code, pid, status } => format!(
             "{{si_signo=SIGCHLD, si_code={code}, si_pid={pid}, si_uid=0, si_status={status}, si_utime=0, si_stime=0}}"
         ),
-        Arg::Text(t) if name == "rt_sigaction" => sigaction(t),
+        Arg::Sigaction(sa) => sigaction(sa),
         Arg::Time(t) => t.to_string(),
         Arg::Text(t) => t.clone(),
         Arg::Unknown => "...".to_string(),
@@ -373,15 +373,47 @@ fn sockaddr(a: &SockAddr) -> String {
     }
 }
 
-/// The decoder's `{handler, SA_RESTART}` as strace's struct.
-fn sigaction(text: &str) -> String {
-    let inner = text.trim_start_matches('{').trim_end_matches('}');
-    let (handler, flags) = inner.split_once(", ").unwrap_or((inner, "0"));
-    let handler = match handler {
-        "SIG_DFL" | "SIG_IGN" => handler.to_string(),
-        _ => "0x1".to_string(),
+/// `{sa_handler=0x5555..., sa_mask=[INT], sa_flags=SA_RESTORER|SA_RESTART,
+/// sa_restorer=0x7fff...}`, in strace's order of flags; the restorer only
+/// with `SA_RESTORER`.
+fn sigaction(sa: &Sigaction) -> String {
+    let handler = match sa.handler {
+        0 => "SIG_DFL".to_string(),
+        1 => "SIG_IGN".to_string(),
+        h => format!("{h:#x}"),
     };
-    format!("{{sa_handler={handler}, sa_mask=[], sa_flags={flags}}}")
+    let (names, rest) = match crate::values::flags(sa.flags, crate::values::STRACE_SA_FLAGS) {
+        Arg::Flags { names, rest } => (names, rest),
+        _ => (Vec::new(), sa.flags),
+    };
+    let mut s = format!(
+        "{{sa_handler={handler}, sa_mask={}, sa_flags={}",
+        sigset(sa.mask),
+        flags(&names, rest)
+    );
+    if sa.flags & crate::values::SA_RESTORER != 0 {
+        let _ = write!(s, ", sa_restorer={:#x}", sa.restorer);
+    }
+    s.push('}');
+    s
+}
+
+/// A signal set as strace prints it: `[INT TERM]`, or when two thirds of
+/// the 64 signals or more are in it, those that are not, `~[KILL STOP]`.
+fn sigset(mask: u64) -> String {
+    let (bits, prefix) = if mask.count_ones() >= 64 * 2 / 3 {
+        (!mask, "~")
+    } else {
+        (mask, "")
+    };
+    let names: Vec<String> = (0..64)
+        .filter(|i| bits & (1 << i) != 0)
+        .map(|i| {
+            let name = signal_name(i + 1);
+            name.strip_prefix("SIG").unwrap_or(&name).to_string()
+        })
+        .collect();
+    format!("{prefix}[{}]", names.join(" "))
 }
 
 /// `= value (note)`, or `= -1 ERRNO (description)`.
