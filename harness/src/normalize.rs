@@ -694,6 +694,8 @@ impl Renderer<'_> {
             ),
             Arg::Time(t) => t.to_string(),
             Arg::Sigaction(sa) => crate::values::sigaction_text(sa),
+            // Addresses, which transcripts leave out (see `args`).
+            Arg::Members(_) => String::new(),
             Arg::Text(t) => t.clone(),
             Arg::Unknown => "?".to_string(),
         }
@@ -886,6 +888,7 @@ impl Renderer<'_> {
         let redacted = self.redacted_len(rec);
         rec.args[range]
             .iter()
+            .filter(|a| !matches!(a, Arg::Members(_)))
             .map(|a| self.arg_of(r, a, redacted))
             .collect()
     }
@@ -1429,6 +1432,7 @@ pub fn raw_lines(trace: &Trace) -> Vec<String> {
                     let outs: Vec<String> = x
                         .outs
                         .iter()
+                        .filter(|(_, a)| !matches!(a, Arg::Members(_)))
                         .map(|(k, a)| format!("{k}:{}", raw_arg(a)))
                         .collect();
                     let name = crate::trace::syscall_name(x.nr);
@@ -1452,7 +1456,11 @@ pub fn raw_lines(trace: &Trace) -> Vec<String> {
 }
 
 fn raw_args(args: &[Arg]) -> String {
-    args.iter().map(raw_arg).collect::<Vec<_>>().join(", ")
+    args.iter()
+        .filter(|a| !matches!(a, Arg::Members(_)))
+        .map(raw_arg)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn raw_arg(a: &Arg) -> String {

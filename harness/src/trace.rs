@@ -70,6 +70,10 @@ pub enum Arg {
     Time(Time),
     /// A `struct sigaction` given to `rt_sigaction`.
     Sigaction(Sigaction),
+    /// Named values strace prints beside a call's arguments or in its
+    /// struct, and transcripts leave out: `clone`'s stack and tid pointers,
+    /// `clone3`'s members after its flags (`exit_signal`, `stack`, ...).
+    Members(Vec<(&'static str, Arg)>),
     /// Text the decoder composed (a wait status, say) that holds no fd or tid.
     Text(String),
     /// An output pointer at entry: filled in at exit if the call succeeds.

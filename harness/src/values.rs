@@ -101,22 +101,74 @@ pub(crate) fn open_flags_value(names: &[&str], rest: u64) -> u64 {
     })
 }
 
+/// `clone` flags and, in their low byte, the exit signal, named (a
+/// real-time one stays bits).
 pub(crate) fn clone_flags(value: u64) -> Arg {
     match flags(value & !0xff, CLONE_FLAGS) {
         Arg::Flags { mut names, rest } => {
             let signal = value & 0xff;
-            if signal == libc::SIGCHLD as u64 {
-                names.push("SIGCHLD");
-                Arg::Flags { names, rest }
-            } else {
-                Arg::Flags {
+            match nix::sys::signal::Signal::try_from(signal as i32) {
+                Ok(s) => {
+                    names.push(s.as_str());
+                    Arg::Flags { names, rest }
+                }
+                Err(_) => Arg::Flags {
                     names,
                     rest: rest | signal,
-                }
+                },
             }
         }
         other => other,
     }
+}
+
+/// What strace prints of `clone`'s arguments besides its flags (x86_64's
+/// order: flags, stack, parent tid, child tid, tls): the stack, then each
+/// pointer its flags make the kernel use.
+pub(crate) fn clone_members(flags: u64, stack: u64, parent: u64, child: u64, tls: u64) -> Arg {
+    let mut m = vec![("child_stack", Arg::Ptr(stack))];
+    if flags & CLONE_PARENT_SETTID != 0 {
+        m.push(("parent_tid", Arg::Ptr(parent)));
+    }
+    if flags & CLONE_SETTLS != 0 {
+        m.push(("tls", Arg::Ptr(tls)));
+    }
+    if flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0 {
+        m.push(("child_tidptr", Arg::Ptr(child)));
+    }
+    Arg::Members(m)
+}
+
+/// What strace prints of a `struct clone_args` after its flags, from its
+/// 64-bit words in order (flags, pidfd, child_tid, parent_tid, exit_signal,
+/// stack, stack_size, tls): the pointers the flags make the kernel use, the
+/// exit signal by name, the stack and its size.
+pub(crate) fn clone3_members(w: &[u64; 8]) -> Arg {
+    let flags = w[0];
+    let mut m = Vec::new();
+    if flags & CLONE_PIDFD != 0 {
+        m.push(("pidfd", Arg::Ptr(w[1])));
+    }
+    if flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0 {
+        m.push(("child_tid", Arg::Ptr(w[2])));
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        m.push(("parent_tid", Arg::Ptr(w[3])));
+    }
+    let signal = match w[4] {
+        0 => Arg::Int(0),
+        s => match i32::try_from(s) {
+            Ok(n @ 1..=64) => Arg::Text(crate::trace::signal_name(n)),
+            _ => Arg::Int(s as i64),
+        },
+    };
+    m.push(("exit_signal", signal));
+    m.push(("stack", Arg::Ptr(w[5])));
+    m.push(("stack_size", Arg::Hex(w[6])));
+    if flags & CLONE_SETTLS != 0 {
+        m.push(("tls", Arg::Ptr(w[7])));
+    }
+    Arg::Members(m)
 }
 
 pub(crate) fn fd(value: u64) -> Arg {

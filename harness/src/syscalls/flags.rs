@@ -254,6 +254,11 @@ pub(crate) const SA_FLAGS: &[(u64, &str)] = &[
 ];
 
 /// `futex` operations by command number, plain and with `FUTEX_PRIVATE_FLAG`.
+pub(crate) const CLONE_PIDFD: u64 = c!(CLONE_PIDFD);
+pub(crate) const CLONE_PARENT_SETTID: u64 = c!(CLONE_PARENT_SETTID);
+pub(crate) const CLONE_CHILD_SETTID: u64 = c!(CLONE_CHILD_SETTID);
+pub(crate) const CLONE_CHILD_CLEARTID: u64 = c!(CLONE_CHILD_CLEARTID);
+pub(crate) const CLONE_SETTLS: u64 = c!(CLONE_SETTLS);
 /// `SA_RESTORER`, which libc does not export.
 pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
 /// The `SA_*` flags in the order strace prints them.

@@ -5,12 +5,25 @@ use super::*;
 /// The arguments at entry, if `nr` is one of these calls.
 pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
     Some(match nr as libc::c_long {
-        libc::SYS_clone => vec![clone_flags(a[0])],
-        libc::SYS_clone3 => {
-            let f = mem.read_u64(a[0]).unwrap_or(0);
-            let signal = mem.read_u64(a[0] + 32).unwrap_or(0);
-            vec![clone_flags(f | (signal & 0xff)), int(a[1])]
-        }
+        libc::SYS_clone => vec![
+            clone_flags(a[0]),
+            clone_members(a[0], a[1], a[2], a[3], a[4]),
+        ],
+        libc::SYS_clone3 => match mem.read_exact(a[0], 64) {
+            Some(raw) => {
+                let mut w = [0u64; 8];
+                for (i, c) in raw.chunks_exact(8).enumerate() {
+                    w[i] = u64::from_ne_bytes(c.try_into().expect("8 bytes"));
+                }
+                vec![
+                    clone_flags(w[0] | (w[4] & 0xff)),
+                    int(a[1]),
+                    clone3_members(&w),
+                ]
+            }
+            // NULL, or a struct it cannot read: strace prints the address.
+            None => vec![Arg::Ptr(a[0]), int(a[1])],
+        },
         libc::SYS_fork | libc::SYS_vfork => Vec::new(),
         libc::SYS_execve => vec![
             Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),

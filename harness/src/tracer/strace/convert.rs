@@ -344,17 +344,30 @@ impl<'a> Args<'a> {
                 self.timespec(2),
                 self.ptr(3),
             ],
-            "clone" => vec![
-                self.named("flags")
-                    .and_then(raw_value)
-                    .map_or(Arg::Unknown, d::clone_flags),
-            ],
-            "clone3" => vec![
-                self.get(0)
-                    .and_then(clone3_flags)
-                    .map_or(Arg::Unknown, d::clone_flags),
-                int(1),
-            ],
+            "clone" => {
+                let Some(flags) = self.named("flags").and_then(raw_value) else {
+                    return vec![Arg::Unknown];
+                };
+                let ptr = |name: &str| self.named(name).map_or(0, ptr_of);
+                vec![
+                    d::clone_flags(flags),
+                    d::clone_members(
+                        flags,
+                        ptr("child_stack"),
+                        ptr("parent_tid"),
+                        ptr("child_tidptr"),
+                        ptr("tls"),
+                    ),
+                ]
+            }
+            "clone3" => match self.get(0).and_then(clone3_words) {
+                Some(w) => vec![
+                    d::clone_flags(w[0] | (w[4] & 0xff)),
+                    int(1),
+                    d::clone3_members(&w),
+                ],
+                None => vec![self.ptr(0), int(1)],
+            },
             "fork" | "vfork" | "getpid" | "getppid" | "gettid" | "sched_yield" | "pause" => {
                 Vec::new()
             }
@@ -576,9 +589,14 @@ fn strip(v: &Value) -> &Value {
     }
 }
 
-/// Only whether a pointer is NULL: 0 or 1.
+/// A pointer's address as strace printed it; 1 for one it printed by what
+/// it points to (a struct, a set), 0 for NULL.
 fn ptr_of(v: &Value) -> u64 {
-    u64::from(!matches!(strip(v), Value::Null | Value::Int(0)))
+    match strip(v) {
+        Value::Null | Value::Int(0) => 0,
+        Value::Hex(p) => *p,
+        _ => 1,
+    }
 }
 
 /// The raw number a value stands for: numbers, and constants and flag sets
@@ -909,7 +927,7 @@ fn epoll_event(v: &Value) -> Option<EpollEvent> {
 }
 
 /// `{flags=CLONE_VM|..., exit_signal=SIGCHLD, ...}` (maybe `=> {...}`).
-fn clone3_flags(v: &Value) -> Option<u64> {
+fn clone3_words(v: &Value) -> Option<[u64; 8]> {
     let v = match strip(v) {
         Value::Changed(given, _) => strip(given),
         other => other,
@@ -918,10 +936,17 @@ fn clone3_flags(v: &Value) -> Option<u64> {
         return None;
     };
     let flags = raw_value(member(fields, "flags")?)?;
-    let signal = member(fields, "exit_signal")
-        .and_then(raw_value)
-        .unwrap_or(0);
-    Some(flags | (signal & 0xff))
+    let word = |name: &str| member(fields, name).map_or(0, |v| raw_value(v).unwrap_or(ptr_of(v)));
+    Some([
+        flags,
+        word("pidfd"),
+        word("child_tid"),
+        word("parent_tid"),
+        word("exit_signal"),
+        word("stack"),
+        word("stack_size"),
+        word("tls"),
+    ])
 }
 
 /// A wait status from strace's `[{WIFEXITED(s) && WEXITSTATUS(s) == 3}]`.
@@ -1101,7 +1126,12 @@ mod tests {
         assert_eq!(args[0], Arg::Int(33));
         assert_eq!(
             args[1],
-            Arg::Text("{handler, SA_SIGINFO|SA_RESTORER|SA_ONSTACK|SA_RESTART}".into())
+            Arg::Sigaction(Sigaction {
+                handler: 0x7f00,
+                mask: 0,
+                flags: 0x0c00_0004 | 0x1000_0000,
+                restorer: 0x7f01,
+            })
         );
     }
 

@@ -232,11 +232,38 @@ fn time(at: Duration) -> String {
 }
 
 fn args_text(name: &str, args: &[Arg], first: usize) -> String {
-    args.iter()
+    let mut shown: Vec<String> = args
+        .iter()
         .enumerate()
         .map(|(i, a)| arg_text(name, first + i, a))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    clone_args(name, args, first, &mut shown);
+    shown.join(", ")
+}
+
+/// `clone`'s and `clone3`'s arguments in strace's order: `clone`'s stack
+/// before its flags and its tid pointers after, `clone3`'s members inside
+/// its struct, after the flags.
+fn clone_args(name: &str, args: &[Arg], first: usize, shown: &mut Vec<String>) {
+    let members = args.iter().position(|a| matches!(a, Arg::Members(_)));
+    match (name, first, members) {
+        ("clone", 0, Some(at)) if at > 0 => {
+            // `child_stack=..., flags=..., child_tidptr=...`.
+            let all = shown.remove(at);
+            let (stack, rest) = all.split_once(", ").unwrap_or((&all, ""));
+            let flags = shown.remove(0);
+            shown.insert(0, stack.to_string());
+            shown.insert(1, flags);
+            if !rest.is_empty() {
+                shown.insert(2, rest.to_string());
+            }
+        }
+        ("clone3", 0, Some(at)) if at > 0 => {
+            let members = shown.remove(at);
+            shown[0] = format!("{}, {members}}}", shown[0]);
+        }
+        _ => {}
+    }
 }
 
 /// Whether argument `index` of syscall `name` is a signal number, by the
@@ -255,27 +282,30 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
         // signal (`kill(pid, 0)` asks whether pid exists), printed as 0.
         Arg::Int(v) if *v != 0 && is_signal_arg(name, index) => signal_name(*v as i32),
         Arg::Int(v) => v.to_string(),
-        Arg::Hex(v) => format!("{v:#x}"),
+        Arg::Hex(v) => hex(*v),
         Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
         Arg::Ptr(p) | Arg::Out(p) | Arg::Word(p) => format!("{p:#x}"),
         Arg::Sym(s) => (*s).to_string(),
         Arg::Flags { names, rest } if index == 0 && matches!(name, "clone" | "clone3") => {
-            // The exit signal travels with the flags natively; strace shows
-            // it apart, in a named argument or member.
-            let (signals, flag_names): (Vec<&str>, Vec<&str>) =
-                names.iter().partition(|n| n.starts_with("SIG"));
-            let signal = signals.first().copied().unwrap_or("0");
+            // `clone` shows its stack first, `clone3` its struct's members
+            // after the flags (see `clone_args`); the exit signal travels
+            // with the flags natively, and strace shows `clone3`'s apart.
             if name == "clone" {
-                let mut all = flag_names;
-                all.extend(signals);
-                format!("child_stack=NULL, flags={}", flags(&all, *rest))
+                format!("flags={}", flags(names, *rest))
             } else {
-                format!(
-                    "{{flags={}, exit_signal={signal}}}",
-                    flags(&flag_names, *rest)
-                )
+                let flag_names: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| !n.starts_with("SIG"))
+                    .collect();
+                format!("{{flags={}", flags(&flag_names, *rest))
             }
         }
+        Arg::Members(members) => members
+            .iter()
+            .map(|(k, v)| format!("{k}={}", arg_text("", 1, v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         Arg::Flags { names, rest } => flags(names, *rest),
         Arg::Addr(addr) => sockaddr(addr),
         Arg::Bytes { head, len } => {
