@@ -631,6 +631,7 @@ impl Renderer<'_> {
             Arg::Tid(t) => self.task(*t),
             Arg::Int(v) => v.to_string(),
             Arg::Hex(v) => format!("{v:#x}"),
+            Arg::Mode(v) => crate::values::mode_text(*v),
             Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
             Arg::Ptr(_) | Arg::Out(_) => "0x…".to_string(),
             Arg::Sym(s) => (*s).to_string(),

@@ -24,6 +24,8 @@ pub enum Arg {
     Int(i64),
     /// A value best shown in hex (unknown flags, ioctl requests).
     Hex(u64),
+    /// A file mode, shown in octal (`0644`).
+    Mode(u64),
     /// A pointer the decoder does not follow; never shown by value, as it varies run to run.
     Ptr(u64),
     /// A symbolic constant such as `AF_INET` or `F_SETFL`.
@@ -138,7 +140,8 @@ impl Time {
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let field = if self.micros { "tv_usec" } else { "tv_nsec" };
-        write!(f, "{{tv_sec={}, {field}={}}}", self.secs, self.frac)
+        // `time_t` is signed.
+        write!(f, "{{tv_sec={}, {field}={}}}", self.secs as i64, self.frac)
     }
 }
 

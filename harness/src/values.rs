@@ -69,20 +69,31 @@ pub(crate) fn protocol(value: u64) -> Arg {
     sym_or_int(value, PROTOCOLS)
 }
 
-/// Open flags: the access mode first, then the status flags.
+/// Open flags: the access mode first, then the status flags, and
+/// `O_TMPFILE` (which holds `O_DIRECTORY`'s bit) last.
 pub(crate) fn open_flags(value: u64) -> Arg {
     let mode = match value & 0o3 {
         0 => "O_RDONLY",
         1 => "O_WRONLY",
         _ => "O_RDWR",
     };
+    let tmpfile = value & O_TMPFILE == O_TMPFILE;
+    let value = if tmpfile { value & !O_TMPFILE } else { value };
     match flags(value & !0o3, O_FLAGS) {
         Arg::Flags { mut names, rest } => {
             names.insert(0, mode);
+            if tmpfile {
+                names.push("O_TMPFILE");
+            }
             Arg::Flags { names, rest }
         }
         other => other,
     }
+}
+
+/// Whether open flags make the call take a mode (`O_CREAT`, `O_TMPFILE`).
+pub(crate) fn open_takes_mode(value: u64) -> bool {
+    value & O_CREAT != 0 || value & O_TMPFILE == O_TMPFILE
 }
 
 /// The number [`open_flags`] decoded: what strace prints before the names
@@ -93,6 +104,7 @@ pub(crate) fn open_flags_value(names: &[&str], rest: u64) -> u64 {
             "O_RDONLY" => 0,
             "O_WRONLY" => 1,
             "O_RDWR" => 2,
+            "O_TMPFILE" => O_TMPFILE,
             other => O_FLAGS
                 .iter()
                 .find(|(_, n)| *n == other)
@@ -169,6 +181,16 @@ pub(crate) fn clone3_members(w: &[u64; 8]) -> Arg {
         m.push(("tls", Arg::Ptr(w[7])));
     }
     Arg::Members(m)
+}
+
+/// A file mode as strace prints it (`%#03o`): `0644`, `000`.
+pub(crate) fn mode_text(mode: u64) -> String {
+    let s = if mode == 0 {
+        "0".to_string()
+    } else {
+        format!("0{mode:o}")
+    };
+    format!("{s:0>3}")
 }
 
 pub(crate) fn fd(value: u64) -> Arg {
@@ -400,6 +422,8 @@ pub(crate) fn ret_arg(nr: u64, arg1: u64, v: u64) -> Arg {
         | libc::SYS_gettid => Arg::Tid(v as i32),
         libc::SYS_wait4 if (v as i64) > 0 => Arg::Tid(v as i32),
         libc::SYS_mmap | libc::SYS_mremap | libc::SYS_brk => Arg::Ptr(v),
+        // A file offset, however large.
+        libc::SYS_lseek => int(v),
         _ if nr == crate::syscalls::MMAP2_I386 => Arg::Ptr(v),
         _ if v > u64::from(u32::MAX) => Arg::Ptr(v),
         _ => int(v),

@@ -254,6 +254,17 @@ pub(crate) const SA_FLAGS: &[(u64, &str)] = &[
 ];
 
 /// `futex` operations by command number, plain and with `FUTEX_PRIVATE_FLAG`.
+pub(crate) const O_CREAT: u64 = c!(O_CREAT);
+/// `O_TMPFILE`, with the `O_DIRECTORY` bit it includes.
+pub(crate) const O_TMPFILE: u64 = c!(O_TMPFILE);
+/// `lseek`'s whence.
+pub(crate) const SEEK_WHENCES: &[(u64, &str)] = &[
+    (c!(SEEK_SET), "SEEK_SET"),
+    (c!(SEEK_CUR), "SEEK_CUR"),
+    (c!(SEEK_END), "SEEK_END"),
+    (c!(SEEK_DATA), "SEEK_DATA"),
+    (c!(SEEK_HOLE), "SEEK_HOLE"),
+];
 pub(crate) const CLONE_PIDFD: u64 = c!(CLONE_PIDFD);
 pub(crate) const CLONE_PARENT_SETTID: u64 = c!(CLONE_PARENT_SETTID);
 pub(crate) const CLONE_CHILD_SETTID: u64 = c!(CLONE_CHILD_SETTID);

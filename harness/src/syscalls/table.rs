@@ -4,8 +4,8 @@
 
 use super::flags::{
     CLOCKS, EPOLL_CREATE_FLAGS, EPOLL_OPS, FAMILIES, FCNTL_CMDS, ID_TYPES, IOCTL_REQUESTS,
-    MSG_FLAGS, O_FLAGS, PROTOCOLS, PTRACE_REQUESTS, SHUTDOWN_HOWS, SIGPROCMASK_HOWS, SOCK_FLAGS,
-    SOCKOPT_LEVELS, TIMER_FLAGS, WAIT_OPTIONS, WAITID_OPTIONS,
+    MSG_FLAGS, O_FLAGS, PROTOCOLS, PTRACE_REQUESTS, SEEK_WHENCES, SHUTDOWN_HOWS, SIGPROCMASK_HOWS,
+    SOCK_FLAGS, SOCKOPT_LEVELS, TIMER_FLAGS, WAIT_OPTIONS, WAITID_OPTIONS,
 };
 use super::row::{Class, Class::*, Kind, Kind::*, Syscall, TimeUnit::*};
 
@@ -55,6 +55,7 @@ pub(super) static SYSCALLS: &[Syscall] = &[
     row(l::SYS_ioctl, "ioctl", Ioctl, &[Fd, Sym(IOCTL_REQUESTS), Varies]),
     row(l::SYS_open, "open", Open, &[Path, OpenFlags]),
     row(l::SYS_openat, "openat", Open, &[Varies, Path, OpenFlags]),
+    row(l::SYS_lseek, "lseek", Other, &[Fd, Long, Sym(SEEK_WHENCES)]),
     row(l::SYS_pipe, "pipe", Pipe, &[Ptr]),
     row(l::SYS_pipe2, "pipe2", Pipe, &[Ptr, Flags(O_FLAGS)]),
     // Readiness.
@@ -77,7 +78,7 @@ pub(super) static SYSCALLS: &[Syscall] = &[
     // Threads and processes.
     row(l::SYS_futex, "futex", Futex, &[Word, Varies, Int, Timeout(Timespec), Varies, Varies]),
     row(l::SYS_clone, "clone", Spawn, &[CloneFlags]),
-    row(l::SYS_clone3, "clone3", Spawn, &[CloneFlags, Int]),
+    row(l::SYS_clone3, "clone3", Spawn, &[CloneFlags, Long]),
     row(l::SYS_fork, "fork", Spawn, &[]),
     row(l::SYS_vfork, "vfork", Spawn, &[]),
     row(l::SYS_execve, "execve", Exec, &[Path, Argv]),
@@ -94,7 +95,7 @@ pub(super) static SYSCALLS: &[Syscall] = &[
     row(l::SYS_kill, "kill", Kill, &[Pid, SignalNr]),
     row(l::SYS_tgkill, "tgkill", Kill, &[Pid, Pid, SignalNr]),
     row(l::SYS_tkill, "tkill", Kill, &[Pid, SignalNr]),
-    row(l::SYS_rt_sigaction, "rt_sigaction", Signal, &[SignalNr, Ptr, Ptr, Int]),
-    row(l::SYS_rt_sigprocmask, "rt_sigprocmask", Signal, &[Sym(SIGPROCMASK_HOWS), Ptr, Ptr, Int]),
+    row(l::SYS_rt_sigaction, "rt_sigaction", Signal, &[SignalNr, Ptr, Ptr, Long]),
+    row(l::SYS_rt_sigprocmask, "rt_sigprocmask", Signal, &[Sym(SIGPROCMASK_HOWS), Ptr, Ptr, Long]),
     row(l::SYS_pause, "pause", Signal, &[]),
 ];

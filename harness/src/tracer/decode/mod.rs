@@ -33,8 +33,8 @@ mod time;
 const POLLFD_MAX: usize = 64;
 /// How many events of an `epoll_wait` the trace keeps.
 const EPOLL_EVENTS_MAX: usize = 64;
-/// The size of a kernel `fd_set`, in bits.
-const FD_SETSIZE: u64 = 1024;
+/// How many fds of a `select` set the decoder reads at most.
+const FD_BITS_MAX: u64 = 1 << 20;
 
 /// Reads memory of a stopped tracee.
 pub(crate) struct Memory {
@@ -97,6 +97,12 @@ impl Memory {
         }
         Some(String::from_utf8_lossy(&out).into_owned())
     }
+}
+
+/// A path argument: the string, or its address if it is NULL or cannot be
+/// read (as strace prints it).
+fn path(mem: &Memory, addr: u64) -> Arg {
+    mem.read_cstr(addr, 4096).map_or(Arg::Ptr(addr), Arg::Str)
 }
 
 fn sockaddr(mem: &Memory, addr: u64, len: u64) -> Arg {
@@ -205,7 +211,8 @@ fn fd_set_members(mem: &Memory, addr: u64, nfds: u64) -> Option<Vec<i32>> {
     if addr == 0 {
         return None;
     }
-    let bits = nfds.min(FD_SETSIZE);
+    // As strace: every fd below nfds (an int), whatever the kernel's limit.
+    let bits = u64::from((nfds as i32).max(0) as u32).min(FD_BITS_MAX);
     let raw = mem.read_exact(addr, 8 * bits.div_ceil(64) as usize)?;
     Some(fd_set_bits(&raw, bits))
 }
@@ -288,19 +295,20 @@ fn timespec(mem: &Memory, addr: u64) -> Arg {
 /// Decodes a syscall's inputs at entry.
 pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
     use syscalls::Class::*;
+    let a = &syscalls::by_nr(nr).map_or(*a, |row| row.as_kernel_reads(a));
     let args = match syscalls::class_of(nr) {
         Socket | Bind | Connect | Listen | Accept | SockName | SockOpt | Shutdown => {
             net::entry(mem, nr, a)
         }
         Read | Write => io::entry(mem, nr, a),
-        Close | Dup | Fcntl | Ioctl | Open | Pipe => desc::entry(mem, nr, a),
+        Close | Dup | Fcntl | Ioctl | Open | Pipe | Other => desc::entry(mem, nr, a),
         Select | Poll => poll_select::entry(mem, nr, a),
         EpollCreate | EpollCtl | EpollWait => epoll::entry(mem, nr, a),
         Sleep | Yield => time::entry(mem, nr, a),
         Futex => futex::entry(mem, nr, a),
         Spawn | Exec | Reap | Exit | Identity | Ptrace => process::entry(mem, nr, a),
         Kill | Signal => signal::entry(mem, nr, a),
-        EpollOld | Other => None,
+        EpollOld => None,
     };
     let args = args.unwrap_or_else(|| vec![Arg::Text("...".into())]);
     Call { nr, args }

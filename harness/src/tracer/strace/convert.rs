@@ -255,14 +255,26 @@ impl<'a> Args<'a> {
                 };
                 vec![fd(0), self.ioctl_request(), arg]
             }
-            "open" => vec![self.path(0), self.with(1, d::open_flags)],
-            "openat" => vec![
-                match self.get(0) {
-                    Some(Value::Sym(s)) if s == "AT_FDCWD" => Arg::Sym("AT_FDCWD"),
-                    _ => fd(0),
-                },
-                self.path(1),
-                self.with(2, d::open_flags),
+            "open" | "openat" => {
+                let at = usize::from(self.name == "openat");
+                let mut v = Vec::new();
+                if at == 1 {
+                    v.push(match self.get(0) {
+                        Some(Value::Sym(s)) if s == "AT_FDCWD" => Arg::Sym("AT_FDCWD"),
+                        _ => fd(0),
+                    });
+                }
+                v.push(self.path(at));
+                v.push(self.with(at + 1, d::open_flags));
+                if self.raw(at + 1).is_some_and(d::open_takes_mode) {
+                    v.push(self.with(at + 2, Arg::Mode));
+                }
+                v
+            }
+            "lseek" => vec![
+                fd(0),
+                int(1),
+                self.with(2, |x| d::sym_or_int(x, d::SEEK_WHENCES)),
             ],
             "pipe" => vec![out(0, &|| fd_pair(self.get(0)?))],
             "pipe2" => vec![
@@ -488,8 +500,8 @@ impl<'a> Args<'a> {
                 let b = &bytes[..bytes.len().min(4096)];
                 Arg::Str(String::from_utf8_lossy(b).into_owned())
             }
-            Some(Value::Null) => Arg::Str(String::new()),
-            _ => Arg::Unknown,
+            Some(v) => Arg::Ptr(ptr_of(v)),
+            None => Arg::Unknown,
         }
     }
 
@@ -643,6 +655,7 @@ fn symbol_value(name: &str) -> Option<u64> {
         d::SIGPROCMASK_HOWS,
         d::FD_FLAGS,
         d::PTRACE_REQUESTS,
+        d::SEEK_WHENCES,
     ];
     for table in TABLES {
         if let Some((v, _)) = table.iter().find(|(_, n)| *n == name) {
@@ -653,6 +666,7 @@ fn symbol_value(name: &str) -> Option<u64> {
         "O_RDONLY" => return Some(0),
         "O_WRONLY" => return Some(1),
         "O_RDWR" => return Some(2),
+        "O_TMPFILE" => return Some(d::O_TMPFILE),
         "AT_FDCWD" => return Some(libc::AT_FDCWD as i64 as u64),
         // strace names socket option levels SOL_*.
         "SOL_IP" => return Some(0),

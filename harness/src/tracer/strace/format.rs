@@ -283,6 +283,7 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
         Arg::Int(v) if *v != 0 && is_signal_arg(name, index) => signal_name(*v as i32),
         Arg::Int(v) => v.to_string(),
         Arg::Hex(v) => hex(*v),
+        Arg::Mode(v) => crate::values::mode_text(*v),
         Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
         Arg::Ptr(p) | Arg::Out(p) | Arg::Word(p) => format!("{p:#x}"),
         Arg::Sym(s) => (*s).to_string(),
