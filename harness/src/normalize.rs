@@ -639,26 +639,38 @@ impl Renderer<'_> {
             Arg::Addr(a) => self.addr(a),
             Arg::Bytes { head, len } => self.bytes(head, *len),
             Arg::Str(s) => format!("{s:?}"),
-            Arg::Strs(v) => format!(
-                "[{}]",
-                v.iter()
+            Arg::Strs(v) => {
+                let mut items: Vec<String> = v
+                    .iter()
+                    .take(crate::trace::ARGV_SHOWN)
                     .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+                    .collect();
+                if v.len() > crate::trace::ARGV_SHOWN {
+                    items.push("...".into());
+                }
+                format!("[{}]", items.join(", "))
+            }
+            Arg::SigSet(mask) => format!("{mask:#x}"),
+            Arg::Env { vars, .. } => format!("0x… /* {vars} vars */"),
             Arg::IntRef(v) => format!("[{v}]"),
             Arg::FdPair(a, b) => format!("[{}, {}]", self.fd(r, *a), self.fd(r, *b)),
             Arg::PollFds(list) => {
-                let items: Vec<String> = list
+                let mut items: Vec<String> = list
                     .iter()
-                    .map(|p| {
-                        format!(
+                    .take(crate::trace::ARGV_SHOWN)
+                    .map(|p| match p.fd {
+                        // As strace: a negative fd (ignored) without its events.
+                        fd if fd < 0 => format!("{{fd={fd}}}"),
+                        fd => format!(
                             "{{fd={}, events={}}}",
-                            self.fd(r, p.fd),
-                            flags_text(&p.events, 0)
-                        )
+                            self.fd(r, fd),
+                            flags_text(&p.events, p.rest)
+                        ),
                     })
                     .collect();
+                if list.len() > crate::trace::ARGV_SHOWN {
+                    items.push("...".into());
+                }
                 format!("[{}]", items.join(", "))
             }
             Arg::FdSet { given, .. } => self.fd_set(r, given),

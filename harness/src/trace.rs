@@ -38,7 +38,8 @@ pub enum Arg {
     Bytes { head: Vec<u8>, len: u64 },
     /// A NUL-terminated string (paths).
     Str(String),
-    /// A string array (argv), maybe truncated.
+    /// A string array (argv). One more than [`ARGV_SHOWN`] strings says
+    /// the array goes on: shown are the first `ARGV_SHOWN` and `...`.
     Strs(Vec<String>),
     /// An integer passed by reference, shown `[v]` like strace.
     IntRef(i64),
@@ -70,6 +71,11 @@ pub enum Arg {
     /// A `struct timespec` or `struct timeval` passed by value (a timeout,
     /// a sleep's length).
     Time(Time),
+    /// A signal mask (bit `n - 1` for signal `n`), shown `[INT TERM]`.
+    SigSet(u64),
+    /// An environment (`execve`'s `envp`): its address and how many
+    /// variables it holds, shown `0x7ffd... /* 23 vars */`.
+    Env { addr: u64, vars: u64 },
     /// A `struct sigaction` given to `rt_sigaction`.
     Sigaction(Sigaction),
     /// Named values strace prints beside a call's arguments or in its
@@ -83,6 +89,10 @@ pub enum Arg {
     /// An argument that could not be read.
     Unknown,
 }
+
+/// How many strings of an argv strace shows (and the trace keeps, and one
+/// more to say there are more).
+pub const ARGV_SHOWN: usize = 32;
 
 /// A `struct sigaction` as the kernel reads it: the handler (0 is
 /// `SIG_DFL`, 1 `SIG_IGN`, else its address), the signals blocked while it
@@ -150,6 +160,8 @@ impl fmt::Display for Time {
 pub struct PollFd {
     pub fd: i32,
     pub events: Vec<&'static str>,
+    /// Event bits `events` has no name for.
+    pub rest: u64,
     /// `None` until the syscall returned.
     pub revents: Option<Vec<&'static str>>,
 }

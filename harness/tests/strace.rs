@@ -203,7 +203,8 @@ fn live_log(program: &str, backend: Option<&str>) -> String {
 /// appearance, times, durations and strace's column padding taken out, an
 /// `<unfinished ...>` entry joined with its `<... resumed>` end, and stack,
 /// heap and library addresses (which differ with the tracer's environment)
-/// as `0x…`.
+/// as `0x…`. The first line, the execve that started the program (which
+/// the native tracer sees only end), is left out.
 fn calls_of(log: &str) -> Vec<String> {
     let mut tids: Vec<String> = Vec::new();
     let mut open: std::collections::HashMap<String, usize> = Default::default();
@@ -250,17 +251,14 @@ fn calls_of(log: &str) -> Vec<String> {
     }
     lines
         .into_iter()
+        .skip(1)
         .map(|l| {
             let mut out = String::new();
-            for (i, word) in l
-                .split_inclusive(|c: char| !c.is_ascii_alphanumeric())
-                .enumerate()
-            {
+            for word in l.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
                 let (w, sep) = word.split_at(
                     word.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
                         .len(),
                 );
-                let _ = i;
                 if let Some(n) = tids.iter().position(|t| t == w) {
                     out.push_str(&format!("T{n}"));
                 } else if w.len() == 14

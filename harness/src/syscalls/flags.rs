@@ -14,8 +14,9 @@ macro_rules! c {
 
 /// How many bytes of a read or written buffer the trace keeps.
 pub const BUFFER_HEAD: usize = 64;
-/// How many argv entries of an `execve` the trace keeps.
-pub(crate) const ARGV_MAX: usize = 8;
+/// How many argv entries of an `execve` the trace keeps: those strace
+/// shows, and one more to say there are more.
+pub(crate) const ARGV_MAX: usize = crate::trace::ARGV_SHOWN + 1;
 pub(crate) const SOCK_TYPES: &[(u64, &str)] = &[
     (c!(SOCK_STREAM), "SOCK_STREAM"),
     (c!(SOCK_DGRAM), "SOCK_DGRAM"),

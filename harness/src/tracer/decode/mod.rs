@@ -110,12 +110,9 @@ fn sockaddr(mem: &Memory, addr: u64, len: u64) -> Arg {
         return Arg::Ptr(0);
     }
     let len = (len as usize).min(128);
-    let Some(b) = mem.read(addr, len) else {
-        return Arg::Unknown;
+    let Some(b) = mem.read(addr, len).filter(|b| b.len() >= 2) else {
+        return Arg::Ptr(addr);
     };
-    if b.len() < 2 {
-        return Arg::Unknown;
-    }
     let family = u16::from_ne_bytes([b[0], b[1]]);
     let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
     let addr = match i32::from(family) {
@@ -185,20 +182,22 @@ fn msg_bytes(mem: &Memory, msghdr: u64, len: u64) -> Arg {
 
 fn pollfds(mem: &Memory, addr: u64, n: u64, with_revents: bool) -> Arg {
     let n = (n as usize).min(POLLFD_MAX);
-    let Some(b) = mem.read_exact(addr, 8 * n) else {
-        return Arg::Unknown;
+    let Some(b) = mem.read_exact(addr, 8 * n).filter(|_| addr != 0) else {
+        return Arg::Ptr(addr);
     };
     let list = b
         .chunks_exact(8)
         .map(|c| {
             let events = |v: i16| match flags(v as u16 as u64, POLL_EVENTS) {
-                Arg::Flags { names, .. } => names,
-                _ => Vec::new(),
+                Arg::Flags { names, rest } => (names, rest),
+                _ => (Vec::new(), 0),
             };
+            let (given, rest) = events(i16::from_ne_bytes([c[4], c[5]]));
             PollFd {
                 fd: i32::from_ne_bytes([c[0], c[1], c[2], c[3]]),
-                events: events(i16::from_ne_bytes([c[4], c[5]])),
-                revents: with_revents.then(|| events(i16::from_ne_bytes([c[6], c[7]]))),
+                events: given,
+                rest,
+                revents: with_revents.then(|| events(i16::from_ne_bytes([c[6], c[7]])).0),
             }
         })
         .collect();
@@ -244,7 +243,7 @@ fn fd_set(mem: &Memory, addr: u64, nfds: u64) -> Arg {
     }
     match fd_set_members(mem, addr, nfds) {
         Some(given) => Arg::FdSet { given, ready: None },
-        None => Arg::Unknown,
+        None => Arg::Ptr(addr),
     }
 }
 
@@ -254,7 +253,7 @@ fn timeval(mem: &Memory, addr: u64) -> Arg {
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
         (Some(s), Some(us)) => values::timeval(s, us),
-        _ => Arg::Unknown,
+        _ => Arg::Ptr(addr),
     }
 }
 
@@ -263,7 +262,7 @@ fn epoll_event(mem: &Memory, addr: u64) -> Arg {
         return Arg::Ptr(0);
     }
     mem.read_exact(addr, 12)
-        .map_or(Arg::Unknown, |raw| Arg::Epoll(epoll_event_at(&raw)))
+        .map_or(Arg::Ptr(addr), |raw| Arg::Epoll(epoll_event_at(&raw)))
 }
 
 fn epoll_events(mem: &Memory, addr: u64, n: u64) -> Arg {
@@ -271,6 +270,12 @@ fn epoll_events(mem: &Memory, addr: u64, n: u64) -> Arg {
     mem.read_exact(addr, 12 * n).map_or(Arg::Unknown, |raw| {
         Arg::EpollEvents(raw.chunks_exact(12).map(epoll_event_at).collect())
     })
+}
+
+/// A signal mask (its first 64 signals); its address if it is NULL or
+/// cannot be read.
+fn sigset(mem: &Memory, addr: u64) -> Arg {
+    mem.read_u64(addr).map_or(Arg::Ptr(addr), Arg::SigSet)
 }
 
 fn sockopt_value(mem: &Memory, addr: u64, len: u64) -> Arg {
@@ -288,7 +293,7 @@ fn timespec(mem: &Memory, addr: u64) -> Arg {
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
         (Some(s), Some(ns)) => values::timespec(s, ns),
-        _ => Arg::Unknown,
+        _ => Arg::Ptr(addr),
     }
 }
 

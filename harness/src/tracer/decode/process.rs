@@ -25,15 +25,8 @@ pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
             None => vec![Arg::Ptr(a[0]), int(a[1])],
         },
         libc::SYS_fork | libc::SYS_vfork => Vec::new(),
-        libc::SYS_execve => vec![
-            Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),
-            argv(mem, a[1]),
-        ],
-        libc::SYS_execveat => vec![
-            fd(a[0]),
-            Arg::Str(mem.read_cstr(a[1], 4096).unwrap_or_default()),
-            argv(mem, a[2]),
-        ],
+        libc::SYS_execve => vec![path(mem, a[0]), argv(mem, a[1]), envp(mem, a[2])],
+        libc::SYS_execveat => vec![fd(a[0]), path(mem, a[1]), argv(mem, a[2]), envp(mem, a[3])],
         libc::SYS_wait4 => vec![
             wait_pid(a[0]),
             Arg::Out(a[1]),
@@ -84,7 +77,12 @@ fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
     child_info_arg(at(8), at(16), at(24))
 }
 
+/// An argv: its first strings (see [`Arg::Strs`]); its address if it is
+/// NULL or cannot be read.
 fn argv(mem: &Memory, addr: u64) -> Arg {
+    if mem.read_u64(addr).is_none() {
+        return Arg::Ptr(addr);
+    }
     let mut out = Vec::new();
     for i in 0..ARGV_MAX as u64 {
         match mem.read_u64(addr + 8 * i) {
@@ -93,4 +91,19 @@ fn argv(mem: &Memory, addr: u64) -> Arg {
         }
     }
     Arg::Strs(out)
+}
+
+/// How many variables of an environment are counted at most.
+const ENV_MAX: u64 = 1 << 16;
+
+/// An environment, as strace shows it: its address and how many variables
+/// it holds; only the address if it is NULL or cannot be read.
+fn envp(mem: &Memory, addr: u64) -> Arg {
+    if mem.read_u64(addr).is_none() {
+        return Arg::Ptr(addr);
+    }
+    let vars = (0..ENV_MAX)
+        .take_while(|i| mem.read_u64(addr + 8 * i).is_some_and(|p| p != 0))
+        .count() as u64;
+    Arg::Env { addr, vars }
 }

@@ -286,16 +286,15 @@ impl<'a> Args<'a> {
                     Phase::Exit(o, _) if ok => Some(o.note.as_deref()),
                     _ => None,
                 };
-                let fds = self
-                    .get(0)
-                    .and_then(|v| pollfds(v, revents))
-                    .unwrap_or(Arg::Unknown);
-                let last = if self.name == "poll" {
-                    int32(2)
-                } else {
-                    self.timespec(2)
+                let fds = match self.get(0) {
+                    Some(v) => pollfds(v, revents).unwrap_or_else(|| Arg::Ptr(ptr_of(v))),
+                    None => Arg::Unknown,
                 };
-                vec![fds, int(1), last]
+                if self.name == "poll" {
+                    vec![fds, int(1), int32(2)]
+                } else {
+                    vec![fds, int(1), self.timespec(2), self.sigset(3), int(4)]
+                }
             }
             "select" | "pselect6" => {
                 let ready = match phase {
@@ -345,8 +344,17 @@ impl<'a> Args<'a> {
                 });
                 match self.name {
                     "epoll_wait" => vec![fd(0), events, int32(2), int32(3)],
-                    "epoll_pwait" => vec![fd(0), events, int32(2), int32(3), self.ptr(4)],
-                    _ => vec![fd(0), events, int32(2), self.timespec(3), self.ptr(4)],
+                    "epoll_pwait" => {
+                        vec![fd(0), events, int32(2), int32(3), self.sigset(4), int(5)]
+                    }
+                    _ => vec![
+                        fd(0),
+                        events,
+                        int32(2),
+                        self.timespec(3),
+                        self.sigset(4),
+                        int(5),
+                    ],
                 }
             }
             "nanosleep" => vec![self.timespec(0), self.ptr(1)],
@@ -383,8 +391,8 @@ impl<'a> Args<'a> {
             "fork" | "vfork" | "getpid" | "getppid" | "gettid" | "sched_yield" | "pause" => {
                 Vec::new()
             }
-            "execve" => vec![self.path(0), self.argv(1)],
-            "execveat" => vec![fd(0), self.path(1), self.argv(2)],
+            "execve" => vec![self.path(0), self.argv(1), self.env(2)],
+            "execveat" => vec![fd(0), self.path(1), self.argv(2), self.env(3)],
             "wait4" => {
                 let reaped = ret.is_some_and(|v| v > 0);
                 vec![
@@ -505,23 +513,56 @@ impl<'a> Args<'a> {
         }
     }
 
+    /// An argv: strace's strings; one cut short (`"..."...`) gains a
+    /// byte, and a cut array (`, ...]`) a string, so that both print cut
+    /// again (see [`Arg::Strs`]).
     fn argv(&self, i: usize) -> Arg {
         match self.get(i) {
             Some(Value::Array(items) | Value::Set(items)) => Arg::Strs(
                 items
                     .iter()
                     .filter_map(|v| match strip(v) {
-                        Value::Str { bytes, .. } => {
+                        Value::Str { bytes, more } => {
                             let b = &bytes[..bytes.len().min(256)];
-                            Some(String::from_utf8_lossy(b).into_owned())
+                            let mut s = String::from_utf8_lossy(b).into_owned();
+                            if *more {
+                                s.push('.');
+                            }
+                            Some(s)
                         }
+                        Value::Ellipsis => Some(String::new()),
                         _ => None,
                     })
                     .take(d::ARGV_MAX)
                     .collect(),
             ),
-            Some(Value::Null) => Arg::Strs(Vec::new()),
-            _ => Arg::Unknown,
+            Some(v) => Arg::Ptr(ptr_of(v)),
+            None => Arg::Unknown,
+        }
+    }
+
+    /// An environment, `0x7ffd... /* 23 vars */`.
+    fn env(&self, i: usize) -> Arg {
+        match self.fields.get(i).map(|f| &f.value) {
+            Some(Value::Commented(v, note)) => {
+                match note.strip_suffix(" vars").and_then(|n| n.parse().ok()) {
+                    Some(vars) => Arg::Env {
+                        addr: ptr_of(v),
+                        vars,
+                    },
+                    None => Arg::Ptr(ptr_of(v)),
+                }
+            }
+            Some(v) => Arg::Ptr(ptr_of(v)),
+            None => Arg::Unknown,
+        }
+    }
+
+    /// A signal mask, `[USR1]`; a pointer strace printed as one.
+    fn sigset(&self, i: usize) -> Arg {
+        match self.get(i) {
+            Some(v) => sigset(v).map_or_else(|| Arg::Ptr(ptr_of(v)), Arg::SigSet),
+            None => Arg::Unknown,
         }
     }
 
@@ -859,11 +900,29 @@ fn pollfds(v: &Value, note: Option<Option<&str>>) -> Option<Arg> {
     let mut next = ready.iter().peekable();
     let mut list = Vec::new();
     for item in items.iter().take(64) {
-        let Value::Struct(f) = strip(item) else {
-            return None;
+        let f = match strip(item) {
+            Value::Struct(f) => f,
+            // strace showed the first 32: one more says there were more.
+            Value::Ellipsis => {
+                list.push(PollFd {
+                    fd: -1,
+                    events: Vec::new(),
+                    rest: 0,
+                    revents: note.map(|_| Vec::new()),
+                });
+                break;
+            }
+            _ => return None,
         };
         let fd = raw_value(member(f, "fd")?)? as i32;
-        let events = names(raw_value(member(f, "events")?)?);
+        // A negative fd is shown without its events.
+        let (events, rest) = match d::flags(
+            member(f, "events").and_then(raw_value).unwrap_or(0),
+            d::POLL_EVENTS,
+        ) {
+            Arg::Flags { names, rest } => (names, rest),
+            _ => (Vec::new(), 0),
+        };
         let revents = note.map(|_| match next.peek() {
             Some(&&(rfd, bits)) if rfd == fd => {
                 next.next();
@@ -874,6 +933,7 @@ fn pollfds(v: &Value, note: Option<Option<&str>>) -> Option<Arg> {
         list.push(PollFd {
             fd,
             events,
+            rest,
             revents,
         });
     }

@@ -325,26 +325,46 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
             q
         }
         Arg::Strs(v) => {
-            let items: Vec<String> = v
+            // As strace: the first 32 strings, each cut at 32 bytes.
+            let shown = crate::trace::ARGV_SHOWN;
+            let mut items: Vec<String> = v
                 .iter()
+                .take(shown)
                 .map(|s| {
+                    let b = s.as_bytes();
                     let mut q = String::from("\"");
-                    escape(s.as_bytes(), &mut q);
+                    escape(&b[..b.len().min(STRING_SHOWN)], &mut q);
                     q.push('"');
+                    if b.len() > STRING_SHOWN {
+                        q.push_str("...");
+                    }
                     q
                 })
                 .collect();
+            if v.len() > shown {
+                items.push("...".into());
+            }
             format!("[{}]", items.join(", "))
         }
         Arg::IntRef(v) => format!("[{v}]"),
         Arg::FdPair(a, b) => format!("[{a}, {b}]"),
         Arg::PollFds(list) => {
-            let items: Vec<String> = list
+            // As strace: a negative fd without its events, the first 32.
+            let mut items: Vec<String> = list
                 .iter()
-                .map(|p| format!("{{fd={}, events={}}}", p.fd, flags(&p.events, 0)))
+                .take(crate::trace::ARGV_SHOWN)
+                .map(|p| match p.fd {
+                    fd if fd < 0 => format!("{{fd={fd}}}"),
+                    fd => format!("{{fd={fd}, events={}}}", flags(&p.events, p.rest)),
+                })
                 .collect();
+            if list.len() > crate::trace::ARGV_SHOWN {
+                items.push("...".into());
+            }
             format!("[{}]", items.join(", "))
         }
+        Arg::SigSet(mask) => sigset(*mask),
+        Arg::Env { addr, vars } => format!("{addr:#x} /* {vars} vars */"),
         Arg::FdSet { given, .. } => fd_set(given),
         Arg::Epoll(ev) => epoll_event(ev),
         Arg::EpollEvents(list) => {
@@ -360,6 +380,9 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
         Arg::Unknown => "...".to_string(),
     }
 }
+
+/// How many bytes of a string in an array strace shows (its `-s 32`).
+const STRING_SHOWN: usize = 32;
 
 fn flags(names: &[&str], rest: u64) -> String {
     let mut parts: Vec<String> = names.iter().map(|s| (*s).to_string()).collect();
