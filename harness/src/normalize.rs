@@ -631,6 +631,7 @@ impl Renderer<'_> {
             Arg::Tid(t) => self.task(*t),
             Arg::Int(v) => v.to_string(),
             Arg::Hex(v) => format!("{v:#x}"),
+            Arg::Mode(v) => crate::values::mode_text(*v),
             Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
             Arg::Ptr(_) | Arg::Out(_) => "0x…".to_string(),
             Arg::Sym(s) => (*s).to_string(),
@@ -638,26 +639,38 @@ impl Renderer<'_> {
             Arg::Addr(a) => self.addr(a),
             Arg::Bytes { head, len } => self.bytes(head, *len),
             Arg::Str(s) => format!("{s:?}"),
-            Arg::Strs(v) => format!(
-                "[{}]",
-                v.iter()
+            Arg::Strs(v) => {
+                let mut items: Vec<String> = v
+                    .iter()
+                    .take(crate::trace::ARGV_SHOWN)
                     .map(|s| format!("{s:?}"))
-                    .collect::<Vec<_>>()
-                    .join(", ")
-            ),
+                    .collect();
+                if v.len() > crate::trace::ARGV_SHOWN {
+                    items.push("...".into());
+                }
+                format!("[{}]", items.join(", "))
+            }
+            Arg::SigSet(mask) => format!("{mask:#x}"),
+            Arg::Env { vars, .. } => format!("0x… /* {vars} vars */"),
             Arg::IntRef(v) => format!("[{v}]"),
             Arg::FdPair(a, b) => format!("[{}, {}]", self.fd(r, *a), self.fd(r, *b)),
             Arg::PollFds(list) => {
-                let items: Vec<String> = list
+                let mut items: Vec<String> = list
                     .iter()
-                    .map(|p| {
-                        format!(
+                    .take(crate::trace::ARGV_SHOWN)
+                    .map(|p| match p.fd {
+                        // As strace: a negative fd (ignored) without its events.
+                        fd if fd < 0 => format!("{{fd={fd}}}"),
+                        fd => format!(
                             "{{fd={}, events={}}}",
-                            self.fd(r, p.fd),
-                            flags_text(&p.events, 0)
-                        )
+                            self.fd(r, fd),
+                            flags_text(&p.events, p.rest)
+                        ),
                     })
                     .collect();
+                if list.len() > crate::trace::ARGV_SHOWN {
+                    items.push("...".into());
+                }
                 format!("[{}]", items.join(", "))
             }
             Arg::FdSet { given, .. } => self.fd_set(r, given),
@@ -693,6 +706,9 @@ impl Renderer<'_> {
                 self.task(*pid)
             ),
             Arg::Time(t) => t.to_string(),
+            Arg::Sigaction(sa) => crate::values::sigaction_text(sa),
+            // Addresses, which transcripts leave out (see `args`).
+            Arg::Members(_) => String::new(),
             Arg::Text(t) => t.clone(),
             Arg::Unknown => "?".to_string(),
         }
@@ -885,6 +901,7 @@ impl Renderer<'_> {
         let redacted = self.redacted_len(rec);
         rec.args[range]
             .iter()
+            .filter(|a| !matches!(a, Arg::Members(_)))
             .map(|a| self.arg_of(r, a, redacted))
             .collect()
     }
@@ -1203,12 +1220,12 @@ const IGNORED_BY_DEFAULT: &[i32] = &[libc::SIGCHLD, libc::SIGURG, libc::SIGWINCH
 fn handlers_from(trace: &Trace) -> HashMap<(Tid, i32), usize> {
     let mut out = HashMap::new();
     for rec in &trace.records {
-        let (Some(enter), Some(Arg::Sym(name)), Some(Arg::Text(act))) =
+        let (Some(enter), Some(Arg::Sym(name)), Some(Arg::Sigaction(act))) =
             (rec.enter, rec.args.first(), rec.args.get(1))
         else {
             continue;
         };
-        if rec.name() != "rt_sigaction" || !act.starts_with("{handler") {
+        if rec.name() != "rt_sigaction" || act.handler <= 1 {
             continue;
         }
         if let Some(&sig) = IGNORED_BY_DEFAULT
@@ -1428,6 +1445,7 @@ pub fn raw_lines(trace: &Trace) -> Vec<String> {
                     let outs: Vec<String> = x
                         .outs
                         .iter()
+                        .filter(|(_, a)| !matches!(a, Arg::Members(_)))
                         .map(|(k, a)| format!("{k}:{}", raw_arg(a)))
                         .collect();
                     let name = crate::trace::syscall_name(x.nr);
@@ -1451,7 +1469,11 @@ pub fn raw_lines(trace: &Trace) -> Vec<String> {
 }
 
 fn raw_args(args: &[Arg]) -> String {
-    args.iter().map(raw_arg).collect::<Vec<_>>().join(", ")
+    args.iter()
+        .filter(|a| !matches!(a, Arg::Members(_)))
+        .map(raw_arg)
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 fn raw_arg(a: &Arg) -> String {

@@ -24,6 +24,8 @@ pub enum Arg {
     Int(i64),
     /// A value best shown in hex (unknown flags, ioctl requests).
     Hex(u64),
+    /// A file mode, shown in octal (`0644`).
+    Mode(u64),
     /// A pointer the decoder does not follow; never shown by value, as it varies run to run.
     Ptr(u64),
     /// A symbolic constant such as `AF_INET` or `F_SETFL`.
@@ -36,7 +38,8 @@ pub enum Arg {
     Bytes { head: Vec<u8>, len: u64 },
     /// A NUL-terminated string (paths).
     Str(String),
-    /// A string array (argv), maybe truncated.
+    /// A string array (argv). One more than [`ARGV_SHOWN`] strings says
+    /// the array goes on: shown are the first `ARGV_SHOWN` and `...`.
     Strs(Vec<String>),
     /// An integer passed by reference, shown `[v]` like strace.
     IntRef(i64),
@@ -68,12 +71,39 @@ pub enum Arg {
     /// A `struct timespec` or `struct timeval` passed by value (a timeout,
     /// a sleep's length).
     Time(Time),
+    /// A signal mask (bit `n - 1` for signal `n`), shown `[INT TERM]`.
+    SigSet(u64),
+    /// An environment (`execve`'s `envp`): its address and how many
+    /// variables it holds, shown `0x7ffd... /* 23 vars */`.
+    Env { addr: u64, vars: u64 },
+    /// A `struct sigaction` given to `rt_sigaction`.
+    Sigaction(Sigaction),
+    /// Named values strace prints beside a call's arguments or in its
+    /// struct, and transcripts leave out: `clone`'s stack and tid pointers,
+    /// `clone3`'s members after its flags (`exit_signal`, `stack`, ...).
+    Members(Vec<(&'static str, Arg)>),
     /// Text the decoder composed (a wait status, say) that holds no fd or tid.
     Text(String),
     /// An output pointer at entry: filled in at exit if the call succeeds.
     Out(u64),
     /// An argument that could not be read.
     Unknown,
+}
+
+/// How many strings of an argv strace shows (and the trace keeps, and one
+/// more to say there are more).
+pub const ARGV_SHOWN: usize = 32;
+
+/// A `struct sigaction` as the kernel reads it: the handler (0 is
+/// `SIG_DFL`, 1 `SIG_IGN`, else its address), the signals blocked while it
+/// runs (bit `n - 1` for signal `n`), the `SA_*` flags, and the restorer
+/// (meaningful with `SA_RESTORER`).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Sigaction {
+    pub handler: u64,
+    pub mask: u64,
+    pub flags: u64,
+    pub restorer: u64,
 }
 
 /// A `struct timespec` or `struct timeval` as the call gave it: the
@@ -120,7 +150,8 @@ impl Time {
 impl fmt::Display for Time {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let field = if self.micros { "tv_usec" } else { "tv_nsec" };
-        write!(f, "{{tv_sec={}, {field}={}}}", self.secs, self.frac)
+        // `time_t` is signed.
+        write!(f, "{{tv_sec={}, {field}={}}}", self.secs as i64, self.frac)
     }
 }
 
@@ -129,6 +160,8 @@ impl fmt::Display for Time {
 pub struct PollFd {
     pub fd: i32,
     pub events: Vec<&'static str>,
+    /// Event bits `events` has no name for.
+    pub rest: u64,
     /// `None` until the syscall returned.
     pub revents: Option<Vec<&'static str>>,
 }

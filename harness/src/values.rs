@@ -9,7 +9,7 @@
 //! tracee.
 
 pub(crate) use crate::syscalls::flags::*;
-use crate::trace::{Arg, EpollEvent, Time};
+use crate::trace::{Arg, EpollEvent, Sigaction, Time};
 
 /// ptrace's arguments as strace shows them: the request alone for
 /// `PTRACE_TRACEME`, the request and the pid for `PTRACE_ATTACH` and
@@ -69,20 +69,31 @@ pub(crate) fn protocol(value: u64) -> Arg {
     sym_or_int(value, PROTOCOLS)
 }
 
-/// Open flags: the access mode first, then the status flags.
+/// Open flags: the access mode first, then the status flags, and
+/// `O_TMPFILE` (which holds `O_DIRECTORY`'s bit) last.
 pub(crate) fn open_flags(value: u64) -> Arg {
     let mode = match value & 0o3 {
         0 => "O_RDONLY",
         1 => "O_WRONLY",
         _ => "O_RDWR",
     };
+    let tmpfile = value & O_TMPFILE == O_TMPFILE;
+    let value = if tmpfile { value & !O_TMPFILE } else { value };
     match flags(value & !0o3, O_FLAGS) {
         Arg::Flags { mut names, rest } => {
             names.insert(0, mode);
+            if tmpfile {
+                names.push("O_TMPFILE");
+            }
             Arg::Flags { names, rest }
         }
         other => other,
     }
+}
+
+/// Whether open flags make the call take a mode (`O_CREAT`, `O_TMPFILE`).
+pub(crate) fn open_takes_mode(value: u64) -> bool {
+    value & O_CREAT != 0 || value & O_TMPFILE == O_TMPFILE
 }
 
 /// The number [`open_flags`] decoded: what strace prints before the names
@@ -93,6 +104,7 @@ pub(crate) fn open_flags_value(names: &[&str], rest: u64) -> u64 {
             "O_RDONLY" => 0,
             "O_WRONLY" => 1,
             "O_RDWR" => 2,
+            "O_TMPFILE" => O_TMPFILE,
             other => O_FLAGS
                 .iter()
                 .find(|(_, n)| *n == other)
@@ -101,22 +113,84 @@ pub(crate) fn open_flags_value(names: &[&str], rest: u64) -> u64 {
     })
 }
 
+/// `clone` flags and, in their low byte, the exit signal, named (a
+/// real-time one stays bits).
 pub(crate) fn clone_flags(value: u64) -> Arg {
     match flags(value & !0xff, CLONE_FLAGS) {
         Arg::Flags { mut names, rest } => {
             let signal = value & 0xff;
-            if signal == libc::SIGCHLD as u64 {
-                names.push("SIGCHLD");
-                Arg::Flags { names, rest }
-            } else {
-                Arg::Flags {
+            match nix::sys::signal::Signal::try_from(signal as i32) {
+                Ok(s) => {
+                    names.push(s.as_str());
+                    Arg::Flags { names, rest }
+                }
+                Err(_) => Arg::Flags {
                     names,
                     rest: rest | signal,
-                }
+                },
             }
         }
         other => other,
     }
+}
+
+/// What strace prints of `clone`'s arguments besides its flags (x86_64's
+/// order: flags, stack, parent tid, child tid, tls): the stack, then each
+/// pointer its flags make the kernel use.
+pub(crate) fn clone_members(flags: u64, stack: u64, parent: u64, child: u64, tls: u64) -> Arg {
+    let mut m = vec![("child_stack", Arg::Ptr(stack))];
+    if flags & CLONE_PARENT_SETTID != 0 {
+        m.push(("parent_tid", Arg::Ptr(parent)));
+    }
+    if flags & CLONE_SETTLS != 0 {
+        m.push(("tls", Arg::Ptr(tls)));
+    }
+    if flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0 {
+        m.push(("child_tidptr", Arg::Ptr(child)));
+    }
+    Arg::Members(m)
+}
+
+/// What strace prints of a `struct clone_args` after its flags, from its
+/// 64-bit words in order (flags, pidfd, child_tid, parent_tid, exit_signal,
+/// stack, stack_size, tls): the pointers the flags make the kernel use, the
+/// exit signal by name, the stack and its size.
+pub(crate) fn clone3_members(w: &[u64; 8]) -> Arg {
+    let flags = w[0];
+    let mut m = Vec::new();
+    if flags & CLONE_PIDFD != 0 {
+        m.push(("pidfd", Arg::Ptr(w[1])));
+    }
+    if flags & (CLONE_CHILD_SETTID | CLONE_CHILD_CLEARTID) != 0 {
+        m.push(("child_tid", Arg::Ptr(w[2])));
+    }
+    if flags & CLONE_PARENT_SETTID != 0 {
+        m.push(("parent_tid", Arg::Ptr(w[3])));
+    }
+    let signal = match w[4] {
+        0 => Arg::Int(0),
+        s => match i32::try_from(s) {
+            Ok(n @ 1..=64) => Arg::Text(crate::trace::signal_name(n)),
+            _ => Arg::Int(s as i64),
+        },
+    };
+    m.push(("exit_signal", signal));
+    m.push(("stack", Arg::Ptr(w[5])));
+    m.push(("stack_size", Arg::Hex(w[6])));
+    if flags & CLONE_SETTLS != 0 {
+        m.push(("tls", Arg::Ptr(w[7])));
+    }
+    Arg::Members(m)
+}
+
+/// A file mode as strace prints it (`%#03o`): `0644`, `000`.
+pub(crate) fn mode_text(mode: u64) -> String {
+    let s = if mode == 0 {
+        "0".to_string()
+    } else {
+        format!("0{mode:o}")
+    };
+    format!("{s:0>3}")
 }
 
 pub(crate) fn fd(value: u64) -> Arg {
@@ -184,20 +258,21 @@ pub(crate) fn timeval(secs: u64, micros: u64) -> Arg {
     Arg::Time(Time::timeval(secs, micros))
 }
 
-/// A `struct sigaction` from its handler (0 `SIG_DFL`, 1 `SIG_IGN`, else
-/// an address) and flags.
-pub(crate) fn sigaction_text(handler: u64, sa_flags: u64) -> Arg {
-    let handler = match handler {
+/// A `struct sigaction` as transcripts show it, `{SIG_DFL, SA_RESTORER}`:
+/// a handler's address varies, so a handler is `handler`; the mask and the
+/// restorer are left out; the flags say whether interrupted calls restart.
+pub(crate) fn sigaction_text(sa: &Sigaction) -> String {
+    let handler = match sa.handler {
         0 => "SIG_DFL",
         1 => "SIG_IGN",
         _ => "handler",
     };
-    let shown = match flags(sa_flags, SA_FLAGS) {
+    let shown = match flags(sa.flags, SA_FLAGS) {
         Arg::Flags { names, rest } if rest == 0 && !names.is_empty() => names.join("|"),
         Arg::Flags { names, rest } if !names.is_empty() => format!("{}|{rest:#x}", names.join("|")),
-        _ => format!("{sa_flags:#x}"),
+        _ => format!("{:#x}", sa.flags),
     };
-    Arg::Text(format!("{{{handler}, {shown}}}"))
+    format!("{{{handler}, {shown}}}")
 }
 
 /// A futex operation like strace shows it: `FUTEX_WAIT_PRIVATE`,
@@ -347,6 +422,8 @@ pub(crate) fn ret_arg(nr: u64, arg1: u64, v: u64) -> Arg {
         | libc::SYS_gettid => Arg::Tid(v as i32),
         libc::SYS_wait4 if (v as i64) > 0 => Arg::Tid(v as i32),
         libc::SYS_mmap | libc::SYS_mremap | libc::SYS_brk => Arg::Ptr(v),
+        // A file offset, however large.
+        libc::SYS_lseek => int(v),
         _ if nr == crate::syscalls::MMAP2_I386 => Arg::Ptr(v),
         _ if v > u64::from(u32::MAX) => Arg::Ptr(v),
         _ => int(v),

@@ -156,6 +156,214 @@ fn strace_format_looks_like_strace() {
     assert!(text.contains("+++ exited with 0 +++"), "{text}");
 }
 
+// ---- argument values as strace prints them ----
+
+/// `program`'s log: under the system's strace (`backend` `None`), or under
+/// `iolab trace --backend BACKEND --format strace`; both without address
+/// randomization, so that code addresses agree.
+fn live_log(program: &str, backend: Option<&str>) -> String {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let log = dir.path().join("log");
+    let mut c = std::process::Command::new("setarch");
+    c.args([std::env::consts::ARCH, "--addr-no-randomize"]);
+    match backend {
+        None => c.args(["strace", "-f", "-o"]),
+        Some(b) => c.arg(env!("CARGO_BIN_EXE_iolab")).args([
+            "trace",
+            "--backend",
+            b,
+            "--format",
+            "strace",
+            "-o",
+        ]),
+    };
+    let status = c
+        .arg(&log)
+        .arg("--")
+        .arg(program)
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .status()
+        .unwrap_or_else(|e| panic!("cannot run setarch ({e}): it comes with util-linux"));
+    let text = std::fs::read_to_string(&log).unwrap_or_else(|e| {
+        panic!(
+            "{program} under {}: no log ({status}, {e}); is strace installed? \
+             (`make test` installs it)",
+            backend.unwrap_or("strace")
+        )
+    });
+    assert!(
+        status.success(),
+        "{program} under {backend:?}: {status}\n{text}"
+    );
+    text
+}
+
+/// A log's calls, one line each: task ids as `T0`, `T1`... by first
+/// appearance, times, durations and strace's column padding taken out, an
+/// `<unfinished ...>` entry joined with its `<... resumed>` end, and stack,
+/// heap and library addresses (which differ with the tracer's environment)
+/// as `0x…`. The first line, the execve that started the program (which
+/// the native tracer sees only end), is left out.
+fn calls_of(log: &str) -> Vec<String> {
+    let mut tids: Vec<String> = Vec::new();
+    let mut open: std::collections::HashMap<String, usize> = Default::default();
+    let mut lines: Vec<String> = Vec::new();
+    for line in log.lines() {
+        let (tid, rest) = line.split_once(' ').expect("a task id");
+        let mut rest = rest.trim_start();
+        // `iolab trace` prints a time after the id.
+        if let Some((t, r)) = rest.split_once(' ')
+            && t.contains('.')
+            && t.bytes().all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            rest = r;
+        }
+        if !tids.iter().any(|t| t == tid) {
+            tids.push(tid.to_string());
+        }
+        let mut text = rest.to_string();
+        if let Some(at) = text.rfind(" <")
+            && text.ends_with('>')
+            && text[at + 2..text.len() - 1]
+                .bytes()
+                .all(|b| b.is_ascii_digit() || b == b'.')
+        {
+            text.truncate(at);
+        }
+        if let Some(at) = text.find(')').and_then(|_| text.rfind(") ")) {
+            let (head, tail) = text.split_at(at + 1);
+            text = format!("{head} {}", tail.trim_start());
+        }
+        if let Some(head) = text.strip_suffix(" <unfinished ...>") {
+            open.insert(tid.to_string(), lines.len());
+            lines.push(head.to_string());
+            continue;
+        }
+        if let Some(resumed) = text.strip_prefix("<... ")
+            && let Some((_, tail)) = resumed.split_once(" resumed>")
+            && let Some(at) = open.remove(tid)
+        {
+            lines[at].push_str(tail);
+            continue;
+        }
+        lines.push(text);
+    }
+    lines
+        .into_iter()
+        .skip(1)
+        .map(|l| {
+            let mut out = String::new();
+            for word in l.split_inclusive(|c: char| !c.is_ascii_alphanumeric()) {
+                let (w, sep) = word.split_at(
+                    word.trim_end_matches(|c: char| !c.is_ascii_alphanumeric())
+                        .len(),
+                );
+                if let Some(n) = tids.iter().position(|t| t == w) {
+                    out.push_str(&format!("T{n}"));
+                } else if w.len() == 14
+                    && (w.starts_with("0x7f") || w.starts_with("0x55") || w.starts_with("0x56"))
+                {
+                    out.push_str("0x…");
+                } else {
+                    out.push_str(w);
+                }
+                out.push_str(sep);
+            }
+            out
+        })
+        .collect()
+}
+
+/// The calls of `program` that start with one of `wanted` print the same
+/// under strace, under the native tracer, and through the strace backend
+/// (strace's own lines parsed and printed again).
+fn assert_prints_as_strace(program: &str, wanted: &[&str]) {
+    let pick = |log: &str| -> Vec<String> {
+        calls_of(log)
+            .into_iter()
+            .filter(|l| wanted.iter().any(|w| l.starts_with(w)))
+            .collect()
+    };
+    let strace = pick(&live_log(program, None));
+    for w in wanted {
+        assert!(
+            strace.iter().any(|l| l.starts_with(w)),
+            "{program}: strace printed no `{w}` call:\n{}",
+            strace.join("\n")
+        );
+    }
+    for backend in ["native", "strace"] {
+        let ours = pick(&live_log(program, Some(backend)));
+        let diff: Vec<String> = strace
+            .iter()
+            .zip(ours.iter().chain(std::iter::repeat(&String::new())))
+            .filter(|(a, b)| a != b)
+            .map(|(a, b)| format!("  strace: {a}\n  iolab:  {b}"))
+            .collect();
+        assert!(
+            diff.is_empty() && strace.len() == ours.len(),
+            "{program}: iolab trace --backend {backend} --format strace departs from strace:\n{}\n\
+             (strace: {} lines, iolab: {})",
+            diff.join("\n"),
+            strace.len(),
+            ours.len()
+        );
+    }
+}
+
+#[test]
+fn signal_values_print_as_strace_prints_them() {
+    assert_prints_as_strace(
+        env!("CARGO_BIN_EXE_tracee-values-signal"),
+        &[
+            "rt_sigaction(SIGINT,",
+            "rt_sigaction(SIGUSR1,",
+            "rt_sigaction(SIGUSR2,",
+            "kill(",
+            "clone3(",
+        ],
+    );
+}
+
+#[test]
+fn int_arguments_print_at_the_width_the_kernel_reads() {
+    assert_prints_as_strace(
+        env!("CARGO_BIN_EXE_tracee-values-widths"),
+        &[
+            "socket(",
+            "listen(",
+            "close(3)",
+            "epoll_create(",
+            "epoll_wait(",
+            "nanosleep(",
+            "select(",
+            "openat(AT_FDCWD, \"/tmp\"",
+            "lseek(",
+        ],
+    );
+}
+
+#[test]
+fn every_argument_strace_prints_is_printed() {
+    assert_prints_as_strace(
+        env!("CARGO_BIN_EXE_tracee-values-args"),
+        &[
+            "openat(AT_FDCWD, \"/dev/null\"",
+            "open(",
+            "openat(AT_FDCWD, \"/tmp\"",
+            "openat(AT_FDCWD, NULL",
+            "poll(",
+            "nanosleep(",
+            "execve(",
+            "epoll_pwait(",
+            "epoll_pwait2(",
+            "ppoll(",
+            "clone(",
+        ],
+    );
+}
+
 // ---- a missing or old strace ----
 
 fn iolab() -> Command {

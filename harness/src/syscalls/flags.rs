@@ -14,8 +14,9 @@ macro_rules! c {
 
 /// How many bytes of a read or written buffer the trace keeps.
 pub const BUFFER_HEAD: usize = 64;
-/// How many argv entries of an `execve` the trace keeps.
-pub(crate) const ARGV_MAX: usize = 8;
+/// How many argv entries of an `execve` the trace keeps: those strace
+/// shows, and one more to say there are more.
+pub(crate) const ARGV_MAX: usize = crate::trace::ARGV_SHOWN + 1;
 pub(crate) const SOCK_TYPES: &[(u64, &str)] = &[
     (c!(SOCK_STREAM), "SOCK_STREAM"),
     (c!(SOCK_DGRAM), "SOCK_DGRAM"),
@@ -260,6 +261,35 @@ pub(crate) const SA_FLAGS: &[(u64, &str)] = &[
 ];
 
 /// `futex` operations by command number, plain and with `FUTEX_PRIVATE_FLAG`.
+pub(crate) const O_CREAT: u64 = c!(O_CREAT);
+/// `O_TMPFILE`, with the `O_DIRECTORY` bit it includes.
+pub(crate) const O_TMPFILE: u64 = c!(O_TMPFILE);
+/// `lseek`'s whence.
+pub(crate) const SEEK_WHENCES: &[(u64, &str)] = &[
+    (c!(SEEK_SET), "SEEK_SET"),
+    (c!(SEEK_CUR), "SEEK_CUR"),
+    (c!(SEEK_END), "SEEK_END"),
+    (c!(SEEK_DATA), "SEEK_DATA"),
+    (c!(SEEK_HOLE), "SEEK_HOLE"),
+];
+pub(crate) const CLONE_PIDFD: u64 = c!(CLONE_PIDFD);
+pub(crate) const CLONE_PARENT_SETTID: u64 = c!(CLONE_PARENT_SETTID);
+pub(crate) const CLONE_CHILD_SETTID: u64 = c!(CLONE_CHILD_SETTID);
+pub(crate) const CLONE_CHILD_CLEARTID: u64 = c!(CLONE_CHILD_CLEARTID);
+pub(crate) const CLONE_SETTLS: u64 = c!(CLONE_SETTLS);
+/// `SA_RESTORER`, which libc does not export.
+pub(crate) const SA_RESTORER: u64 = 0x0400_0000;
+/// The `SA_*` flags in the order strace prints them.
+pub(crate) const STRACE_SA_FLAGS: &[(u64, &str)] = &[
+    (SA_RESTORER, "SA_RESTORER"),
+    (c!(SA_ONSTACK), "SA_ONSTACK"),
+    (c!(SA_RESTART), "SA_RESTART"),
+    (c!(SA_NODEFER), "SA_NODEFER"),
+    (c!(SA_RESETHAND), "SA_RESETHAND"),
+    (c!(SA_SIGINFO), "SA_SIGINFO"),
+    (c!(SA_NOCLDSTOP), "SA_NOCLDSTOP"),
+    (c!(SA_NOCLDWAIT), "SA_NOCLDWAIT"),
+];
 pub(crate) const FUTEX_OPS: &[(&str, &str)] = &[
     ("FUTEX_WAIT", "FUTEX_WAIT_PRIVATE"),
     ("FUTEX_WAKE", "FUTEX_WAKE_PRIVATE"),

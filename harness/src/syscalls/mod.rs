@@ -18,7 +18,7 @@ use std::sync::OnceLock;
 
 pub(crate) use names::{ERRNO_NAMES, I386_NAMES, SYSCALL_NAMES};
 
-pub use row::{Class, FutexOp, Kind, Names, Syscall, TimeUnit};
+pub use row::{Class, FutexOp, Kind, Names, Syscall, TimeUnit, Width};
 
 /// The row for syscall `nr`, if the table has one.
 pub fn by_nr(nr: u64) -> Option<&'static Syscall> {

@@ -189,8 +189,11 @@ pub enum Kind {
     Fd,
     /// How many bytes the call moves or asks to move, in one number.
     Len,
-    /// Any other number (a count, a backlog, a size).
+    /// Any other number that is a C `int` (a count, a backlog, a length).
     Int,
+    /// A number that is a `size_t` or a `long` (a struct's or a signal
+    /// set's size, a file offset).
+    Long,
     /// A set of flags named by the table.
     Flags(Names),
     /// A socket type and its `SOCK_*` flags.
@@ -224,6 +227,41 @@ pub enum Kind {
     Varies,
 }
 
+/// How many bits of its register the kernel reads for an argument.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Width {
+    /// A C `int`: the low 32 bits, signed.
+    Int,
+    /// An `unsigned int` (flags, constants): the low 32 bits.
+    Uint,
+    /// The whole register: a pointer, a `long`, a `size_t`.
+    Long,
+}
+
+impl Kind {
+    /// How many bits of its register the kernel reads for this argument.
+    pub fn width(self) -> Width {
+        match self {
+            Kind::Fd | Kind::Int | Kind::Pid | Kind::SignalNr => Width::Int,
+            Kind::Timeout(TimeUnit::Millis) => Width::Int,
+            // `ptrace`'s request is a `long`.
+            Kind::Sym(names) if std::ptr::eq(names, flags::PTRACE_REQUESTS) => Width::Long,
+            Kind::Flags(_) | Kind::Sym(_) | Kind::SocketType | Kind::OpenFlags => Width::Uint,
+            Kind::Len
+            | Kind::Long
+            | Kind::CloneFlags
+            | Kind::Timeout(_)
+            | Kind::Buf
+            | Kind::Addr
+            | Kind::Ptr
+            | Kind::Path
+            | Kind::Argv
+            | Kind::Word
+            | Kind::Varies => Width::Long,
+        }
+    }
+}
+
 /// One row of the table.
 #[derive(Debug)]
 pub struct Syscall {
@@ -237,6 +275,21 @@ pub struct Syscall {
 }
 
 impl Syscall {
+    /// The raw arguments as the kernel reads them: each `int` argument
+    /// cut to its 32 bits (and a signed one extended back), whatever the
+    /// caller left in the upper half of its register.
+    pub fn as_kernel_reads(&self, a: &[u64; 6]) -> [u64; 6] {
+        let mut out = *a;
+        for (v, kind) in out.iter_mut().zip(self.args) {
+            *v = match kind.width() {
+                Width::Int => *v as i32 as i64 as u64,
+                Width::Uint => *v as u32 as u64,
+                Width::Long => *v,
+            };
+        }
+        out
+    }
+
     /// Which argument is the call's (first) fd.
     pub fn fd_index(&self) -> Option<usize> {
         self.args.iter().position(|k| *k == Kind::Fd)

@@ -4,8 +4,8 @@
 
 use super::flags::{
     CLOCKS, EPOLL_CREATE_FLAGS, EPOLL_OPS, FAMILIES, FCNTL_CMDS, ID_TYPES, IOCTL_REQUESTS,
-    MSG_FLAGS, O_FLAGS, PROTOCOLS, PTRACE_REQUESTS, SHUTDOWN_HOWS, SIGPROCMASK_HOWS, SOCK_FLAGS,
-    SOCKOPT_LEVELS, SPLICE_FLAGS, TIMER_FLAGS, WAIT_OPTIONS, WAITID_OPTIONS,
+    MSG_FLAGS, O_FLAGS, PROTOCOLS, PTRACE_REQUESTS, SEEK_WHENCES, SHUTDOWN_HOWS, SIGPROCMASK_HOWS,
+    SOCK_FLAGS, SOCKOPT_LEVELS, SPLICE_FLAGS, TIMER_FLAGS, WAIT_OPTIONS, WAITID_OPTIONS,
 };
 use super::row::{Class, Class::*, Kind, Kind::*, Syscall, TimeUnit::*};
 
@@ -60,19 +60,20 @@ pub(super) static SYSCALLS: &[Syscall] = &[
     row(l::SYS_ioctl, "ioctl", Ioctl, &[Fd, Sym(IOCTL_REQUESTS), Varies]),
     row(l::SYS_open, "open", Open, &[Path, OpenFlags]),
     row(l::SYS_openat, "openat", Open, &[Varies, Path, OpenFlags]),
+    row(l::SYS_lseek, "lseek", Other, &[Fd, Long, Sym(SEEK_WHENCES)]),
     row(l::SYS_pipe, "pipe", Pipe, &[Ptr]),
     row(l::SYS_pipe2, "pipe2", Pipe, &[Ptr, Flags(O_FLAGS)]),
     // Readiness.
     row(l::SYS_poll, "poll", Poll, &[Ptr, Int, Timeout(Millis)]),
-    row(l::SYS_ppoll, "ppoll", Poll, &[Ptr, Int, Timeout(Timespec)]),
+    row(l::SYS_ppoll, "ppoll", Poll, &[Ptr, Int, Timeout(Timespec), Ptr, Long]),
     row(l::SYS_select, "select", Select, &[Int, Ptr, Ptr, Ptr, Timeout(Timeval)]),
     row(l::SYS_pselect6, "pselect6", Select, &[Int, Ptr, Ptr, Ptr, Timeout(Timespec), Ptr]),
     row(l::SYS_epoll_create, "epoll_create", EpollCreate, &[Int]),
     row(l::SYS_epoll_create1, "epoll_create1", EpollCreate, &[Flags(EPOLL_CREATE_FLAGS)]),
     row(l::SYS_epoll_ctl, "epoll_ctl", EpollCtl, &[Fd, Sym(EPOLL_OPS), Fd, Ptr]),
     row(l::SYS_epoll_wait, "epoll_wait", EpollWait, &[Fd, Ptr, Int, Timeout(Millis)]),
-    row(l::SYS_epoll_pwait, "epoll_pwait", EpollWait, &[Fd, Ptr, Int, Timeout(Millis), Ptr]),
-    row(l::SYS_epoll_pwait2, "epoll_pwait2", EpollWait, &[Fd, Ptr, Int, Timeout(Timespec), Ptr]),
+    row(l::SYS_epoll_pwait, "epoll_pwait", EpollWait, &[Fd, Ptr, Int, Timeout(Millis), Ptr, Long]),
+    row(l::SYS_epoll_pwait2, "epoll_pwait2", EpollWait, &[Fd, Ptr, Int, Timeout(Timespec), Ptr, Long]),
     row(l::SYS_epoll_ctl_old, "epoll_ctl_old", EpollOld, &[]),
     row(l::SYS_epoll_wait_old, "epoll_wait_old", EpollOld, &[]),
     // Time.
@@ -82,11 +83,11 @@ pub(super) static SYSCALLS: &[Syscall] = &[
     // Threads and processes.
     row(l::SYS_futex, "futex", Futex, &[Word, Varies, Int, Timeout(Timespec), Varies, Varies]),
     row(l::SYS_clone, "clone", Spawn, &[CloneFlags]),
-    row(l::SYS_clone3, "clone3", Spawn, &[CloneFlags, Int]),
+    row(l::SYS_clone3, "clone3", Spawn, &[CloneFlags, Long]),
     row(l::SYS_fork, "fork", Spawn, &[]),
     row(l::SYS_vfork, "vfork", Spawn, &[]),
-    row(l::SYS_execve, "execve", Exec, &[Path, Argv]),
-    row(l::SYS_execveat, "execveat", Exec, &[Fd, Path, Argv]),
+    row(l::SYS_execve, "execve", Exec, &[Path, Argv, Ptr]),
+    row(l::SYS_execveat, "execveat", Exec, &[Fd, Path, Argv, Ptr]),
     row(l::SYS_wait4, "wait4", Reap, &[Pid, Ptr, Flags(WAIT_OPTIONS), Ptr]),
     row(l::SYS_waitid, "waitid", Reap, &[Sym(ID_TYPES), Pid, Ptr, Flags(WAITID_OPTIONS), Ptr]),
     row(l::SYS_exit, "exit", Exit, &[Int]),
@@ -99,7 +100,7 @@ pub(super) static SYSCALLS: &[Syscall] = &[
     row(l::SYS_kill, "kill", Kill, &[Pid, SignalNr]),
     row(l::SYS_tgkill, "tgkill", Kill, &[Pid, Pid, SignalNr]),
     row(l::SYS_tkill, "tkill", Kill, &[Pid, SignalNr]),
-    row(l::SYS_rt_sigaction, "rt_sigaction", Signal, &[SignalNr, Ptr, Ptr, Int]),
-    row(l::SYS_rt_sigprocmask, "rt_sigprocmask", Signal, &[Sym(SIGPROCMASK_HOWS), Ptr, Ptr, Int]),
+    row(l::SYS_rt_sigaction, "rt_sigaction", Signal, &[SignalNr, Ptr, Ptr, Long]),
+    row(l::SYS_rt_sigprocmask, "rt_sigprocmask", Signal, &[Sym(SIGPROCMASK_HOWS), Ptr, Ptr, Long]),
     row(l::SYS_pause, "pause", Signal, &[]),
 ];

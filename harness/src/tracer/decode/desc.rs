@@ -32,18 +32,32 @@ pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
             };
             vec![fd(a[0]), ioctl_request(a[1]), arg]
         }
-        libc::SYS_open => vec![
-            Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),
-            open_flags(a[1]),
-        ],
-        libc::SYS_openat => vec![
-            if a[0] as i32 == libc::AT_FDCWD {
-                Arg::Sym("AT_FDCWD")
-            } else {
-                fd(a[0])
-            },
-            Arg::Str(mem.read_cstr(a[1], 4096).unwrap_or_default()),
-            open_flags(a[2]),
+        libc::SYS_open => {
+            let mut v = vec![path(mem, a[0]), open_flags(a[1])];
+            if open_takes_mode(a[1]) {
+                v.push(Arg::Mode(a[2] & 0o7777));
+            }
+            v
+        }
+        libc::SYS_openat => {
+            let mut v = vec![
+                if a[0] as i32 == libc::AT_FDCWD {
+                    Arg::Sym("AT_FDCWD")
+                } else {
+                    fd(a[0] as i32 as u64)
+                },
+                path(mem, a[1]),
+                open_flags(a[2]),
+            ];
+            if open_takes_mode(a[2]) {
+                v.push(Arg::Mode(a[3] & 0o7777));
+            }
+            v
+        }
+        libc::SYS_lseek => vec![
+            fd(a[0]),
+            int(a[1]),
+            sym_or_int(a[2] as u32 as u64, SEEK_WHENCES),
         ],
         libc::SYS_pipe => vec![Arg::Out(a[0])],
         libc::SYS_pipe2 => vec![Arg::Out(a[0]), flags(a[1], O_FLAGS)],

@@ -14,14 +14,16 @@ pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
             Arg::Out(a[1]),
             int32(a[2]),
             int32(a[3]),
-            Arg::Ptr(a[4]),
+            sigset(mem, a[4]),
+            int(a[5]),
         ],
         libc::SYS_epoll_pwait2 => vec![
             fd(a[0]),
             Arg::Out(a[1]),
             int32(a[2]),
             timespec(mem, a[3]),
-            Arg::Ptr(a[4]),
+            sigset(mem, a[4]),
+            int(a[5]),
         ],
         _ => return None,
     })

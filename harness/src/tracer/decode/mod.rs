@@ -14,7 +14,7 @@ use nix::sys::uio::{RemoteIoVec, process_vm_readv};
 use nix::unistd::Pid;
 
 use crate::syscalls;
-use crate::trace::{Arg, Call, PollFd, Ret, Return, SockAddr};
+use crate::trace::{Arg, Call, PollFd, Ret, Return, Sigaction, SockAddr};
 use crate::values::{self, *};
 
 pub use crate::syscalls::flags::BUFFER_HEAD;
@@ -33,8 +33,8 @@ mod time;
 const POLLFD_MAX: usize = 64;
 /// How many events of an `epoll_wait` the trace keeps.
 const EPOLL_EVENTS_MAX: usize = 64;
-/// The size of a kernel `fd_set`, in bits.
-const FD_SETSIZE: u64 = 1024;
+/// How many fds of a `select` set the decoder reads at most.
+const FD_BITS_MAX: u64 = 1 << 20;
 
 /// Reads memory of a stopped tracee.
 pub(crate) struct Memory {
@@ -99,17 +99,20 @@ impl Memory {
     }
 }
 
+/// A path argument: the string, or its address if it is NULL or cannot be
+/// read (as strace prints it).
+fn path(mem: &Memory, addr: u64) -> Arg {
+    mem.read_cstr(addr, 4096).map_or(Arg::Ptr(addr), Arg::Str)
+}
+
 fn sockaddr(mem: &Memory, addr: u64, len: u64) -> Arg {
     if addr == 0 {
         return Arg::Ptr(0);
     }
     let len = (len as usize).min(128);
-    let Some(b) = mem.read(addr, len) else {
-        return Arg::Unknown;
+    let Some(b) = mem.read(addr, len).filter(|b| b.len() >= 2) else {
+        return Arg::Ptr(addr);
     };
-    if b.len() < 2 {
-        return Arg::Unknown;
-    }
     let family = u16::from_ne_bytes([b[0], b[1]]);
     let port = |b: &[u8]| u16::from_be_bytes([b[2], b[3]]);
     let addr = match i32::from(family) {
@@ -179,20 +182,22 @@ fn msg_bytes(mem: &Memory, msghdr: u64, len: u64) -> Arg {
 
 fn pollfds(mem: &Memory, addr: u64, n: u64, with_revents: bool) -> Arg {
     let n = (n as usize).min(POLLFD_MAX);
-    let Some(b) = mem.read_exact(addr, 8 * n) else {
-        return Arg::Unknown;
+    let Some(b) = mem.read_exact(addr, 8 * n).filter(|_| addr != 0) else {
+        return Arg::Ptr(addr);
     };
     let list = b
         .chunks_exact(8)
         .map(|c| {
             let events = |v: i16| match flags(v as u16 as u64, POLL_EVENTS) {
-                Arg::Flags { names, .. } => names,
-                _ => Vec::new(),
+                Arg::Flags { names, rest } => (names, rest),
+                _ => (Vec::new(), 0),
             };
+            let (given, rest) = events(i16::from_ne_bytes([c[4], c[5]]));
             PollFd {
                 fd: i32::from_ne_bytes([c[0], c[1], c[2], c[3]]),
-                events: events(i16::from_ne_bytes([c[4], c[5]])),
-                revents: with_revents.then(|| events(i16::from_ne_bytes([c[6], c[7]]))),
+                events: given,
+                rest,
+                revents: with_revents.then(|| events(i16::from_ne_bytes([c[6], c[7]])).0),
             }
         })
         .collect();
@@ -205,7 +210,8 @@ fn fd_set_members(mem: &Memory, addr: u64, nfds: u64) -> Option<Vec<i32>> {
     if addr == 0 {
         return None;
     }
-    let bits = nfds.min(FD_SETSIZE);
+    // As strace: every fd below nfds (an int), whatever the kernel's limit.
+    let bits = u64::from((nfds as i32).max(0) as u32).min(FD_BITS_MAX);
     let raw = mem.read_exact(addr, 8 * bits.div_ceil(64) as usize)?;
     Some(fd_set_bits(&raw, bits))
 }
@@ -237,7 +243,7 @@ fn fd_set(mem: &Memory, addr: u64, nfds: u64) -> Arg {
     }
     match fd_set_members(mem, addr, nfds) {
         Some(given) => Arg::FdSet { given, ready: None },
-        None => Arg::Unknown,
+        None => Arg::Ptr(addr),
     }
 }
 
@@ -247,7 +253,7 @@ fn timeval(mem: &Memory, addr: u64) -> Arg {
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
         (Some(s), Some(us)) => values::timeval(s, us),
-        _ => Arg::Unknown,
+        _ => Arg::Ptr(addr),
     }
 }
 
@@ -256,7 +262,7 @@ fn epoll_event(mem: &Memory, addr: u64) -> Arg {
         return Arg::Ptr(0);
     }
     mem.read_exact(addr, 12)
-        .map_or(Arg::Unknown, |raw| Arg::Epoll(epoll_event_at(&raw)))
+        .map_or(Arg::Ptr(addr), |raw| Arg::Epoll(epoll_event_at(&raw)))
 }
 
 fn epoll_events(mem: &Memory, addr: u64, n: u64) -> Arg {
@@ -264,6 +270,12 @@ fn epoll_events(mem: &Memory, addr: u64, n: u64) -> Arg {
     mem.read_exact(addr, 12 * n).map_or(Arg::Unknown, |raw| {
         Arg::EpollEvents(raw.chunks_exact(12).map(epoll_event_at).collect())
     })
+}
+
+/// A signal mask (its first 64 signals); its address if it is NULL or
+/// cannot be read.
+fn sigset(mem: &Memory, addr: u64) -> Arg {
+    mem.read_u64(addr).map_or(Arg::Ptr(addr), Arg::SigSet)
 }
 
 fn sockopt_value(mem: &Memory, addr: u64, len: u64) -> Arg {
@@ -281,26 +293,27 @@ fn timespec(mem: &Memory, addr: u64) -> Arg {
     }
     match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
         (Some(s), Some(ns)) => values::timespec(s, ns),
-        _ => Arg::Unknown,
+        _ => Arg::Ptr(addr),
     }
 }
 
 /// Decodes a syscall's inputs at entry.
 pub(crate) fn decode_entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Call {
     use syscalls::Class::*;
+    let a = &syscalls::by_nr(nr).map_or(*a, |row| row.as_kernel_reads(a));
     let args = match syscalls::class_of(nr) {
         Socket | Bind | Connect | Listen | Accept | SockName | SockOpt | Shutdown => {
             net::entry(mem, nr, a)
         }
         Read | Write | Splice => io::entry(mem, nr, a),
-        Close | Dup | Fcntl | Ioctl | Open | Pipe => desc::entry(mem, nr, a),
+        Close | Dup | Fcntl | Ioctl | Open | Pipe | Other => desc::entry(mem, nr, a),
         Select | Poll => poll_select::entry(mem, nr, a),
         EpollCreate | EpollCtl | EpollWait => epoll::entry(mem, nr, a),
         Sleep | Yield => time::entry(mem, nr, a),
         Futex => futex::entry(mem, nr, a),
         Spawn | Exec | Reap | Exit | Identity | Ptrace => process::entry(mem, nr, a),
         Kill | Signal => signal::entry(mem, nr, a),
-        EpollOld | Other => None,
+        EpollOld => None,
     };
     let args = args.unwrap_or_else(|| vec![Arg::Text("...".into())]);
     Call { nr, args }

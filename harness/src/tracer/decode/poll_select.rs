@@ -10,6 +10,8 @@ pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
             pollfds(mem, a[0], a[1], false),
             int(a[1]),
             timespec(mem, a[2]),
+            sigset(mem, a[3]),
+            int(a[4]),
         ],
         libc::SYS_select => vec![
             int(a[0]),

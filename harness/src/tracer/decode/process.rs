@@ -5,22 +5,28 @@ use super::*;
 /// The arguments at entry, if `nr` is one of these calls.
 pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
     Some(match nr as libc::c_long {
-        libc::SYS_clone => vec![clone_flags(a[0])],
-        libc::SYS_clone3 => {
-            let f = mem.read_u64(a[0]).unwrap_or(0);
-            let signal = mem.read_u64(a[0] + 32).unwrap_or(0);
-            vec![clone_flags(f | (signal & 0xff)), int(a[1])]
-        }
+        libc::SYS_clone => vec![
+            clone_flags(a[0]),
+            clone_members(a[0], a[1], a[2], a[3], a[4]),
+        ],
+        libc::SYS_clone3 => match mem.read_exact(a[0], 64) {
+            Some(raw) => {
+                let mut w = [0u64; 8];
+                for (i, c) in raw.chunks_exact(8).enumerate() {
+                    w[i] = u64::from_ne_bytes(c.try_into().expect("8 bytes"));
+                }
+                vec![
+                    clone_flags(w[0] | (w[4] & 0xff)),
+                    int(a[1]),
+                    clone3_members(&w),
+                ]
+            }
+            // NULL, or a struct it cannot read: strace prints the address.
+            None => vec![Arg::Ptr(a[0]), int(a[1])],
+        },
         libc::SYS_fork | libc::SYS_vfork => Vec::new(),
-        libc::SYS_execve => vec![
-            Arg::Str(mem.read_cstr(a[0], 4096).unwrap_or_default()),
-            argv(mem, a[1]),
-        ],
-        libc::SYS_execveat => vec![
-            fd(a[0]),
-            Arg::Str(mem.read_cstr(a[1], 4096).unwrap_or_default()),
-            argv(mem, a[2]),
-        ],
+        libc::SYS_execve => vec![path(mem, a[0]), argv(mem, a[1]), envp(mem, a[2])],
+        libc::SYS_execveat => vec![fd(a[0]), path(mem, a[1]), argv(mem, a[2]), envp(mem, a[3])],
         libc::SYS_wait4 => vec![
             wait_pid(a[0]),
             Arg::Out(a[1]),
@@ -71,7 +77,12 @@ fn child_info(mem: &Memory, addr: u64) -> Option<Arg> {
     child_info_arg(at(8), at(16), at(24))
 }
 
+/// An argv: its first strings (see [`Arg::Strs`]); its address if it is
+/// NULL or cannot be read.
 fn argv(mem: &Memory, addr: u64) -> Arg {
+    if mem.read_u64(addr).is_none() {
+        return Arg::Ptr(addr);
+    }
     let mut out = Vec::new();
     for i in 0..ARGV_MAX as u64 {
         match mem.read_u64(addr + 8 * i) {
@@ -80,4 +91,19 @@ fn argv(mem: &Memory, addr: u64) -> Arg {
         }
     }
     Arg::Strs(out)
+}
+
+/// How many variables of an environment are counted at most.
+const ENV_MAX: u64 = 1 << 16;
+
+/// An environment, as strace shows it: its address and how many variables
+/// it holds; only the address if it is NULL or cannot be read.
+fn envp(mem: &Memory, addr: u64) -> Arg {
+    if mem.read_u64(addr).is_none() {
+        return Arg::Ptr(addr);
+    }
+    let vars = (0..ENV_MAX)
+        .take_while(|i| mem.read_u64(addr + 8 * i).is_some_and(|p| p != 0))
+        .count() as u64;
+    Arg::Env { addr, vars }
 }

@@ -25,15 +25,17 @@ pub(super) fn entry(mem: &Memory, nr: u64, a: &[u64; 6]) -> Option<Vec<Arg>> {
     })
 }
 
-/// A kernel `struct sigaction` (handler, flags, restorer, mask) as
-/// `{SIG_DFL, SA_RESTORER}`: the handler's address varies, so a handler
-/// is shown as `handler`; the flags say whether interrupted calls restart.
+/// A kernel `struct sigaction`: handler, flags, restorer, then the mask
+/// (its first 64 signals); its address if it cannot be read.
 fn sigaction(mem: &Memory, addr: u64) -> Arg {
-    if addr == 0 {
-        return Arg::Ptr(0);
-    }
-    match (mem.read_u64(addr), mem.read_u64(addr + 8)) {
-        (Some(handler), Some(sa_flags)) => sigaction_text(handler, sa_flags),
-        _ => Arg::Unknown,
-    }
+    let Some(raw) = mem.read_exact(addr, 32) else {
+        return Arg::Ptr(addr);
+    };
+    let at = |i: usize| u64::from_ne_bytes(raw[i..i + 8].try_into().expect("8 bytes"));
+    Arg::Sigaction(Sigaction {
+        handler: at(0),
+        flags: at(8),
+        restorer: at(16),
+        mask: at(24),
+    })
 }

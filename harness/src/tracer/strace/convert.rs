@@ -10,7 +10,7 @@
 use std::net::{Ipv4Addr, Ipv6Addr};
 
 use super::syntax::{Field, Outcome, Value};
-use crate::trace::{Arg, EpollEvent, PollFd, Ret, SockAddr, Tid};
+use crate::trace::{Arg, EpollEvent, PollFd, Ret, Sigaction, SockAddr, Tid};
 use crate::values as d;
 
 /// Which half of a call the arguments come from.
@@ -271,14 +271,26 @@ impl<'a> Args<'a> {
                 };
                 vec![fd(0), self.ioctl_request(), arg]
             }
-            "open" => vec![self.path(0), self.with(1, d::open_flags)],
-            "openat" => vec![
-                match self.get(0) {
-                    Some(Value::Sym(s)) if s == "AT_FDCWD" => Arg::Sym("AT_FDCWD"),
-                    _ => fd(0),
-                },
-                self.path(1),
-                self.with(2, d::open_flags),
+            "open" | "openat" => {
+                let at = usize::from(self.name == "openat");
+                let mut v = Vec::new();
+                if at == 1 {
+                    v.push(match self.get(0) {
+                        Some(Value::Sym(s)) if s == "AT_FDCWD" => Arg::Sym("AT_FDCWD"),
+                        _ => fd(0),
+                    });
+                }
+                v.push(self.path(at));
+                v.push(self.with(at + 1, d::open_flags));
+                if self.raw(at + 1).is_some_and(d::open_takes_mode) {
+                    v.push(self.with(at + 2, Arg::Mode));
+                }
+                v
+            }
+            "lseek" => vec![
+                fd(0),
+                int(1),
+                self.with(2, |x| d::sym_or_int(x, d::SEEK_WHENCES)),
             ],
             "pipe" => vec![out(0, &|| fd_pair(self.get(0)?))],
             "pipe2" => vec![
@@ -290,16 +302,15 @@ impl<'a> Args<'a> {
                     Phase::Exit(o, _) if ok => Some(o.note.as_deref()),
                     _ => None,
                 };
-                let fds = self
-                    .get(0)
-                    .and_then(|v| pollfds(v, revents))
-                    .unwrap_or(Arg::Unknown);
-                let last = if self.name == "poll" {
-                    int32(2)
-                } else {
-                    self.timespec(2)
+                let fds = match self.get(0) {
+                    Some(v) => pollfds(v, revents).unwrap_or_else(|| Arg::Ptr(ptr_of(v))),
+                    None => Arg::Unknown,
                 };
-                vec![fds, int(1), last]
+                if self.name == "poll" {
+                    vec![fds, int(1), int32(2)]
+                } else {
+                    vec![fds, int(1), self.timespec(2), self.sigset(3), int(4)]
+                }
             }
             "select" | "pselect6" => {
                 let ready = match phase {
@@ -349,8 +360,17 @@ impl<'a> Args<'a> {
                 });
                 match self.name {
                     "epoll_wait" => vec![fd(0), events, int32(2), int32(3)],
-                    "epoll_pwait" => vec![fd(0), events, int32(2), int32(3), self.ptr(4)],
-                    _ => vec![fd(0), events, int32(2), self.timespec(3), self.ptr(4)],
+                    "epoll_pwait" => {
+                        vec![fd(0), events, int32(2), int32(3), self.sigset(4), int(5)]
+                    }
+                    _ => vec![
+                        fd(0),
+                        events,
+                        int32(2),
+                        self.timespec(3),
+                        self.sigset(4),
+                        int(5),
+                    ],
                 }
             }
             "nanosleep" => vec![self.timespec(0), self.ptr(1)],
@@ -360,22 +380,35 @@ impl<'a> Args<'a> {
                 self.timespec(2),
                 self.ptr(3),
             ],
-            "clone" => vec![
-                self.named("flags")
-                    .and_then(raw_value)
-                    .map_or(Arg::Unknown, d::clone_flags),
-            ],
-            "clone3" => vec![
-                self.get(0)
-                    .and_then(clone3_flags)
-                    .map_or(Arg::Unknown, d::clone_flags),
-                int(1),
-            ],
+            "clone" => {
+                let Some(flags) = self.named("flags").and_then(raw_value) else {
+                    return vec![Arg::Unknown];
+                };
+                let ptr = |name: &str| self.named(name).map_or(0, ptr_of);
+                vec![
+                    d::clone_flags(flags),
+                    d::clone_members(
+                        flags,
+                        ptr("child_stack"),
+                        ptr("parent_tid"),
+                        ptr("child_tidptr"),
+                        ptr("tls"),
+                    ),
+                ]
+            }
+            "clone3" => match self.get(0).and_then(clone3_words) {
+                Some(w) => vec![
+                    d::clone_flags(w[0] | (w[4] & 0xff)),
+                    int(1),
+                    d::clone3_members(&w),
+                ],
+                None => vec![self.ptr(0), int(1)],
+            },
             "fork" | "vfork" | "getpid" | "getppid" | "gettid" | "sched_yield" | "pause" => {
                 Vec::new()
             }
-            "execve" => vec![self.path(0), self.argv(1)],
-            "execveat" => vec![fd(0), self.path(1), self.argv(2)],
+            "execve" => vec![self.path(0), self.argv(1), self.env(2)],
+            "execveat" => vec![fd(0), self.path(1), self.argv(2), self.env(3)],
             "wait4" => {
                 let reaped = ret.is_some_and(|v| v > 0);
                 vec![
@@ -406,8 +439,7 @@ impl<'a> Args<'a> {
             "rt_sigaction" => vec![
                 self.with(0, d::signal),
                 match self.get(1) {
-                    Some(Value::Null) => Arg::Ptr(0),
-                    Some(v) => sigaction(v).unwrap_or(Arg::Unknown),
+                    Some(v) => sigaction(v).unwrap_or_else(|| Arg::Ptr(ptr_of(v))),
                     None => Arg::Unknown,
                 },
                 self.ptr(2),
@@ -492,28 +524,61 @@ impl<'a> Args<'a> {
                 let b = &bytes[..bytes.len().min(4096)];
                 Arg::Str(String::from_utf8_lossy(b).into_owned())
             }
-            Some(Value::Null) => Arg::Str(String::new()),
-            _ => Arg::Unknown,
+            Some(v) => Arg::Ptr(ptr_of(v)),
+            None => Arg::Unknown,
         }
     }
 
+    /// An argv: strace's strings; one cut short (`"..."...`) gains a
+    /// byte, and a cut array (`, ...]`) a string, so that both print cut
+    /// again (see [`Arg::Strs`]).
     fn argv(&self, i: usize) -> Arg {
         match self.get(i) {
             Some(Value::Array(items) | Value::Set(items)) => Arg::Strs(
                 items
                     .iter()
                     .filter_map(|v| match strip(v) {
-                        Value::Str { bytes, .. } => {
+                        Value::Str { bytes, more } => {
                             let b = &bytes[..bytes.len().min(256)];
-                            Some(String::from_utf8_lossy(b).into_owned())
+                            let mut s = String::from_utf8_lossy(b).into_owned();
+                            if *more {
+                                s.push('.');
+                            }
+                            Some(s)
                         }
+                        Value::Ellipsis => Some(String::new()),
                         _ => None,
                     })
                     .take(d::ARGV_MAX)
                     .collect(),
             ),
-            Some(Value::Null) => Arg::Strs(Vec::new()),
-            _ => Arg::Unknown,
+            Some(v) => Arg::Ptr(ptr_of(v)),
+            None => Arg::Unknown,
+        }
+    }
+
+    /// An environment, `0x7ffd... /* 23 vars */`.
+    fn env(&self, i: usize) -> Arg {
+        match self.fields.get(i).map(|f| &f.value) {
+            Some(Value::Commented(v, note)) => {
+                match note.strip_suffix(" vars").and_then(|n| n.parse().ok()) {
+                    Some(vars) => Arg::Env {
+                        addr: ptr_of(v),
+                        vars,
+                    },
+                    None => Arg::Ptr(ptr_of(v)),
+                }
+            }
+            Some(v) => Arg::Ptr(ptr_of(v)),
+            None => Arg::Unknown,
+        }
+    }
+
+    /// A signal mask, `[USR1]`; a pointer strace printed as one.
+    fn sigset(&self, i: usize) -> Arg {
+        match self.get(i) {
+            Some(v) => sigset(v).map_or_else(|| Arg::Ptr(ptr_of(v)), Arg::SigSet),
+            None => Arg::Unknown,
         }
     }
 
@@ -593,9 +658,14 @@ fn strip(v: &Value) -> &Value {
     }
 }
 
-/// Only whether a pointer is NULL: 0 or 1.
+/// A pointer's address as strace printed it; 1 for one it printed by what
+/// it points to (a struct, a set), 0 for NULL.
 fn ptr_of(v: &Value) -> u64 {
-    u64::from(!matches!(strip(v), Value::Null | Value::Int(0)))
+    match strip(v) {
+        Value::Null | Value::Int(0) => 0,
+        Value::Hex(p) => *p,
+        _ => 1,
+    }
 }
 
 /// The raw number a value stands for: numbers, and constants and flag sets
@@ -643,6 +713,7 @@ fn symbol_value(name: &str) -> Option<u64> {
         d::SIGPROCMASK_HOWS,
         d::FD_FLAGS,
         d::PTRACE_REQUESTS,
+        d::SEEK_WHENCES,
     ];
     for table in TABLES {
         if let Some((v, _)) = table.iter().find(|(_, n)| *n == name) {
@@ -653,6 +724,7 @@ fn symbol_value(name: &str) -> Option<u64> {
         "O_RDONLY" => return Some(0),
         "O_WRONLY" => return Some(1),
         "O_RDWR" => return Some(2),
+        "O_TMPFILE" => return Some(d::O_TMPFILE),
         "AT_FDCWD" => return Some(libc::AT_FDCWD as i64 as u64),
         // strace names socket option levels SOL_*.
         "SOL_IP" => return Some(0),
@@ -845,11 +917,29 @@ fn pollfds(v: &Value, note: Option<Option<&str>>) -> Option<Arg> {
     let mut next = ready.iter().peekable();
     let mut list = Vec::new();
     for item in items.iter().take(64) {
-        let Value::Struct(f) = strip(item) else {
-            return None;
+        let f = match strip(item) {
+            Value::Struct(f) => f,
+            // strace showed the first 32: one more says there were more.
+            Value::Ellipsis => {
+                list.push(PollFd {
+                    fd: -1,
+                    events: Vec::new(),
+                    rest: 0,
+                    revents: note.map(|_| Vec::new()),
+                });
+                break;
+            }
+            _ => return None,
         };
         let fd = raw_value(member(f, "fd")?)? as i32;
-        let events = names(raw_value(member(f, "events")?)?);
+        // A negative fd is shown without its events.
+        let (events, rest) = match d::flags(
+            member(f, "events").and_then(raw_value).unwrap_or(0),
+            d::POLL_EVENTS,
+        ) {
+            Arg::Flags { names, rest } => (names, rest),
+            _ => (Vec::new(), 0),
+        };
         let revents = note.map(|_| match next.peek() {
             Some(&&(rfd, bits)) if rfd == fd => {
                 next.next();
@@ -860,6 +950,7 @@ fn pollfds(v: &Value, note: Option<Option<&str>>) -> Option<Arg> {
         list.push(PollFd {
             fd,
             events,
+            rest,
             revents,
         });
     }
@@ -927,7 +1018,7 @@ fn epoll_event(v: &Value) -> Option<EpollEvent> {
 }
 
 /// `{flags=CLONE_VM|..., exit_signal=SIGCHLD, ...}` (maybe `=> {...}`).
-fn clone3_flags(v: &Value) -> Option<u64> {
+fn clone3_words(v: &Value) -> Option<[u64; 8]> {
     let v = match strip(v) {
         Value::Changed(given, _) => strip(given),
         other => other,
@@ -936,10 +1027,17 @@ fn clone3_flags(v: &Value) -> Option<u64> {
         return None;
     };
     let flags = raw_value(member(fields, "flags")?)?;
-    let signal = member(fields, "exit_signal")
-        .and_then(raw_value)
-        .unwrap_or(0);
-    Some(flags | (signal & 0xff))
+    let word = |name: &str| member(fields, name).map_or(0, |v| raw_value(v).unwrap_or(ptr_of(v)));
+    Some([
+        flags,
+        word("pidfd"),
+        word("child_tid"),
+        word("parent_tid"),
+        word("exit_signal"),
+        word("stack"),
+        word("stack_size"),
+        word("tls"),
+    ])
 }
 
 /// A wait status from strace's `[{WIFEXITED(s) && WEXITSTATUS(s) == 3}]`.
@@ -1003,8 +1101,38 @@ fn sigaction(v: &Value) -> Option<Arg> {
         Value::Sym(s) if s == "SIG_IGN" => 1,
         other => raw_value(other).unwrap_or(2).max(2),
     };
-    let flags = member(fields, "sa_flags").and_then(raw_value).unwrap_or(0);
-    Some(d::sigaction_text(handler, flags))
+    Some(Arg::Sigaction(Sigaction {
+        handler,
+        mask: member(fields, "sa_mask").and_then(sigset).unwrap_or(0),
+        flags: member(fields, "sa_flags").and_then(raw_value).unwrap_or(0),
+        restorer: member(fields, "sa_restorer")
+            .and_then(raw_value)
+            .unwrap_or(0),
+    }))
+}
+
+/// A signal set, `[INT TERM]` or `~[KILL STOP]`, as its 64 bits (bit
+/// `n - 1` for signal `n`).
+fn sigset(v: &Value) -> Option<u64> {
+    let (items, inverted) = match strip(v) {
+        Value::Not(inner) => match strip(inner) {
+            Value::Array(items) | Value::Set(items) => (items, true),
+            _ => return None,
+        },
+        Value::Array(items) | Value::Set(items) => (items, false),
+        _ => return None,
+    };
+    let mut bits = 0u64;
+    for item in items {
+        let n = match strip(item) {
+            Value::Sym(s) => signal_number(&format!("SIG{s}"))?,
+            other => i32::try_from(other.number()?).ok()?,
+        };
+        if (1..=64).contains(&n) {
+            bits |= 1 << (n - 1);
+        }
+    }
+    Some(if inverted { !bits } else { bits })
 }
 
 /// `FUTEX_WAKE_OP`'s operation, `{FUTEX_OP_SET, 0, FUTEX_OP_CMP_GT, 1}`,
@@ -1089,7 +1217,12 @@ mod tests {
         assert_eq!(args[0], Arg::Int(33));
         assert_eq!(
             args[1],
-            Arg::Text("{handler, SA_SIGINFO|SA_RESTORER|SA_ONSTACK|SA_RESTART}".into())
+            Arg::Sigaction(Sigaction {
+                handler: 0x7f00,
+                mask: 0,
+                flags: 0x0c00_0004 | 0x1000_0000,
+                restorer: 0x7f01,
+            })
         );
     }
 

@@ -14,8 +14,8 @@ use std::time::Duration;
 
 use super::syntax::escape;
 use crate::trace::{
-    Arg, Event, EventKind, Ret, SockAddr, Termination, Tid, errno_name, known_at_entry, merge_outs,
-    signal_name, syscall_name,
+    Arg, Event, EventKind, Ret, Sigaction, SockAddr, Termination, Tid, errno_name, known_at_entry,
+    merge_outs, signal_name, syscall_name,
 };
 
 /// A call entered and not yet printed whole.
@@ -232,11 +232,38 @@ fn time(at: Duration) -> String {
 }
 
 fn args_text(name: &str, args: &[Arg], first: usize) -> String {
-    args.iter()
+    let mut shown: Vec<String> = args
+        .iter()
         .enumerate()
         .map(|(i, a)| arg_text(name, first + i, a))
-        .collect::<Vec<_>>()
-        .join(", ")
+        .collect();
+    clone_args(name, args, first, &mut shown);
+    shown.join(", ")
+}
+
+/// `clone`'s and `clone3`'s arguments in strace's order: `clone`'s stack
+/// before its flags and its tid pointers after, `clone3`'s members inside
+/// its struct, after the flags.
+fn clone_args(name: &str, args: &[Arg], first: usize, shown: &mut Vec<String>) {
+    let members = args.iter().position(|a| matches!(a, Arg::Members(_)));
+    match (name, first, members) {
+        ("clone", 0, Some(at)) if at > 0 => {
+            // `child_stack=..., flags=..., child_tidptr=...`.
+            let all = shown.remove(at);
+            let (stack, rest) = all.split_once(", ").unwrap_or((&all, ""));
+            let flags = shown.remove(0);
+            shown.insert(0, stack.to_string());
+            shown.insert(1, flags);
+            if !rest.is_empty() {
+                shown.insert(2, rest.to_string());
+            }
+        }
+        ("clone3", 0, Some(at)) if at > 0 => {
+            let members = shown.remove(at);
+            shown[0] = format!("{}, {members}}}", shown[0]);
+        }
+        _ => {}
+    }
 }
 
 /// Whether argument `index` of syscall `name` is a signal number, by the
@@ -255,27 +282,31 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
         // signal (`kill(pid, 0)` asks whether pid exists), printed as 0.
         Arg::Int(v) if *v != 0 && is_signal_arg(name, index) => signal_name(*v as i32),
         Arg::Int(v) => v.to_string(),
-        Arg::Hex(v) => format!("{v:#x}"),
+        Arg::Hex(v) => hex(*v),
+        Arg::Mode(v) => crate::values::mode_text(*v),
         Arg::Ptr(0) | Arg::Out(0) => "NULL".to_string(),
         Arg::Ptr(p) | Arg::Out(p) | Arg::Word(p) => format!("{p:#x}"),
         Arg::Sym(s) => (*s).to_string(),
         Arg::Flags { names, rest } if index == 0 && matches!(name, "clone" | "clone3") => {
-            // The exit signal travels with the flags natively; strace shows
-            // it apart, in a named argument or member.
-            let (signals, flag_names): (Vec<&str>, Vec<&str>) =
-                names.iter().partition(|n| n.starts_with("SIG"));
-            let signal = signals.first().copied().unwrap_or("0");
+            // `clone` shows its stack first, `clone3` its struct's members
+            // after the flags (see `clone_args`); the exit signal travels
+            // with the flags natively, and strace shows `clone3`'s apart.
             if name == "clone" {
-                let mut all = flag_names;
-                all.extend(signals);
-                format!("child_stack=NULL, flags={}", flags(&all, *rest))
+                format!("flags={}", flags(names, *rest))
             } else {
-                format!(
-                    "{{flags={}, exit_signal={signal}}}",
-                    flags(&flag_names, *rest)
-                )
+                let flag_names: Vec<&str> = names
+                    .iter()
+                    .copied()
+                    .filter(|n| !n.starts_with("SIG"))
+                    .collect();
+                format!("{{flags={}", flags(&flag_names, *rest))
             }
         }
+        Arg::Members(members) => members
+            .iter()
+            .map(|(k, v)| format!("{k}={}", arg_text("", 1, v)))
+            .collect::<Vec<_>>()
+            .join(", "),
         Arg::Flags { names, rest } => flags(names, *rest),
         Arg::Addr(addr) => sockaddr(addr),
         Arg::Bytes { head, len } => {
@@ -294,26 +325,46 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
             q
         }
         Arg::Strs(v) => {
-            let items: Vec<String> = v
+            // As strace: the first 32 strings, each cut at 32 bytes.
+            let shown = crate::trace::ARGV_SHOWN;
+            let mut items: Vec<String> = v
                 .iter()
+                .take(shown)
                 .map(|s| {
+                    let b = s.as_bytes();
                     let mut q = String::from("\"");
-                    escape(s.as_bytes(), &mut q);
+                    escape(&b[..b.len().min(STRING_SHOWN)], &mut q);
                     q.push('"');
+                    if b.len() > STRING_SHOWN {
+                        q.push_str("...");
+                    }
                     q
                 })
                 .collect();
+            if v.len() > shown {
+                items.push("...".into());
+            }
             format!("[{}]", items.join(", "))
         }
         Arg::IntRef(v) => format!("[{v}]"),
         Arg::FdPair(a, b) => format!("[{a}, {b}]"),
         Arg::PollFds(list) => {
-            let items: Vec<String> = list
+            // As strace: a negative fd without its events, the first 32.
+            let mut items: Vec<String> = list
                 .iter()
-                .map(|p| format!("{{fd={}, events={}}}", p.fd, flags(&p.events, 0)))
+                .take(crate::trace::ARGV_SHOWN)
+                .map(|p| match p.fd {
+                    fd if fd < 0 => format!("{{fd={fd}}}"),
+                    fd => format!("{{fd={fd}, events={}}}", flags(&p.events, p.rest)),
+                })
                 .collect();
+            if list.len() > crate::trace::ARGV_SHOWN {
+                items.push("...".into());
+            }
             format!("[{}]", items.join(", "))
         }
+        Arg::SigSet(mask) => sigset(*mask),
+        Arg::Env { addr, vars } => format!("{addr:#x} /* {vars} vars */"),
         Arg::FdSet { given, .. } => fd_set(given),
         Arg::Epoll(ev) => epoll_event(ev),
         Arg::EpollEvents(list) => {
@@ -323,12 +374,15 @@ fn arg_text(name: &str, index: usize, a: &Arg) -> String {
         Arg::ChildInfo { code, pid, status } => format!(
             "{{si_signo=SIGCHLD, si_code={code}, si_pid={pid}, si_uid=0, si_status={status}, si_utime=0, si_stime=0}}"
         ),
-        Arg::Text(t) if name == "rt_sigaction" => sigaction(t),
+        Arg::Sigaction(sa) => sigaction(sa),
         Arg::Time(t) => t.to_string(),
         Arg::Text(t) => t.clone(),
         Arg::Unknown => "...".to_string(),
     }
 }
+
+/// How many bytes of a string in an array strace shows (its `-s 32`).
+const STRING_SHOWN: usize = 32;
 
 fn flags(names: &[&str], rest: u64) -> String {
     let mut parts: Vec<String> = names.iter().map(|s| (*s).to_string()).collect();
@@ -373,15 +427,47 @@ fn sockaddr(a: &SockAddr) -> String {
     }
 }
 
-/// The decoder's `{handler, SA_RESTART}` as strace's struct.
-fn sigaction(text: &str) -> String {
-    let inner = text.trim_start_matches('{').trim_end_matches('}');
-    let (handler, flags) = inner.split_once(", ").unwrap_or((inner, "0"));
-    let handler = match handler {
-        "SIG_DFL" | "SIG_IGN" => handler.to_string(),
-        _ => "0x1".to_string(),
+/// `{sa_handler=0x5555..., sa_mask=[INT], sa_flags=SA_RESTORER|SA_RESTART,
+/// sa_restorer=0x7fff...}`, in strace's order of flags; the restorer only
+/// with `SA_RESTORER`.
+fn sigaction(sa: &Sigaction) -> String {
+    let handler = match sa.handler {
+        0 => "SIG_DFL".to_string(),
+        1 => "SIG_IGN".to_string(),
+        h => format!("{h:#x}"),
     };
-    format!("{{sa_handler={handler}, sa_mask=[], sa_flags={flags}}}")
+    let (names, rest) = match crate::values::flags(sa.flags, crate::values::STRACE_SA_FLAGS) {
+        Arg::Flags { names, rest } => (names, rest),
+        _ => (Vec::new(), sa.flags),
+    };
+    let mut s = format!(
+        "{{sa_handler={handler}, sa_mask={}, sa_flags={}",
+        sigset(sa.mask),
+        flags(&names, rest)
+    );
+    if sa.flags & crate::values::SA_RESTORER != 0 {
+        let _ = write!(s, ", sa_restorer={:#x}", sa.restorer);
+    }
+    s.push('}');
+    s
+}
+
+/// A signal set as strace prints it: `[INT TERM]`, or when two thirds of
+/// the 64 signals or more are in it, those that are not, `~[KILL STOP]`.
+fn sigset(mask: u64) -> String {
+    let (bits, prefix) = if mask.count_ones() >= 64 * 2 / 3 {
+        (!mask, "~")
+    } else {
+        (mask, "")
+    };
+    let names: Vec<String> = (0..64)
+        .filter(|i| bits & (1 << i) != 0)
+        .map(|i| {
+            let name = signal_name(i + 1);
+            name.strip_prefix("SIG").unwrap_or(&name).to_string()
+        })
+        .collect();
+    format!("{prefix}[{}]", names.join(" "))
 }
 
 /// `= value (note)`, or `= -1 ERRNO (description)`.
