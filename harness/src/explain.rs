@@ -561,20 +561,29 @@ enum Served {
     OldProcess,
 }
 
-/// The `concurrency:` axis.
-fn concurrency(run: &Run) -> Answer {
-    let records = &run.outcome.trace.records;
-    // The server is the task that listened: a wrapper that started it
-    // (a shell script, `make run`, a reloader) is not part of its model.
+/// The server's task and its pid: the task that listened. A wrapper that
+/// started it (a shell script, `make run`, a reloader) is not part of its
+/// model.
+fn server_task(run: &Run) -> (Tid, Tid) {
     let main = run
         .outcome
         .trace
         .first_listen()
         .map_or_else(|| main_task(run), |r| r.tid);
-    let main_pid = records
+    let main_pid = run
+        .outcome
+        .trace
+        .records
         .iter()
         .find(|r| r.tid == main)
         .map_or(main, |r| r.pid);
+    (main, main_pid)
+}
+
+/// The `concurrency:` axis.
+fn concurrency(run: &Run) -> Answer {
+    let records = &run.outcome.trace.records;
+    let (main, main_pid) = server_task(run);
     let spawned = spawned(run);
     let mut served: Vec<(String, usize, usize, Served, Tid)> = Vec::new();
     let mut unread: Vec<String> = Vec::new();
@@ -833,16 +842,35 @@ fn lock(run: &Run) -> Answer {
         .filter(|s| s.thread)
         .map(|s| s.child)
         .collect();
+    // The threads that share memory and serve: those of one process that
+    // read a connection in this run, and those that stood ready to (a
+    // pool's threads, whichever of them this run's clients went to), so
+    // that the answer is the server's and not the run's.
+    let (main, main_pid) = server_task(run);
     let serving: Vec<Tid> = {
-        let mut t: Vec<Tid> = from_first_socket(run)
+        let mut by_pid: Vec<(Tid, Tid)> = from_first_socket(run)
             .filter(|(r, rec)| {
-                threads.contains(&rec.tid) && source_role(run, *r).is_some_and(FdRole::is_conn)
+                (threads.contains(&rec.tid) || rec.tid == main)
+                    && source_role(run, *r).is_some_and(FdRole::is_conn)
             })
-            .map(|(_, rec)| rec.tid)
+            .map(|(_, rec)| (rec.pid, rec.tid))
+            .chain(
+                ready_threads(run, main, main_pid)
+                    .into_iter()
+                    .map(|(t, _)| (main_pid, t)),
+            )
             .collect();
-        t.sort_unstable();
-        t.dedup();
-        t
+        by_pid.sort_unstable();
+        by_pid.dedup();
+        let most = by_pid
+            .iter()
+            .map(|&(p, _)| p)
+            .max_by_key(|&p| by_pid.iter().filter(|&&(q, _)| q == p).count());
+        by_pid
+            .iter()
+            .filter(|&&(p, _)| Some(p) == most)
+            .map(|&(_, t)| t)
+            .collect()
     };
     let events = match run.outcome.observed(TOGETHER) {
         Some(Observed::Timed { events, .. }) => events.clone(),
@@ -859,7 +887,7 @@ fn lock(run: &Run) -> Answer {
             if threads.is_empty() {
                 "no task shares memory with another (no thread was created), so no lock can serialize them".to_string()
             } else {
-                "fewer than two threads served connections, so there was no work to serialize across threads".to_string()
+                "fewer than two threads of one process served connections or stood ready to, so there was no work to serialize across threads".to_string()
             },
             Vec::new(),
         );
@@ -912,7 +940,7 @@ fn lock(run: &Run) -> Answer {
         );
     }
     let mut reasons = vec![format!(
-        "{} threads served connections, and while two requests ran at once they did not take turns on one futex word ({} hand-off(s) between them)",
+        "{} threads of one process served connections or stood ready to, and while two requests ran at once they did not take turns on one futex word ({} hand-off(s) between them)",
         serving.len(),
         handoffs.len()
     )];

@@ -90,9 +90,7 @@ pub enum Arg {
     Unknown,
 }
 
-/// How many strings of an argv strace shows (and the trace keeps, and one
-/// more to say there are more).
-pub const ARGV_SHOWN: usize = 32;
+pub use crate::syscalls::flags::ARGV_SHOWN;
 
 /// A `struct sigaction` as the kernel reads it: the handler (0 is
 /// `SIG_DFL`, 1 `SIG_IGN`, else its address), the signals blocked while it

@@ -202,8 +202,7 @@ fn event_loops_that_include_the_first_task_are_a_thread_pool() {
     // haproxy's nbthread loops: each its own epoll holding the listener,
     // the first task running one of them.
     let e = probe(&server("event-loops"), &[]);
-    assert_eq!(e.io.value, "epoll-level", "{}", e.render());
-    assert_eq!(e.concurrency.value, "thread-pool", "{}", e.render());
+    assert_model(&e, "epoll-level", "thread-pool", "unsure");
 }
 
 #[test]
@@ -212,8 +211,9 @@ fn threads_sharing_one_epoll_are_a_thread_pool_whichever_serves() {
     // one answer.
     for _ in 0..3 {
         let e = probe(&server("shared-epoll"), &[]);
-        assert_eq!(e.io.value, "epoll-level", "{}", e.render());
-        assert_eq!(e.concurrency.value, "thread-pool", "{}", e.render());
+        // The lock axis too: the pool's threads could each have served,
+        // so one run's luck (one thread served all) is not "none".
+        assert_model(&e, "epoll-level", "thread-pool", "unsure");
         // Evidence in the order it happened: a pool thread's creation
         // comes before the connections it serves.
         let ev = &e.concurrency.evidence;

@@ -14,9 +14,12 @@ macro_rules! c {
 
 /// How many bytes of a read or written buffer the trace keeps.
 pub const BUFFER_HEAD: usize = 64;
+/// How many strings of an argv strace shows (and the trace keeps, and one
+/// more to say there are more).
+pub const ARGV_SHOWN: usize = 32;
 /// How many argv entries of an `execve` the trace keeps: those strace
 /// shows, and one more to say there are more.
-pub(crate) const ARGV_MAX: usize = crate::trace::ARGV_SHOWN + 1;
+pub(crate) const ARGV_MAX: usize = ARGV_SHOWN + 1;
 pub(crate) const SOCK_TYPES: &[(u64, &str)] = &[
     (c!(SOCK_STREAM), "SOCK_STREAM"),
     (c!(SOCK_DGRAM), "SOCK_DGRAM"),
