@@ -4,7 +4,7 @@
 
 use std::time::Duration;
 
-use super::{describe_settle, received, thread_per_connection};
+use super::{describe_settle, received, slow_burst_size, thread_per_connection};
 use crate::syscalls::Class;
 use crate::analysis::{connection_threads, evidence, task_name};
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
@@ -52,6 +52,31 @@ fn standard() -> Scenario {
     }
 }
 
+/// A client that stops reading its replies: A sends more than the socket
+/// buffers can hold of its reply, so A's thread blocks in `write`, and B's
+/// cpu 20 must still be answered (a lock held across that write would keep
+/// it waiting for as long as A does not read).
+fn stalled() -> Scenario {
+    Scenario {
+        name: "stalled-reader",
+        args: &[],
+        steps: vec![
+            Step::Settle("idle"),
+            Step::ConnectNarrow("A"),
+            Step::Settle("A connected"),
+            Step::Stall("A stops reading", "A", slow_burst_size()),
+            Step::Connect("B"),
+            Step::Send("B", b"cpu 20\n".to_vec()),
+            Step::Expect("B cpu while A does not read", "B", b"ok\n".to_vec()),
+            Step::Settle("after B cpu"),
+            Step::Unstall("A reads its replies", "A"),
+            Step::Close("A"),
+            Step::Close("B"),
+            Step::Settle("all closed"),
+        ],
+    }
+}
+
 /// Requests in flight together, timed against the same requests alone.
 fn timing() -> Scenario {
     Scenario {
@@ -88,7 +113,7 @@ pub(super) fn lab() -> Lab {
         id: "lab7",
         title: "a GIL-style global lock",
         binary: "lab7",
-        scenarios: vec![standard(), timing()],
+        scenarios: vec![standard(), timing(), stalled()],
         standard: "standard",
         facts: Some(facts),
         limits: Limits::default(),
@@ -132,11 +157,11 @@ pub(super) fn lab() -> Lab {
             },
             Check {
                 id: "unlocked-blocking",
-                title: "the lock is never held across a blocking call: B's cpu 20 completes while A is connected and silent",
+                title: "the lock is never held across a blocking call: B's cpu 20 completes while A is connected and silent, and while A does not read its replies",
                 kind: Kind::Model,
                 visibility: Visibility::Visible,
                 points: 25,
-                hint: "release the lock before read and write, and take it only to handle what was read",
+                hint: "release the lock before read and before write (a write blocks while the client does not read), and take it only to handle what was read",
                 judge: unlocked_blocking,
             },
             Check {
@@ -336,31 +361,64 @@ fn io_overlap(runs: &Runs) -> Verdict {
 }
 
 fn unlocked_blocking(runs: &Runs) -> Verdict {
-    let run = runs.get("standard");
-    let Err(v) = received(
-        run,
+    let silent = blocked_while(
+        runs.get("standard"),
         "B cpu while A is silent",
         "client B sent \"cpu 20\" while client A was connected and silent",
-    ) else {
-        return Verdict::pass("B's cpu 20 completed while A's thread waited in read");
+    );
+    if !silent.passed {
+        return silent;
+    }
+    let stalled = blocked_while(
+        runs.get("stalled-reader"),
+        "B cpu while A does not read",
+        "client B sent \"cpu 20\" while client A's replies waited for A to read them (A's thread blocked in write)",
+    );
+    if !stalled.passed {
+        return stalled;
+    }
+    let unstalled = received(
+        runs.get("stalled-reader"),
+        "A reads its replies",
+        "client A sent a message bigger than the socket buffers and read the reply only later",
+    );
+    if let Err(v) = unstalled {
+        return v;
+    }
+    Verdict::pass(
+        "B's cpu 20 completed while A's thread waited in read, and while it waited in write for A to read",
+    )
+}
+
+/// Whether B's request at step `label` was answered; if not, the calls the
+/// server sat in next: a thread blocked in read or write while another
+/// waited for the lock in futex.
+fn blocked_while(run: &Run, label: &str, what: &str) -> Verdict {
+    let Err(v) = received(run, label, what) else {
+        return Verdict::pass("answered");
     };
     let Some(blocked) = run.outcome.blocked_at("after B cpu") else {
         let (what, lines) = describe_settle(run, "after B cpu");
         return Verdict::fail(format!("{}; then {what}", v.message), lines);
     };
     let records = &run.outcome.trace.records;
-    let reader = blocked.iter().copied().find(|&r| records[r].is_a(&[Class::Read]));
+    let io = blocked
+        .iter()
+        .copied()
+        .find(|&r| records[r].is_a(&[Class::Read, Class::Write]));
     let waiter = blocked
         .iter()
         .copied()
         .find(|&r| records[r].futex().is_some());
-    match (reader, waiter) {
+    match (io, waiter) {
         (Some(a), Some(b)) => Verdict::fail(
             format!(
-                "{}. {} sat blocked in a read while {} waited for the lock in futex: the lock was held across a blocking read",
+                "{}. {} sat blocked in a {} while {} waited for the lock in futex: the lock was held across a blocking {}",
                 v.message,
                 task_name(run, records[a].tid),
-                task_name(run, records[b].tid)
+                records[a].name(),
+                task_name(run, records[b].tid),
+                records[a].name()
             ),
             evidence(run, [a, b]),
         ),

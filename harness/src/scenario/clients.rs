@@ -19,6 +19,38 @@ use crate::trace::{Arg, EventKind, Ret, Tid, Trace};
 pub(super) struct Client {
     name: &'static str,
     stream: Option<TcpStream>,
+    /// A request still being written by a [`Step::Stall`]'s writer.
+    stalled: Option<Writer>,
+}
+
+/// A request written from a thread of its own while the client reads (or
+/// does not), and what it should come back as.
+pub(super) struct Writer {
+    handle: std::thread::JoinHandle<()>,
+    done: Arc<std::sync::atomic::AtomicBool>,
+    expected: Vec<u8>,
+}
+
+impl Writer {
+    /// Starts writing `data` on `writer`.
+    fn spawn(mut writer: TcpStream, data: Vec<u8>) -> Writer {
+        let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let writer_done = Arc::clone(&done);
+        let expected = upper(&data);
+        let handle = std::thread::spawn(move || {
+            let _ = writer.write_all(&data);
+            writer_done.store(true, std::sync::atomic::Ordering::SeqCst);
+        });
+        Writer {
+            handle,
+            done,
+            expected,
+        }
+    }
+
+    fn done(&self) -> bool {
+        self.done.load(std::sync::atomic::Ordering::SeqCst)
+    }
 }
 
 pub(super) fn escape(bytes: &[u8]) -> String {
@@ -89,6 +121,7 @@ pub(super) fn perform(
                     clients.push(Client {
                         name,
                         stream: Some(s),
+                        stalled: None,
                     });
                     Observed::Done
                 }
@@ -183,6 +216,64 @@ pub(super) fn perform(
             left.sort_unstable();
             left.dedup();
             Observed::Terminated { ended, left }
+        }
+        Step::Stall(_, name, size) => {
+            server.step(format!("{name}: send {size} bytes and read nothing"));
+            let Some(c) = clients
+                .iter_mut()
+                .find(|c| c.name == *name && c.stream.is_some())
+            else {
+                return Observed::Failed(format!("{name} is not connected"));
+            };
+            let stream = c.stream.as_ref().expect("found connected");
+            let writer = match stream.try_clone() {
+                Ok(w) => Writer::spawn(w, burst_data(*size)),
+                Err(e) => return Observed::Failed(format!("{name}: {e}")),
+            };
+            // Settled, with the request all taken or the rest of it
+            // waiting at the client: the server stopped taking it in (its
+            // replies wait for room), not merely between two reads.
+            let mut stalls = 0;
+            let settled = loop {
+                let before = (unsent(stream), acked(stream));
+                let settled = server.settle();
+                let stopped = writer.done() || unsent(stream) > 0;
+                if matches!(settled, Settled::Gone) || server.overdue() {
+                    break settled;
+                }
+                if matches!(settled, Settled::Blocked(_)) && stopped {
+                    break settled;
+                }
+                if (unsent(stream), acked(stream)) == before {
+                    stalls += 1;
+                    if stalls >= 3 {
+                        break settled;
+                    }
+                } else {
+                    stalls = 0;
+                }
+            };
+            c.stalled = Some(writer);
+            Observed::Settled(settled)
+        }
+        Step::Unstall(_, name) => {
+            server.step(format!("{name}: read the whole reply"));
+            let Some(c) = clients.iter_mut().find(|c| c.name == *name) else {
+                return Observed::Failed(format!("{name} is not connected"));
+            };
+            let (Some(stream), Some(writer)) = (c.stream.as_mut(), c.stalled.take()) else {
+                return Observed::Failed(format!("{name} sent nothing it did not read"));
+            };
+            let got = read_reply(server, stream, &writer, limits);
+            if !writer.done() {
+                let _ = stream.shutdown(std::net::Shutdown::Both);
+            }
+            let _ = writer.handle.join();
+            while server.pump(Duration::ZERO) {}
+            Observed::Received {
+                got,
+                expected: writer.expected,
+            }
         }
         Step::Burst(_, name, size) | Step::SlowBurst(_, name, size) => {
             let slow = matches!(step, Step::SlowBurst(..));
@@ -377,17 +468,27 @@ pub(super) const AT_WORK: Duration = Duration::from_millis(2);
 pub(super) fn burst(
     server: &mut Server,
     stream: &mut TcpStream,
-    mut writer: TcpStream,
+    writer: TcpStream,
     data: Vec<u8>,
     limits: &Limits,
 ) -> Vec<u8> {
-    let want = data.len();
-    let done = Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let writer_done = Arc::clone(&done);
-    let handle = std::thread::spawn(move || {
-        let _ = writer.write_all(&data);
-        writer_done.store(true, std::sync::atomic::Ordering::SeqCst);
-    });
+    let writer = Writer::spawn(writer, data);
+    let got = read_reply(server, stream, &writer, limits);
+    if !writer.done() {
+        let _ = stream.shutdown(std::net::Shutdown::Both);
+    }
+    let _ = writer.handle.join();
+    got
+}
+
+/// Reads the reply to what `writer` writes (or wrote) as it comes.
+fn read_reply(
+    server: &mut Server,
+    stream: &mut TcpStream,
+    writer: &Writer,
+    limits: &Limits,
+) -> Vec<u8> {
+    let want = writer.expected.len();
     let mut got = Vec::new();
     let mut buf = vec![0u8; 64 * 1024];
     let mut last_progress = Instant::now();
@@ -415,7 +516,7 @@ pub(super) fn burst(
         // collected only once the server's kernel has every byte of the
         // request (TIOCOUTQ = 0); until then read on. A server that stopped
         // reading for good is given up on after the reply timeout.
-        if done.load(std::sync::atomic::Ordering::SeqCst) && unsent(stream) == 0 {
+        if writer.done() && unsent(stream) == 0 {
             got.extend(collect(server, stream, want - got.len()));
             break;
         }
@@ -423,10 +524,6 @@ pub(super) fn burst(
             break;
         }
     }
-    if !done.load(std::sync::atomic::Ordering::SeqCst) {
-        let _ = stream.shutdown(std::net::Shutdown::Both);
-    }
-    let _ = handle.join();
     got
 }
 

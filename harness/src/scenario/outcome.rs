@@ -168,6 +168,8 @@ impl Outcome {
                 | Step::ExpectNothing(l, ..)
                 | Step::Burst(l, ..)
                 | Step::SlowBurst(l, ..)
+                | Step::Stall(l, ..)
+                | Step::Unstall(l, ..)
                 | Step::Measure(l, ..)
                 | Step::Requests(l, ..)
                 | Step::Terminate(l) => *l,

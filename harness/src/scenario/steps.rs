@@ -29,6 +29,15 @@ pub enum Step {
     /// has settled, so the server's writes fill the socket buffers and must
     /// wait for room (label, client, size).
     SlowBurst(&'static str, &'static str, usize),
+    /// The client sends this many bytes from a writer of its own and reads
+    /// nothing, until the server has settled with its replies waiting for
+    /// room (the bytes it could not take still queued at the client, or
+    /// all taken): a client that stopped reading. Observes the settle
+    /// (label, client, size).
+    Stall(&'static str, &'static str, usize),
+    /// The stalled client reads its whole reply at last, and expects its
+    /// bytes back upper-cased (label, client).
+    Unstall(&'static str, &'static str),
     /// With the clients holding still, measure what the server does for
     /// this long: syscalls, `EAGAIN`s, CPU time (label, duration).
     Measure(&'static str, Duration),

@@ -98,6 +98,35 @@ fn holding_the_lock_in_read_names_the_reader_and_the_waiter() {
     );
 }
 
+/// The lock let go only after the write: B's cpu 20 waits while A's
+/// thread sits in a write A does not read (issue 23).
+#[test]
+fn holding_the_lock_in_write_names_the_writer_and_the_waiter() {
+    let report = variant("lock-in-write");
+    assert_fails(
+        &report,
+        &[(
+            "unlocked-blocking",
+            "sat blocked in a write while T2 waited for the lock in futex: the lock was held across a blocking write",
+        )],
+    );
+    let check = report
+        .results
+        .iter()
+        .find(|c| c.id == "unlocked-blocking")
+        .expect("the check ran");
+    assert!(
+        check
+            .verdict
+            .evidence
+            .iter()
+            .any(|l| l.contains("write(C1"))
+            && check.verdict.evidence.iter().any(|l| l.contains("futex(")),
+        "{:?}",
+        check.verdict.evidence
+    );
+}
+
 #[test]
 fn one_thread_for_everything_fails_every_check() {
     assert_fails(
