@@ -80,7 +80,7 @@ impl fmt::Display for Finding {
             ),
             Finding::OutOfMemory { call, limit } => write!(
                 f,
-                "it ran out of memory: {call}() failed with ENOMEM at the {} memory limit (address space)",
+                "it ran out of memory: {call}() failed with ENOMEM at the {} memory limit (address space); a runtime that reserves address space up front (a JVM's heap, its code cache and thread stacks) needs more: raise the limit with --limit memory=8G (an instructor's grading script passes it too), or cap the reservation (java -Xmx256m)",
                 bytes(*limit)
             ),
             Finding::OutOfFiles { call, limit } => write!(
@@ -324,5 +324,16 @@ mod tests {
         );
         let f = Finding::PortTaken { addr: None };
         assert!(f.to_string().starts_with("bind(?) failed with EADDRINUSE"));
+        // A JVM at the default limit is told how to get past it.
+        let f = Finding::OutOfMemory {
+            call: "mmap",
+            limit: 2 << 30,
+        };
+        assert!(
+            f.to_string().starts_with(
+                "it ran out of memory: mmap() failed with ENOMEM at the 2 GiB memory limit"
+            ) && f.to_string().contains("--limit memory=8G"),
+            "{f}"
+        );
     }
 }
