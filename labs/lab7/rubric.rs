@@ -8,8 +8,8 @@ use super::{describe_settle, received, slow_burst_size, thread_per_connection};
 use crate::syscalls::Class;
 use crate::analysis::{connection_threads, evidence, task_name};
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
-use crate::scenario::{Limits, Observed, Reply, Request, Scenario, Step};
-use crate::trace::Record;
+use crate::scenario::{ATTEMPTS, Limits, Observed, Reply, Request, Scenario, Step};
+use crate::trace::{Arg, Record};
 
 /// Two requests at once that take at least this many times as long as
 /// one are serialized; at most this many times, overlapped. (Serialized is
@@ -242,6 +242,109 @@ fn ms(d: Duration) -> u128 {
     d.as_millis()
 }
 
+/// One request's work as the trace shows it: from the serving task's read
+/// of the request to its write of the reply. Measured in the trace, not at
+/// the clients, so that a loaded machine's late client (sending late,
+/// reading late) does not stretch or shrink it.
+struct Work {
+    read: usize,
+    write: usize,
+    from: Duration,
+    to: Duration,
+}
+
+impl Work {
+    fn span(&self) -> Duration {
+        self.to.saturating_sub(self.from)
+    }
+}
+
+/// Each request's work in step `label`, in the order they were sent (each
+/// `data` read after the one before), or `None` if one of them was not
+/// read or not answered.
+fn works(run: &Run, label: &str, data: &[&str]) -> Option<Vec<Work>> {
+    let step = timed(run, label).ok()?;
+    let records = &run.outcome.trace.records;
+    let mut after = step.events.start;
+    let mut out = Vec::new();
+    for d in data {
+        let d = d.as_bytes();
+        let read = (0..records.len())
+            .filter(|&r| {
+                let rec = &records[r];
+                rec.exit
+                    .is_some_and(|e| e >= after && step.events.contains(&e))
+                    && rec.is_a(&[Class::Read])
+                    && rec.args.iter().any(|a| {
+                        matches!(a, Arg::Bytes { head, .. }
+                            if !head.is_empty() && d.starts_with(&head[..head.len().min(d.len())]))
+                    })
+            })
+            .min_by_key(|&r| records[r].exit)?;
+        let read_exit = records[read].exit?;
+        after = read_exit + 1;
+        let tid = records[read].tid;
+        let write = (0..records.len())
+            .filter(|&r| {
+                records[r].tid == tid
+                    && records[r].is_a(&[Class::Write])
+                    && records[r].enter.is_some_and(|e| e > read_exit)
+            })
+            .min_by_key(|&r| records[r].enter)?;
+        out.push(Work {
+            read,
+            write,
+            from: records[read].exited_at?,
+            to: records[write].entered_at?,
+        });
+    }
+    Some(out)
+}
+
+/// How long two requests were worked on at the same time (`None`: never),
+/// and from the first read to the last reply.
+fn overlap(two: &[Work]) -> (Option<Duration>, Duration) {
+    let start = two.iter().map(|w| w.from).min().unwrap_or_default();
+    let end = two.iter().map(|w| w.to).max().unwrap_or_default();
+    let last_start = two.iter().map(|w| w.from).max().unwrap_or_default();
+    let first_end = two.iter().map(|w| w.to).min().unwrap_or_default();
+    (
+        (first_end > last_start).then(|| first_end - last_start),
+        end.saturating_sub(start),
+    )
+}
+
+/// What the trace shows of a request alone and of two at once: one
+/// alone's work, the two's from the first read to the last reply, and
+/// their ratio; or the verdict when the two were never worked on at once.
+fn trace_ratio(
+    run: &Run,
+    one: &str,
+    two: &str,
+    data: &str,
+) -> Result<(Duration, Duration, f64), Verdict> {
+    // Every reply first, as the clients saw them.
+    let at_clients = ratio(run, one, two)?;
+    let (Some(alone), Some(both)) = (works(run, one, &[data]), works(run, two, &[data, data]))
+    else {
+        return Ok(at_clients);
+    };
+    let (together, whole) = overlap(&both);
+    if together.is_none() {
+        return Err(Verdict::fail(
+            format!(
+                "the two {} requests of \"{two}\" were never worked on at once ({} tries): the second was read {} ms after the first's reply was written, so the server did not take it in while it worked on the first",
+                data.trim(),
+                ATTEMPTS,
+                ms(both[1].from.saturating_sub(both[0].to))
+            ),
+            evidence(run, [both[0].read, both[0].write, both[1].read]),
+        ));
+    }
+    let alone = alone[0].span();
+    Ok((alone, whole, whole.as_secs_f64() / alone.as_secs_f64().max(1e-6)))
+}
+
 /// Futex waits (`FUTEX_WAIT*`) in a range of events.
 fn futex_waits(run: &Run, events: &std::ops::Range<usize>) -> Vec<usize> {
     let records = &run.outcome.trace.records;
@@ -295,7 +398,7 @@ fn lock_contention(runs: &Runs) -> Verdict {
 
 fn cpu_serialized(runs: &Runs) -> Verdict {
     let run = runs.get("timing");
-    let (one, two, r) = match ratio(run, "one cpu", "two cpu") {
+    let (one, two, r) = match trace_ratio(run, "one cpu", "two cpu", "cpu 200\n") {
         Ok(x) => x,
         Err(v) => return v,
     };
@@ -304,13 +407,19 @@ fn cpu_serialized(runs: &Runs) -> Verdict {
     };
     let waits = futex_waits(run, &step.events);
     if r < SERIAL_RATIO {
+        let shown: Vec<usize> = works(run, "two cpu", &["cpu 200\n", "cpu 200\n"])
+            .unwrap_or_default()
+            .iter()
+            .flat_map(|w| [w.read, w.write])
+            .chain(waits)
+            .collect();
         return Verdict::fail(
             format!(
-                "two cpu 200 requests at once took {} ms, one alone {} ms: {r:.2} times as long, so they ran in parallel (one after the other is about 2, and at least {SERIAL_RATIO} passes)",
+                "two cpu 200 requests worked on at once took {} ms from the server's read of the first to its reply to the last, one alone {} ms: {r:.2} times as long, so they ran in parallel (one after the other is about 2, and at least {SERIAL_RATIO} passes)",
                 ms(two),
                 ms(one)
             ),
-            evidence(run, waits),
+            evidence(run, sorted(run, shown)),
         );
     }
     if waits.is_empty() {
@@ -322,7 +431,7 @@ fn cpu_serialized(runs: &Runs) -> Verdict {
         );
     }
     Verdict::pass(format!(
-        "two cpu 200 at once: {} ms, one alone: {} ms ({r:.2}×), and the trace shows a thread waiting for the lock",
+        "two cpu 200 at once: {} ms, one alone: {} ms ({r:.2}×, in the trace), and the trace shows a thread waiting for the lock",
         ms(two),
         ms(one)
     ))
@@ -330,7 +439,7 @@ fn cpu_serialized(runs: &Runs) -> Verdict {
 
 fn io_overlap(runs: &Runs) -> Verdict {
     let run = runs.get("timing");
-    let (one, two, r) = match ratio(run, "one io", "two io") {
+    let (one, two, r) = match trace_ratio(run, "one io", "two io", "io 200\n") {
         Ok(x) => x,
         Err(v) => return v,
     };
@@ -346,7 +455,7 @@ fn io_overlap(runs: &Runs) -> Verdict {
         });
         return Verdict::fail(
             format!(
-                "two io 200 requests at once took {} ms, one alone {} ms: {r:.2} times as long, so the sleeps did not overlap (at most {SERIAL_RATIO} passes): the lock was held while sleeping",
+                "two io 200 requests worked on at once took {} ms from the server's read of the first to its reply to the last, one alone {} ms: {r:.2} times as long, so the sleeps did not overlap (at most {SERIAL_RATIO} passes): the lock was held while sleeping",
                 ms(two),
                 ms(one)
             ),
@@ -354,10 +463,18 @@ fn io_overlap(runs: &Runs) -> Verdict {
         );
     }
     Verdict::pass(format!(
-        "two io 200 at once: {} ms, one alone: {} ms ({r:.2}×)",
+        "two io 200 at once: {} ms, one alone: {} ms ({r:.2}×, in the trace)",
         ms(two),
         ms(one)
     ))
+}
+
+/// Records in the order they were entered.
+fn sorted(run: &Run, mut records: Vec<usize>) -> Vec<usize> {
+    let all = &run.outcome.trace.records;
+    records.sort_by_key(|&r| all[r].enter);
+    records.dedup();
+    records
 }
 
 fn unlocked_blocking(runs: &Runs) -> Verdict {
@@ -435,7 +552,7 @@ fn switch_interval(runs: &Runs) -> Verdict {
         Ok(t) => t.replies,
         Err(v) => return v,
     };
-    let (Some(long), Some(short)) = (replies[0].after, replies[1].after) else {
+    if replies.iter().any(|r| r.after.is_none()) {
         return Verdict::fail(
             format!(
                 "client A sent cpu 500, then client B sent \"ping\": {}",
@@ -443,51 +560,60 @@ fn switch_interval(runs: &Runs) -> Verdict {
             ),
             Vec::new(),
         );
+    }
+    let Some(w) = works(run, "short during long", &["cpu 500\n", "ping"]) else {
+        return Verdict::fail(
+            "the trace shows no read of A's cpu 500 and B's ping followed by their replies",
+            Vec::new(),
+        );
     };
+    let (long, short) = (w[0].span(), w[1].span());
     let limit = long.mul_f64(SHORT_FRACTION);
     if short > limit {
         return Verdict::fail(
             format!(
-                "client B's \"ping\", sent while A's cpu 500 was running, was answered after {} ms; the cpu 500 took {} ms: the lock was not handed over during the long computation (at most {} ms passes)",
+                "client B's \"ping\", read while A's cpu 500 was running, was answered {} ms after the server read it; the cpu 500 took {} ms: the lock was not handed over during the long computation (at most {} ms passes)",
                 ms(short),
                 ms(long),
                 ms(limit)
             ),
-            Vec::new(),
+            evidence(run, sorted(run, vec![w[0].read, w[1].read, w[1].write, w[0].write])),
         );
     }
     Verdict::pass(format!(
-        "B's ping was answered after {} ms, during A's cpu 500 ({} ms)",
+        "B's ping was answered {} ms after it was read, during A's cpu 500 ({} ms)",
         ms(short),
         ms(long)
     ))
 }
 
-/// The timings, for reports.
+/// The timings, for reports: the trace's (from the server's read of a
+/// request to its write of the reply) and the clients' (from sending to
+/// the whole reply).
 fn facts(runs: &Runs) -> Vec<String> {
     let run = runs.get("timing");
     let mut out = Vec::new();
-    if let Ok((one, two, r)) = ratio(run, "one cpu", "two cpu") {
-        out.push(format!(
-            "cpu 200: one alone {} ms, two at once {} ms ({r:.2}×)",
-            ms(one),
-            ms(two)
-        ));
+    for (what, one, two, data) in [
+        ("cpu 200", "one cpu", "two cpu", "cpu 200\n"),
+        ("io 200", "one io", "two io", "io 200\n"),
+    ] {
+        let traced = trace_ratio(run, one, two, data).ok();
+        let clients = ratio(run, one, two).ok();
+        if let (Some((a, b, r)), Some((c, d, q))) = (traced, clients) {
+            out.push(format!(
+                "{what}: one alone {} ms, two at once {} ms ({r:.2}×) in the trace; {} ms and {} ms ({q:.2}×) at the clients",
+                ms(a),
+                ms(b),
+                ms(c),
+                ms(d)
+            ));
+        }
     }
-    if let Ok((one, two, r)) = ratio(run, "one io", "two io") {
+    if let Some(w) = works(run, "short during long", &["cpu 500\n", "ping"]) {
         out.push(format!(
-            "io 200: one alone {} ms, two at once {} ms ({r:.2}×)",
-            ms(one),
-            ms(two)
-        ));
-    }
-    if let Ok(Timed { replies, .. }) = timed(run, "short during long")
-        && let (Some(long), Some(short)) = (replies[0].after, replies[1].after)
-    {
-        out.push(format!(
-            "a ping during cpu 500: answered after {} ms (the cpu 500 took {} ms)",
-            ms(short),
-            ms(long)
+            "a ping during cpu 500: answered {} ms after it was read (the cpu 500 took {} ms)",
+            ms(w[1].span()),
+            ms(w[0].span())
         ));
     }
     out

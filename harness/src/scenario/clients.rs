@@ -307,7 +307,90 @@ pub(super) fn perform(
 /// measured, not guessed. Gives up at the reply timeout, or as soon as the
 /// server is stuck (every task asleep in a call no timer ends) or a client
 /// was disconnected.
+/// How many times a [`Step::Requests`] is tried, at most, for its requests
+/// to be in flight together.
+pub const ATTEMPTS: u32 = 5;
+
+/// Sends the requests and times their replies, again (up to [`ATTEMPTS`]
+/// times) while the trace shows they were not in flight together: a loaded
+/// machine can deliver the next request only after the first was done,
+/// and a step that did not do what it is for says nothing about the
+/// server.
 pub(super) fn timed_requests(
+    server: &mut Server,
+    clients: &mut [Client],
+    requests: &[Request],
+    limits: &Limits,
+) -> Observed {
+    let mut attempt = 1;
+    loop {
+        let observed = timed_once(server, clients, requests, limits);
+        let retry = attempt < ATTEMPTS
+            && matches!(&observed, Observed::Timed { replies, events, .. }
+                if replies.iter().all(|r| r.after.is_some())
+                    && !in_flight_together(&server.trace, events.start, requests));
+        if !retry {
+            return observed;
+        }
+        attempt += 1;
+        server.step_now(format!(
+            "the requests were not in flight together: again (attempt {attempt} of {ATTEMPTS})"
+        ));
+    }
+}
+
+/// Whether every request after the first was read while the first was
+/// still being worked on: before its reply was written, and before the
+/// end of any sleep its task made meanwhile. Unknown (no read or reply
+/// found) counts as together: the checks judge what did not happen.
+pub(super) fn in_flight_together(trace: &Trace, from: usize, requests: &[Request]) -> bool {
+    let mut at = from;
+    let reads: Vec<Option<(Tid, usize)>> = requests
+        .iter()
+        .map(|r| first_read(trace, &mut at, &r.data))
+        .collect();
+    let Some(Some((tid, read))) = reads.first().copied() else {
+        return true;
+    };
+    // The first request's work ends at its task's first write after the
+    // read, or at the end of a sleep before that.
+    let mut end = None;
+    for (i, e) in trace.events.iter().enumerate().skip(read + 1) {
+        if e.tid != tid {
+            continue;
+        }
+        let Some(rec) = trace.record_of_event(i).map(|r| &trace.records[r]) else {
+            continue;
+        };
+        match e.kind {
+            EventKind::Exit(_) if rec.is_a(&[Class::Sleep]) => {
+                end = Some(i);
+                break;
+            }
+            EventKind::Enter(_) if rec.is_a(&[Class::Write]) => {
+                end = Some(i);
+                break;
+            }
+            _ => {}
+        }
+    }
+    let Some(end) = end else {
+        return true;
+    };
+    reads[1..].iter().all(|r| r.is_none_or(|(_, at)| at < end))
+}
+
+/// The first read of `data` at or after event `*at`, and the event index of
+/// its return; moves `*at` past it.
+fn first_read(trace: &Trace, at: &mut usize, data: &[u8]) -> Option<(Tid, usize)> {
+    let mut probe = *at;
+    let found = read_since(trace, &mut probe, data)?;
+    *at = found.1 + 1;
+    Some(found)
+}
+
+/// One try of a [`Step::Requests`].
+fn timed_once(
     server: &mut Server,
     clients: &mut [Client],
     requests: &[Request],

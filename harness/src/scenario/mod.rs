@@ -21,6 +21,7 @@ mod server;
 mod sockets;
 mod steps;
 
+pub use clients::ATTEMPTS;
 pub use outcome::{Accounting, Limits, Outcome, ScenarioError};
 pub use run::run;
 pub use server::{OUTPUT_CAP, Server};
