@@ -166,7 +166,7 @@ pub fn is_not_for_students(rel: &Path) -> bool {
 /// Whether a file of the instructor's tree is a solution in disguise: a
 /// lab's alternative and known-wrong solutions (`labs/labN/variants.rs` or
 /// `labs/labN/variants/`, each a working solution with one thing changed)
-/// and the Python lab solutions; and a lab's `solution` file
+/// and the Python and C lab solutions; and a lab's `solution` file
 /// ([`crate::solution::FILE`]), which names the program to grade instead
 /// of `server.rs`: a student tree grades the student's own.
 /// `fixtures/shared.rs` (lab 1's accept loop, which the broken and hostile
@@ -181,7 +181,7 @@ pub fn is_solution_fixture(rel: &Path) -> bool {
         (Some("labs"), Some(dir), Some(file)) if is_lab_dir(dir) => {
             file == "variants.rs" || file == "variants" || file == crate::solution::FILE
         }
-        (Some("fixtures"), Some("python"), Some(file)) => file.starts_with("lab"),
+        (Some("fixtures"), Some("python" | "c"), Some(file)) => file.starts_with("lab"),
         _ => false,
     }
 }
@@ -596,7 +596,7 @@ fn solution_names<'a>(
     names.extend(
         left_out
             .iter()
-            .filter(|p| p.extension().is_some_and(|e| e == "py"))
+            .filter(|p| p.extension().is_some_and(|e| e == "py" || e == "c"))
             .filter_map(|p| p.file_stem())
             .map(|s| format!("\"{}\"", s.to_string_lossy())),
     );
