@@ -69,11 +69,11 @@ pub(super) fn lab() -> Lab {
             },
             Check {
                 id: "edge-drains",
-                title: "edge mode: non-blocking connections, read until EAGAIN after each event",
+                title: "edge mode: non-blocking connections, accept and read until EAGAIN after each event",
                 kind: Kind::Model,
                 visibility: Visibility::Visible,
                 points: 15,
-                hint: "an edge-triggered event comes once per change: read in a loop until read fails with EAGAIN (the sockets must be non-blocking), or the rest of the data waits forever",
+                hint: "an edge-triggered event comes once per change: accept in a loop until accept fails with EAGAIN, and read in a loop until read fails with EAGAIN (the sockets must be non-blocking), or the clients and data still queued wait forever",
                 judge: edge_drains,
             },
             Check {
@@ -315,6 +315,9 @@ fn edge_drains(runs: &Runs) -> Verdict {
                 evidence(run, blocking),
             );
         }
+        if let Some(v) = accepts_until_eagain(run) {
+            return v;
+        }
         let len = run.outcome.trace.records.len();
         for (w, next, conns) in wait_rounds(run) {
             for conn in conns {
@@ -350,6 +353,62 @@ fn edge_drains(runs: &Runs) -> Verdict {
         }
     }
     Verdict::pass("every edge event was drained to EAGAIN")
+}
+
+/// With the listener registered with EPOLLET, each report of it is
+/// followed by accepts until one fails with EAGAIN (or by an EPOLL_CTL_MOD
+/// of the listener, which re-arms it): the clients queued at one edge get
+/// no edge of their own. The failure, if any.
+fn accepts_until_eagain(run: &Run) -> Option<Verdict> {
+    // A listener registered level-triggered is reported again while
+    // clients wait: one accept per report is then right.
+    let listener_et = ctls(run).iter().any(|(_, op, t, ev)| {
+        *op != "EPOLL_CTL_DEL"
+            && t.is_listener()
+            && ev.is_some_and(|e| e.events.contains(&"EPOLLET"))
+    });
+    if !listener_et {
+        return None;
+    }
+    let records = &run.outcome.trace.records;
+    let waits = records_where(run, |rec| rec.is_a(&[Class::EpollWait]));
+    for (i, &w) in waits.iter().enumerate() {
+        let reported = run.transcript.ready(w).is_some_and(|ready| {
+            ready
+                .iter()
+                .any(|x| x.readable() && x.role.is_some_and(FdRole::is_listener))
+        });
+        if !reported {
+            continue;
+        }
+        let next = waits.get(i + 1).copied().unwrap_or(records.len());
+        let on_listener = |r: usize| fd_role(run, r, 0).is_some_and(FdRole::is_listener);
+        let accepts: Vec<usize> = (w + 1..next)
+            .filter(|&r| records[r].is_a(&[Class::Accept]) && on_listener(r))
+            .collect();
+        let rearmed = (w + 1..next).any(|r| {
+            records[r].is_a(&[Class::EpollCtl])
+                && matches!(records[r].args.get(1), Some(Arg::Sym("EPOLL_CTL_MOD")))
+                && fd_role(run, r, 2).is_some_and(FdRole::is_listener)
+        });
+        let drained = accepts
+            .last()
+            .is_some_and(|&a| records[a].errno() == Some(libc::EAGAIN));
+        if !drained && !rearmed && next < records.len() {
+            return Some(Verdict::fail(
+                format!(
+                    "after epoll_wait reported L (edge-triggered), the server accepted {} and went back to epoll_wait without an accept failing with EAGAIN: clients queued at one edge get no edge of their own, so a second client that connected with the first is never accepted (until yet another connects)",
+                    match accepts.len() {
+                        0 => "nothing".to_string(),
+                        1 => "once".to_string(),
+                        n => format!("{n} times"),
+                    }
+                ),
+                evidence(run, std::iter::once(w).chain(accepts).chain([next])),
+            ));
+        }
+    }
+    None
 }
 
 fn level_rereports(runs: &Runs) -> Verdict {

@@ -74,6 +74,20 @@ fn side_by_side_shows_the_re_report_against_the_drain() {
     );
 }
 
+/// Edge-triggered, one accept per report of the listener: the clients
+/// queued at one edge would wait (issue 23). The trace shows it in every
+/// run: no accept failed with EAGAIN before the next epoll_wait.
+#[test]
+fn accepting_once_per_edge_event_leaves_clients_queued() {
+    assert_fails(
+        &variant("accept-once"),
+        &[(
+            "edge-drains",
+            "the server accepted once and went back to epoll_wait without an accept failing with EAGAIN",
+        )],
+    );
+}
+
 #[test]
 fn reading_once_per_edge_event_leaves_data_unread() {
     assert_fails(
