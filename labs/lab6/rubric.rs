@@ -125,7 +125,7 @@ pub(super) fn lab() -> Lab {
             Check {
                 id: "reaps-and-replaces",
                 title: "the master reaps the dead worker (wait4) and forks a replacement",
-                kind: Kind::Protocol,
+                kind: Kind::Model,
                 visibility: Visibility::Visible,
                 points: 15,
                 hint: "loop on wait4(-1, ...) in the master; for each dead worker, fork a new one",
