@@ -72,6 +72,14 @@ impl Formatter {
                     .map_or(Duration::ZERO, |o| e.at.saturating_sub(o.at));
                 let dur = format!(" <{}.{:06}>", dur.as_secs(), dur.subsec_micros());
                 match open {
+                    Some(o) if o.split && name == "clone" => {
+                        let (_, tail) = clone_halves(&args);
+                        lines.push(format!(
+                            "{} {}<... clone resumed>{tail}) {result}{dur}",
+                            e.tid,
+                            time(e.at)
+                        ));
+                    }
                     Some(o) if o.split => {
                         let k = known_at_entry(&o.args);
                         lines.push(format!(
@@ -207,7 +215,9 @@ impl Formatter {
             // (`read(3,  <unfinished ...>`, `write(5, "hi", 2 <unfinished
             // ...>` when every argument was known).
             let mut head = args_text(name, &o.args[..k], 0);
-            if k > 0 && k < o.args.len() {
+            if name == "clone" {
+                head = clone_halves(&o.args).0;
+            } else if k > 0 && k < o.args.len() {
                 head.push_str(", ");
             }
             lines.push(format!(
@@ -264,6 +274,23 @@ fn clone_args(name: &str, args: &[Arg], first: usize, shown: &mut Vec<String>) {
         }
         _ => {}
     }
+}
+
+/// `clone`'s arguments in the two halves strace prints them in when its
+/// line is split: the stack and flags at entry, then (`, child_tidptr=...`,
+/// the other tid pointers and tls) at exit.
+fn clone_halves(args: &[Arg]) -> (String, String) {
+    let mut shown: Vec<String> = args
+        .iter()
+        .enumerate()
+        .map(|(i, a)| arg_text("clone", i, a))
+        .collect();
+    clone_args("clone", args, 0, &mut shown);
+    let tail = shown.split_off(shown.len().min(2));
+    (
+        shown.join(", "),
+        tail.iter().map(|t| format!(", {t}")).collect(),
+    )
 }
 
 /// Whether argument `index` of syscall `name` is a signal number, by the
@@ -611,6 +638,47 @@ mod tests {
         );
         let read = split(vec![Arg::Fd(3), Arg::Out(0), Arg::Int(16)], "read");
         assert!(read.ends_with("read(3,  <unfinished ...>"), "{read}");
+    }
+
+    #[test]
+    fn a_split_clone_prints_its_tid_pointer_at_exit_as_strace() {
+        // strace 6.1: `clone(child_stack=NULL, flags=... <unfinished ...>`,
+        // then `<... clone resumed>, child_tidptr=0x7f...) = 12`.
+        let args = vec![
+            Arg::Flags {
+                names: vec!["CLONE_CHILD_SETTID", "SIGCHLD"],
+                rest: 0,
+            },
+            Arg::Members(vec![
+                ("child_stack", Arg::Ptr(0)),
+                ("child_tidptr", Arg::Ptr(0x7f00_0000_1000)),
+            ]),
+        ];
+        let nr = crate::trace::syscall_nr("clone").expect("clone");
+        let mut f = Formatter::new();
+        assert!(f.event(&enter(5, "clone", args)).is_empty());
+        let head = f.event(&enter(6, "getpid", Vec::new()));
+        assert!(
+            head[0].ends_with(
+                "clone(child_stack=NULL, flags=CLONE_CHILD_SETTID|SIGCHLD <unfinished ...>"
+            ),
+            "{head:?}"
+        );
+        let tail = f.event(&Event {
+            tid: 5,
+            pid: 5,
+            at: Duration::from_millis(2),
+            kind: EventKind::Exit(crate::trace::Return {
+                nr,
+                ret: crate::trace::Ret::Ok(Arg::Tid(12)),
+                outs: Vec::new(),
+            }),
+        });
+        assert!(
+            tail.iter()
+                .any(|l| l.contains("<... clone resumed>, child_tidptr=0x7f0000001000) = 12")),
+            "{tail:?}"
+        );
     }
 
     #[test]
