@@ -1,7 +1,9 @@
 //! Lab 1, blocking I/O: `accept` and `read` park the only thread, so client B
 //! waits until client A leaves.
 
-use super::{blocked_in, describe_settle, diff, ended, nonblocking_switches, single_task};
+use super::{
+    blocked_in, describe_settle, diff, ended, eof_spin, nonblocking_switches, single_task,
+};
 use crate::syscalls::Class;
 use crate::analysis::{evidence};
 use crate::normalize::FdRole;
@@ -207,14 +209,17 @@ fn head_of_line(runs: &Runs) -> Verdict {
         Some(Observed::Received { got, .. }) if !got.is_empty() => {
             Verdict::pass("B was answered only after A closed")
         }
-        Some(Observed::Received { got, expected }) => Verdict::fail(
-            format!(
+        Some(Observed::Received { got, expected }) => {
+            let said = format!(
                 "after client A closed, client B should get its answer; {} ({})",
                 diff(got, expected),
                 ended(run)
-            ),
-            Vec::new(),
-        ),
+            );
+            match eof_spin(run, FdRole::Conn(1)) {
+                Some((why, lines)) => Verdict::fail(format!("{said}. {why}"), lines),
+                None => Verdict::fail(said, Vec::new()),
+            }
+        }
         _ => Verdict::fail("the scenario did not get as far as closing A", Vec::new()),
     }
 }

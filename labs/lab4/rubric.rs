@@ -109,8 +109,8 @@ pub(super) fn lab() -> Lab {
                 kind: Kind::Protocol,
                 visibility: Visibility::Visible,
                 points: 10,
-                hint: "keep unsent output per connection and never drop the rest of a partial write",
-                judge: |runs| large_replies(runs, STANDARD, &["level-burst", "edge-burst"]),
+                hint: "keep unsent output per connection and never drop the rest of a partial write; in edge mode also read until EAGAIN, or the rest of a message is never read",
+                judge: large_reply,
             },
         ],
     }
@@ -409,6 +409,42 @@ fn accepts_until_eagain(run: &Run) -> Option<Verdict> {
         }
     }
     None
+}
+
+const BURSTS: &[&str] = &["level-burst", "edge-burst"];
+
+/// [`large_replies`] in both modes, naming the mode that lost bytes; in
+/// edge mode, when the reads stopped short of EAGAIN (`edge-drains`), that
+/// is the cause the message points at, with its trace lines.
+fn large_reply(runs: &Runs) -> Verdict {
+    let verdict = large_replies(runs, STANDARD, BURSTS);
+    if verdict.passed {
+        return verdict;
+    }
+    // The scenario that failed, the first one in the order judged.
+    let failed = STANDARD
+        .iter()
+        .find(|&&s| !large_replies(runs, &[s], &[]).passed)
+        .or_else(|| BURSTS.iter().find(|&&s| !large_replies(runs, &[], &[s]).passed))
+        .copied()
+        .unwrap_or("level");
+    let is_edge = edge(runs.get(failed));
+    let mode = if is_edge {
+        "edge-triggered (--trigger edge)"
+    } else {
+        "level-triggered (--trigger level)"
+    };
+    let said = format!("in {mode} mode (scenario \"{failed}\"): {}", verdict.message);
+    let drains = edge_drains(runs);
+    if is_edge && !drains.passed {
+        return Verdict::fail(
+            format!(
+                "{said}; the bytes were never read, not lost in a write: after an edge-triggered event the server stopped reading before EAGAIN (see edge-drains), so the rest of the message waited for an edge that never comes; read until read fails with EAGAIN:"
+            ),
+            drains.evidence,
+        );
+    }
+    Verdict::fail(said, verdict.evidence)
 }
 
 fn level_rereports(runs: &Runs) -> Verdict {

@@ -5,7 +5,7 @@ use super::{blocked_in, concurrent, describe_settle, large_replies, many_clients
 use crate::syscalls::Class;
 use crate::analysis::{connection_threads, evidence, fd_role, from_first_socket, main_task, task_name};
 use crate::normalize::FdRole;
-use crate::grade::{Check, Kind, Lab, Runs, Verdict, Visibility};
+use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{Limits, Scenario, Step};
 use crate::trace::{EventKind, Tid};
 
@@ -63,9 +63,18 @@ pub(super) fn lab() -> Lab {
                 title: "each connection is read and written only by its own thread",
                 kind: Kind::Model,
                 visibility: Visibility::Visible,
-                points: 15,
+                points: 10,
                 hint: "move the connection into the thread created for it; no other thread (main, a shared writer) touches it",
                 judge: own_thread,
+            },
+            Check {
+                id: "main-keeps-connections",
+                title: "main never closes a connection it handed to a thread",
+                kind: Kind::Model,
+                visibility: Visibility::Visible,
+                points: 10,
+                hint: "threads share one descriptor table: after creating the thread, main must not close the connection (unlike a forking server's parent, which closes its own copy); the thread closes it when read returns 0",
+                judge: main_keeps_connections,
             },
             Check {
                 id: "blocking",
@@ -99,7 +108,7 @@ pub(super) fn lab() -> Lab {
                 title: "a 12 KiB message and a reply bigger than the send buffer, to a slow reader, arrive whole",
                 kind: Kind::Protocol,
                 visibility: Visibility::Visible,
-                points: 20,
+                points: 15,
                 hint: "write in a loop until every byte is sent: write may send less than it was given",
                 judge: |runs| large_replies(runs, &["standard"], &["burst"]),
             },
@@ -143,6 +152,49 @@ fn own_thread(runs: &Runs) -> Verdict {
     Verdict::pass("each connection was read and written by its own thread only")
 }
 
+/// The first connection main closed after handing it to a thread: `(its
+/// close, the connection, the thread, the thread's first call after it
+/// that failed with EBADF)`.
+fn closed_by_main(run: &Run) -> Option<(usize, FdRole, Tid, Option<usize>)> {
+    let main = main_task(run);
+    let records = &run.outcome.trace.records;
+    connection_threads(run).into_iter().find_map(|(a, conn, thread)| {
+        let thread = thread?;
+        let close = (a + 1..records.len()).find(|&r| {
+            records[r].tid == main
+                && records[r].is_a(&[Class::Close])
+                && fd_role(run, r, 0) == Some(conn)
+        })?;
+        let failed = (close + 1..records.len())
+            .find(|&r| records[r].tid == thread && records[r].errno() == Some(libc::EBADF));
+        Some((close, conn, thread, failed))
+    })
+}
+
+fn main_keeps_connections(runs: &Runs) -> Verdict {
+    for name in ["standard", "burst", "many"] {
+        let run = runs.get(name);
+        let Some((close, conn, thread, failed)) = closed_by_main(run) else {
+            continue;
+        };
+        let then = match failed {
+            Some(_) => format!(
+                "; {} then got EBADF (bad file descriptor):",
+                task_name(run, thread)
+            ),
+            None => ":".to_string(),
+        };
+        return Verdict::fail(
+            format!(
+                "main closed {conn} after handing it to {}; threads share main's descriptors, so that closed the thread's connection too{then}",
+                task_name(run, thread)
+            ),
+            evidence(run, std::iter::once(close).chain(failed)),
+        );
+    }
+    Verdict::pass("main never closed a connection it had handed to a thread")
+}
+
 fn blocking(runs: &Runs) -> Verdict {
     for name in ["standard", "burst"] {
         let run = runs.get(name);
@@ -168,6 +220,13 @@ fn blocking(runs: &Runs) -> Verdict {
         }
     }
     let run = runs.get("standard");
+    if let Some((_, conn, thread, _)) = closed_by_main(run).filter(|c| c.1 == FdRole::Conn(1)) {
+        // Nothing left to wait on: main-keeps-connections names the cause.
+        return Verdict::pass(format!(
+            "no connection was made non-blocking ({} had no {conn} to wait on: main had closed it, see main-keeps-connections)",
+            task_name(run, thread)
+        ));
+    }
     if !blocked_in(run, "A silent", &[Class::Read], FdRole::Conn(1)) {
         let (what, lines) = describe_settle(run, "A silent");
         return Verdict::fail(

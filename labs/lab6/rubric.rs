@@ -119,7 +119,7 @@ pub(super) fn lab() -> Lab {
                 kind: Kind::Protocol,
                 visibility: Visibility::Visible,
                 points: 20,
-                hint: "a crash must kill only the worker process that crashed: its memory is its own",
+                hint: "a crash must kill only the worker process that crashed (its memory is its own), and the master must reap it and fork a replacement so that new clients still find a worker",
                 judge: crash_contained,
             },
             Check {
@@ -308,9 +308,59 @@ fn crash_contained(runs: &Runs) -> Verdict {
         "C after the crash",
         "client C connected after client A's worker crashed and sent \"hello\"",
     ) {
-        return v;
+        // B was served: the crash was contained. Whether C found a worker
+        // is up to the master: name it when it never reaped the dead one.
+        return match unreaped(run) {
+            Some((why, lines)) => Verdict::fail(
+                format!(
+                    "{}; the crash itself was contained (B was still served), but no worker was left for C: {why}",
+                    v.message
+                ),
+                lines,
+            ),
+            None => v,
+        };
     }
     Verdict::pass("B was still served and C accepted after A's worker crashed")
+}
+
+/// When the worker that crashed was never reaped by the master before the
+/// next client came: why, in words (the master never called `wait4` or
+/// `waitid` at all, or not for it), the crash and the call the master was in.
+fn unreaped(run: &Run) -> Option<(String, Vec<String>)> {
+    let main = main_task(run);
+    let (r, dead, _) = crashed(run)?;
+    if dead == main {
+        return None;
+    }
+    let trace = &run.outcome.trace;
+    let next_client = trace.step("C: connect").unwrap_or(usize::MAX);
+    let reaped = trace.records.iter().any(|rec| {
+        rec.tid == main && rec.reaped() == Some(dead) && rec.exit.is_some_and(|x| x < next_client)
+    });
+    if reaped {
+        return None;
+    }
+    let before_c = |rec: &crate::trace::Record| rec.enter.is_some_and(|e| e < next_client);
+    let waited = from_first_socket(run)
+        .any(|(_, rec)| rec.tid == main && rec.is_a(&[Class::Reap]) && before_c(rec));
+    let why = if waited {
+        format!(
+            "the master did not reap the dead worker {} (wait4 or waitid) before C came, so it forked no replacement (see reaps-and-replaces); the crash, and the call the master was in until C came:",
+            task_name(run, dead)
+        )
+    } else {
+        format!(
+            "the master never called wait4 or waitid, so it never learned that {} died and forked no replacement (see reaps-and-replaces); the crash, and the call the master was in until C came:",
+            task_name(run, dead)
+        )
+    };
+    // The crash, and what the master was in until C came.
+    let master = from_first_socket(run)
+        .filter(|(_, rec)| rec.tid == main && before_c(rec))
+        .map(|(i, _)| i)
+        .last();
+    Some((why, evidence(run, std::iter::once(r).chain(master))))
 }
 
 fn reaps_and_replaces(runs: &Runs) -> Verdict {
@@ -341,9 +391,19 @@ fn reaps_and_replaces(runs: &Runs) -> Verdict {
             .skip_while(|&i| i < r)
             .take(3)
             .collect();
+        let waited = from_first_socket(run).any(|(_, rec)| {
+            rec.tid == main
+                && rec.is_a(&[Class::Reap])
+                && rec.enter.is_some_and(|e| e < next_client)
+        });
+        let never = if waited {
+            ""
+        } else {
+            " (it never called either before then)"
+        };
         return Verdict::fail(
             format!(
-                "worker {} died ({how}) but the master did not reap it with wait4 or waitid before the next client came, so it stayed a zombie and was not replaced; the master's calls after the crash:",
+                "worker {} died ({how}) but the master did not reap it with wait4 or waitid before the next client came{never}, so it stayed a zombie and was not replaced; the master's calls after the crash:",
                 task_name(run, dead)
             ),
             evidence(run, waits),
@@ -372,6 +432,57 @@ fn reaps_and_replaces(runs: &Runs) -> Verdict {
     )
 }
 
+/// When the master's SIGTERM handler has `SA_RESTART` and its wait was
+/// restarted after SIGTERM: the handlers it installed with `SA_RESTART`
+/// (SIGTERM's, and any other, such as a SIGCHLD one set with `signal()`),
+/// the wait that SIGTERM interrupted and the wait the kernel restarted.
+fn restarted_wait(run: &Run) -> Option<Vec<String>> {
+    let main = main_task(run);
+    let trace = &run.outcome.trace;
+    let restarting = |rec: &crate::trace::Record| {
+        matches!(rec.args.get(1), Some(Arg::Sigaction(sa)) if sa.handler > 1 && sa.flags & libc::SA_RESTART as u64 != 0)
+    };
+    let handlers: Vec<usize> = from_first_socket(run)
+        .filter(|(_, rec)| rec.tid == main && rec.is_a(&[Class::Signal]) && restarting(rec))
+        .map(|(i, _)| i)
+        .collect();
+    let term = handlers
+        .iter()
+        .any(|&h| trace.records[h].args.first() == Some(&Arg::Sym("SIGTERM")));
+    if !term {
+        return None;
+    }
+    let sent = trace.step("SIGTERM to main")?;
+    // The wait SIGTERM interrupted (it ended after the signal was sent)
+    // and the one that began again after it.
+    let waits: Vec<usize> = from_first_socket(run)
+        .filter(|(_, rec)| {
+            rec.tid == main && rec.is_a(&[Class::Reap]) && rec.exit.is_none_or(|x| x > sent)
+        })
+        .map(|(i, _)| i)
+        .take(2)
+        .collect();
+    let [interrupted, restarted] = waits[..] else {
+        return None;
+    };
+    // The handler's return, between the two.
+    let sigreturn = (interrupted + 1..restarted)
+        .find(|&r| trace.records[r].tid == main && trace.records[r].is(&["rt_sigreturn"]));
+    let mut lines = evidence(
+        run,
+        handlers
+            .into_iter()
+            .chain([interrupted])
+            .chain(sigreturn),
+    );
+    // Its text may be the interrupted one's: say which it is.
+    lines.push(format!(
+        "{}   <- the same wait4 again, restarted by the kernel after the handler returned",
+        run.transcript.record_text(restarted)
+    ));
+    Some(lines)
+}
+
 fn clean_shutdown(runs: &Runs) -> Verdict {
     for run in runs.iter() {
         let Some(Observed::Terminated { ended, left }) = run.outcome.observed("terminate") else {
@@ -388,10 +499,16 @@ fn clean_shutdown(runs: &Runs) -> Verdict {
             );
         }
         let Some(ended) = ended else {
-            return Verdict::fail(
-                "the master did not exit within the grace period after SIGTERM",
-                Vec::new(),
-            );
+            return match restarted_wait(run) {
+                Some(lines) => Verdict::fail(
+                    "the master did not exit within the grace period after SIGTERM: its handler was installed with SA_RESTART (what glibc's signal() does), so after the handler ran the kernel restarted the blocked wait4 instead of failing it with EINTR, and the master never looked at its flag; install it with sigaction and no SA_RESTART:",
+                    lines,
+                ),
+                None => Verdict::fail(
+                    "the master did not exit within the grace period after SIGTERM",
+                    Vec::new(),
+                ),
+            };
         };
         if !left.is_empty() {
             let names: Vec<String> = left.iter().map(|&p| task_name(run, p)).collect();

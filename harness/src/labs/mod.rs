@@ -72,6 +72,39 @@ fn full_read(rec: &Record) -> bool {
     matches!((rec.done_len(), rec.asked_len()), (Some(n), Some(asked)) if n > 0 && n == asked)
 }
 
+/// The reads on connection `conn` that returned 0 (end of stream), in
+/// trace order. One is a server noticing that its client closed; more are
+/// a server that took `read() == 0` for data and read the closed
+/// connection again (spinning on it).
+fn reads_at_eof(run: &Run, conn: FdRole) -> Vec<usize> {
+    from_first_socket(run)
+        .filter(|(r, rec)| {
+            rec.is_a(&[Class::Read])
+                && rec.done_len() == Some(0)
+                && fd_role(run, *r, 0) == Some(conn)
+        })
+        .map(|(r, _)| r)
+        .collect()
+}
+
+/// When `conn` was read again after a read of it returned 0: the failure
+/// that names it, quoting the repeated `read(Cn, "", N) = 0`.
+fn eof_spin(run: &Run, conn: FdRole) -> Option<(String, Vec<String>)> {
+    let eofs = reads_at_eof(run, conn);
+    let records = &run.outcome.trace.records;
+    // A record may stand for a run of identical calls.
+    let times: u64 = eofs.iter().map(|&r| records[r].times()).sum();
+    if times < 2 {
+        return None;
+    }
+    Some((
+        format!(
+            "read on {conn} returned 0 (end of stream: the client closed) {times} times: the server took 0 for an empty chunk and read the closed connection again instead of closing it; stop when read returns 0:"
+        ),
+        evidence(run, eofs.into_iter().take(1)),
+    ))
+}
+
 /// Whether a write sent less than it was given (or nothing, with EAGAIN).
 fn short_write(rec: &Record) -> bool {
     rec.errno() == Some(libc::EAGAIN)

@@ -53,6 +53,26 @@ fn truncating_echo_fails_only_the_echo_check() {
     assert_fails(&report, &[("echo", "first difference at byte 1024")]);
 }
 
+/// Issue 23: a server that takes `read() == 0` for data spins on the
+/// closed client; the report quotes the repeated end-of-stream read.
+#[test]
+fn reading_a_closed_client_again_fails_head_of_line_quoting_the_eof_read() {
+    let report = grade_binary(env!("CARGO_BIN_EXE_lab1-eof-as-data"));
+    assert_fails(
+        &report,
+        &[("head-of-line", "read on C1 returned 0 (end of stream")],
+    );
+    let hol = report.result("head-of-line").unwrap();
+    assert!(
+        hol.verdict
+            .evidence
+            .iter()
+            .any(|l| l.contains("read(C1, \"\", 4096) = 0")),
+        "{:?}",
+        hol.verdict
+    );
+}
+
 #[test]
 fn nonblocking_polling_fails_the_blocking_checks() {
     let report = grade_binary(env!("CARGO_BIN_EXE_lab1-nonblocking"));

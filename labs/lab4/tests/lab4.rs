@@ -108,6 +108,23 @@ fn reading_once_per_edge_event_leaves_data_unread() {
         "{evidence:?}"
     );
     assert!(evidence[1].contains("read(C1, "), "{evidence:?}");
+    // Issue 23: large-reply names the mode and points at the reads, not
+    // at partial writes.
+    let large = &report.result("large-reply").unwrap().verdict;
+    assert!(
+        large
+            .message
+            .starts_with("in edge-triggered (--trigger edge) mode (scenario \"edge\")"),
+        "{large:?}"
+    );
+    assert!(
+        large.message.contains("read until read fails with EAGAIN"),
+        "{large:?}"
+    );
+    assert!(
+        large.evidence.iter().any(|l| l.contains("read(C1, ")),
+        "{large:?}"
+    );
 }
 
 #[test]

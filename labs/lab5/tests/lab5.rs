@@ -104,6 +104,46 @@ fn dropping_unsent_bytes_fails_only_large_reply() {
     );
 }
 
+/// Issue 23: main closes each connection right after starting its thread
+/// (a forking server's habit); the report quotes main's close and the
+/// thread's call that then fails with EBADF.
+#[test]
+fn main_closing_a_handed_over_connection_fails_main_keeps_connections() {
+    let report = variant("main-closes");
+    let check = report.result("main-keeps-connections").unwrap();
+    assert!(!check.verdict.passed, "{}", report.render());
+    assert!(
+        check
+            .verdict
+            .message
+            .contains("main closed C1 after handing it to T1"),
+        "{:?}",
+        check.verdict
+    );
+    assert!(
+        check
+            .verdict
+            .evidence
+            .iter()
+            .any(|l| l.contains("close(C1)")),
+        "{:?}",
+        check.verdict
+    );
+    assert!(
+        check.verdict.evidence.iter().any(|l| l.contains("EBADF")),
+        "{:?}",
+        check.verdict
+    );
+    // The model checks that are not about it still pass.
+    for id in ["thread-per-connection", "own-thread", "blocking"] {
+        assert!(
+            report.result(id).unwrap().verdict.passed,
+            "{id}: {}",
+            report.render()
+        );
+    }
+}
+
 /// Both backends give the snapshot scenario the same transcript, and grade
 /// the reference and a known-wrong variant alike.
 #[test]

@@ -95,6 +95,53 @@ fn a_master_that_never_waits_fails_reaping_and_the_new_client() {
     );
 }
 
+/// Issue 23: the crash was contained; what left C without a worker is the
+/// master that never reaps, and crash-contained says so, quoting its pause.
+#[test]
+fn a_master_that_never_waits_is_named_by_crash_contained() {
+    let report = variant("no-reap");
+    let check = report.result("crash-contained").unwrap();
+    assert!(!check.verdict.passed);
+    assert!(
+        check
+            .verdict
+            .message
+            .contains("the master never called wait4 or waitid"),
+        "{:?}",
+        check.verdict
+    );
+    assert!(
+        check.verdict.evidence.iter().any(|l| l.contains("pause(")),
+        "{:?}",
+        check.verdict
+    );
+}
+
+/// Issue 23: handlers installed with glibc's signal() have SA_RESTART, so
+/// SIGTERM restarts the master's wait4; the report quotes the handler's
+/// flags and the restarted wait4.
+#[test]
+fn handlers_with_sa_restart_fail_only_clean_shutdown_quoting_the_flags() {
+    let report = variant("signal-restart");
+    assert_fails(&report, &[("clean-shutdown", "installed with SA_RESTART")]);
+    let check = report.result("clean-shutdown").unwrap();
+    let lines = &check.verdict.evidence;
+    assert!(
+        lines
+            .iter()
+            .any(|l| l.contains("rt_sigaction(SIGTERM, {handler, SA_RESTORER|SA_RESTART}")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().any(|l| l.contains("rt_sigaction(SIGCHLD")),
+        "{lines:?}"
+    );
+    assert!(
+        lines.iter().filter(|l| l.contains("wait4(-1")).count() >= 2,
+        "{lines:?}"
+    );
+}
+
 #[test]
 fn a_master_that_dies_on_sigterm_fails_only_clean_shutdown() {
     assert_fails(
