@@ -784,26 +784,31 @@ fn concurrency(run: &Run) -> Answer {
     }
 }
 
-/// The threads of the server's process, besides `main`, that stood ready
-/// to serve: each with its first call that waited for a connection on the
-/// listening socket (an accept, a `select`/`poll` of it, an `epoll_wait`
-/// on an instance it was added to) or touched the listener or a
-/// connection. A runtime's helper threads (GC, timers) do neither.
-fn ready_threads(run: &Run, main: Tid, main_pid: Tid) -> Vec<(Tid, usize)> {
+/// The epoll instances the listening socket was added to.
+fn listening_epolls(run: &Run) -> Vec<FdRole> {
     let records = &run.outcome.trace.records;
-    let threads: Vec<Tid> = spawned(run)
-        .iter()
-        .filter(|s| s.thread && s.child != main)
-        .map(|s| s.child)
-        .collect();
-    let listening_epolls: Vec<FdRole> = (0..records.len())
+    (0..records.len())
         .filter(|&r| {
             records[r].is_a(&[Class::EpollCtl])
                 && matches!(records[r].args.get(1), Some(Arg::Sym("EPOLL_CTL_ADD")))
                 && fd_role(run, r, 2).is_some_and(FdRole::is_listener)
         })
         .filter_map(|r| fd_role(run, r, 0))
+        .collect()
+}
+
+/// The threads of the server's process, besides `main`, that stood ready
+/// to serve: each with its first call that waited for a connection on the
+/// listening socket (an accept, a `select`/`poll` of it, an `epoll_wait`
+/// on an instance it was added to) or touched the listener or a
+/// connection. A runtime's helper threads (GC, timers) do neither.
+fn ready_threads(run: &Run, main: Tid, main_pid: Tid) -> Vec<(Tid, usize)> {
+    let threads: Vec<Tid> = spawned(run)
+        .iter()
+        .filter(|s| s.thread && s.child != main)
+        .map(|s| s.child)
         .collect();
+    let listening_epolls = listening_epolls(run);
     let serving: Vec<Tid> = extra_tasks(run)
         .into_iter()
         .filter(|(_, why)| matches!(why, Some(Extra::Serves(_))))
@@ -860,6 +865,17 @@ fn lock(run: &Run) -> Answer {
                     .map(|(t, _)| (main_pid, t)),
             )
             .collect();
+        // The first task too when it ran an event loop of its own on the
+        // listener (haproxy's first loop), whoever this run's clients
+        // reached.
+        let epolls = listening_epolls(run);
+        if from_first_socket(run).any(|(r, rec)| {
+            rec.tid == main
+                && rec.is_a(&[Class::EpollWait])
+                && fd_role(run, r, 0).is_some_and(|ep| epolls.contains(&ep))
+        }) {
+            by_pid.push((main_pid, main));
+        }
         by_pid.sort_unstable();
         by_pid.dedup();
         let most = by_pid
