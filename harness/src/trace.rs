@@ -552,6 +552,17 @@ impl Record {
         Some((op, word))
     }
 
+    /// Whether this is a read that returned the start of `data` (the kept
+    /// head of its buffer, or as much of it as `data` has): a request the
+    /// server took in.
+    pub fn read_the_start_of(&self, data: &[u8]) -> bool {
+        self.is_a(&[Class::Read])
+            && self.args.iter().any(|a| {
+                matches!(a, Arg::Bytes { head, .. }
+                    if !head.is_empty() && data.starts_with(&head[..head.len().min(data.len())]))
+            })
+    }
+
     /// Whether this is a futex wait, of any kind (`FUTEX_WAIT`,
     /// `FUTEX_WAIT_BITSET`, `FUTEX_WAIT_REQUEUE_PI`, private or not).
     pub fn is_futex_wait(&self) -> bool {

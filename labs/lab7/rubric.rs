@@ -9,7 +9,7 @@ use crate::syscalls::Class;
 use crate::analysis::{connection_threads, evidence, task_name};
 use crate::grade::{Check, Kind, Lab, Run, Runs, Verdict, Visibility};
 use crate::scenario::{ATTEMPTS, Limits, Observed, Reply, Request, Scenario, Step};
-use crate::trace::{Arg, Record};
+use crate::trace::Record;
 
 /// Two requests at once that take at least this many times as long as
 /// one are serialized; at most this many times, overlapped. (Serialized is
@@ -274,11 +274,7 @@ fn works(run: &Run, label: &str, data: &[&str]) -> Option<Vec<Work>> {
                 let rec = &records[r];
                 rec.exit
                     .is_some_and(|e| e >= after && step.events.contains(&e))
-                    && rec.is_a(&[Class::Read])
-                    && rec.args.iter().any(|a| {
-                        matches!(a, Arg::Bytes { head, .. }
-                            if !head.is_empty() && d.starts_with(&head[..head.len().min(d.len())]))
-                    })
+                    && rec.read_the_start_of(d)
             })
             .min_by_key(|&r| records[r].exit)?;
         let read_exit = records[read].exit?;

@@ -523,11 +523,7 @@ pub(super) fn read_since(trace: &Trace, from: &mut usize, data: &[u8]) -> Option
         let read = matches!(trace.events[i].kind, EventKind::Exit(_))
             && trace.record_of_event(i).is_some_and(|r| {
                 let rec = &trace.records[r];
-                let read = rec.is_a(&[Class::Read])
-                    && rec.args.iter().any(|a| {
-                        matches!(a, Arg::Bytes { head, .. }
-                            if !head.is_empty() && data.starts_with(&head[..head.len().min(data.len())]))
-                    });
+                let read = rec.read_the_start_of(data);
                 // A splice shows no bytes: that it moved some since the
                 // request went out (nothing else was active) is the read.
                 let spliced = rec.is_a(&[Class::Splice])
