@@ -206,7 +206,7 @@ impl Cgroup {
         clear_stale(&parent);
         static COUNT: AtomicUsize = AtomicUsize::new(0);
         let n = COUNT.fetch_add(1, Ordering::Relaxed);
-        let dir = parent.join(format!("iolab-{}-{n}", std::process::id()));
+        let dir = parent.join(format!("{}-{n}", Owner::me()?.name()));
         std::fs::create_dir(&dir).ok()?;
         let procs = CString::new(dir.join("cgroup.procs").as_os_str().as_bytes()).ok()?;
         let group = Cgroup { dir, procs };
@@ -290,25 +290,103 @@ fn own_cgroup_dir() -> Option<PathBuf> {
     dir.join("cgroup.procs").exists().then_some(dir)
 }
 
+/// Who made a run's cgroup, as its name says: `iolab-P<ns>-<pid>-<start>`,
+/// the harness's pid namespace (the inode of `/proc/self/ns/pid`), its pid
+/// there, and its start time in clock ticks after boot. A pid alone is not
+/// enough: an iolab in another pid namespace (a container, `unshare -p`,
+/// where it is pid 2) cannot see the owner in its `/proc` and would take a
+/// live run's group for stale; and a pid is reused.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct Owner {
+    namespace: u64,
+    pid: Tid,
+    start: u64,
+}
+
+impl Owner {
+    /// This process, if its `/proc` is its own pid namespace's (otherwise no
+    /// name it could give would be checkable by another iolab, nor could it
+    /// check theirs: no cgroups then).
+    fn me() -> Option<Owner> {
+        let pid = std::process::id() as Tid;
+        let seen: Tid = std::fs::read_link("/proc/self")
+            .ok()?
+            .to_str()?
+            .parse()
+            .ok()?;
+        (seen == pid).then_some(())?;
+        Some(Owner {
+            namespace: pid_namespace("/proc/self/ns/pid")?,
+            pid,
+            start: start_time(pid)?,
+        })
+    }
+
+    fn name(&self) -> String {
+        format!("iolab-P{}-{}-{}", self.namespace, self.pid, self.start)
+    }
+
+    /// The owner a cgroup's name gives (with its run number after it).
+    fn parse(name: &str) -> Option<Owner> {
+        let mut parts = name.strip_prefix("iolab-P")?.split('-');
+        Some(Owner {
+            namespace: parts.next()?.parse().ok()?,
+            pid: parts.next()?.parse().ok()?,
+            start: parts.next()?.parse().ok()?,
+        })
+    }
+
+    /// Whether this owner has certainly ended, as `me` can tell: only an
+    /// owner in the same pid namespace can be looked up, and it has ended
+    /// when its pid is gone or now belongs to a process started at another
+    /// time. Anything else (another namespace) is never taken for stale.
+    fn ended(&self, me: &Owner) -> bool {
+        self.namespace == me.namespace && start_time(self.pid) != Some(self.start)
+    }
+}
+
+/// The inode of a `/proc/.../ns/pid` link (`pid:[4026531836]`).
+fn pid_namespace(link: &str) -> Option<u64> {
+    let target = std::fs::read_link(link).ok()?;
+    target
+        .to_str()?
+        .strip_prefix("pid:[")?
+        .strip_suffix(']')?
+        .parse()
+        .ok()
+}
+
+/// Field 22 of `/proc/PID/stat`: when the process started, in clock ticks
+/// after boot.
+fn start_time(pid: Tid) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // After the command name (in parentheses, and free text): state is
+    // field 3, so the start time is the 20th field after it.
+    stat[stat.rfind(')')? + 1..]
+        .split_whitespace()
+        .nth(19)?
+        .parse()
+        .ok()
+}
+
 /// Removes the cgroups of harness processes that died without cleaning up
-/// (killed mid-run), killing whatever was left in them.
+/// (killed mid-run), killing whatever was left in them: only those whose
+/// owner is certainly gone ([`Owner::ended`]).
 fn clear_stale(parent: &Path) {
     static ONCE: Once = Once::new();
     ONCE.call_once(|| {
+        let Some(me) = Owner::me() else {
+            return;
+        };
         let Ok(entries) = std::fs::read_dir(parent) else {
             return;
         };
         for entry in entries.flatten() {
             let name = entry.file_name();
-            let Some(owner) = name
-                .to_str()
-                .and_then(|n| n.strip_prefix("iolab-"))
-                .and_then(|n| n.split('-').next())
-                .and_then(|p| p.parse::<Tid>().ok())
-            else {
+            let Some(owner) = name.to_str().and_then(Owner::parse) else {
                 continue;
             };
-            if Path::new(&format!("/proc/{owner}")).exists() {
+            if !owner.ended(&me) {
                 continue;
             }
             let stale = Cgroup {
@@ -318,4 +396,40 @@ fn clear_stale(parent: &Path) {
             drop(stale);
         }
     });
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_cgroup_name_gives_its_owner_back() {
+        let me = Owner::me().expect("this test's /proc is its own pid namespace's");
+        let name = format!("{}-7", me.name());
+        assert_eq!(Owner::parse(&name), Some(me));
+        assert!(!me.ended(&me), "a live owner is never stale");
+        // The old names (`iolab-PID-N`) and other groups are not ours to judge.
+        assert_eq!(Owner::parse("iolab-1234-0"), None);
+        assert_eq!(Owner::parse("user.slice"), None);
+    }
+
+    #[test]
+    fn only_an_owner_seen_gone_in_our_own_namespace_is_stale() {
+        let me = Owner::me().expect("this test's /proc is its own pid namespace's");
+        let restarted = Owner {
+            start: me.start + 1,
+            ..me
+        };
+        assert!(
+            restarted.ended(&me),
+            "same pid, another start: the pid was reused"
+        );
+        // pid 2 in a container: never seen from here, so never stale here.
+        let elsewhere = Owner {
+            namespace: me.namespace + 1,
+            pid: 2,
+            start: 5,
+        };
+        assert!(!elsewhere.ended(&me));
+    }
 }
