@@ -245,6 +245,8 @@ pub struct Report {
     /// Where each scenario's traces were saved, once they were.
     pub artifacts: Option<std::path::PathBuf>,
     pub elapsed: Duration,
+    /// Whether and how the runs were sandboxed.
+    pub sandbox: crate::sandbox::Status,
 }
 
 /// The harness itself could not grade (as opposed to a solution failing).
@@ -311,6 +313,7 @@ impl Report {
                 })
                 .collect(),
             failure: Some(format!("the harness could not run: {error}")),
+            sandbox: crate::sandbox::Status::Off("nothing was run".into()),
             runs: None,
             facts: Vec::new(),
             findings: Vec::new(),
@@ -437,6 +440,7 @@ pub fn grade(
         reference,
         artifacts: None,
         elapsed: started.elapsed(),
+        sandbox: crate::sandbox::status(limits.sandbox),
     })
 }
 

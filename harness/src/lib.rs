@@ -23,6 +23,7 @@ pub mod normalize;
 pub mod procfs;
 pub mod reference;
 pub mod report;
+pub mod sandbox;
 pub mod scenario;
 pub mod solution;
 pub mod starter;

@@ -58,6 +58,15 @@ struct LimitArgs {
     /// `--limit time=20s,memory=4G`. See the README for the defaults.
     #[arg(long = "limit", value_name = "NAME=VALUE", value_delimiter = ',')]
     limits: Vec<Limit>,
+    /// Run the program in a sandbox (namespaces of its own, a read-only
+    /// view, no privileges): auto, wherever this machine allows it, or off.
+    #[arg(
+        long,
+        value_name = "auto|off",
+        env = "IOLAB_SANDBOX",
+        default_value = "off"
+    )]
+    sandbox: iolab::sandbox::Mode,
 }
 
 impl LimitArgs {
@@ -67,6 +76,7 @@ impl LimitArgs {
         for l in &self.limits {
             limits.set(l.clone());
         }
+        limits.sandbox = self.sandbox;
         limits
     }
 }
@@ -289,6 +299,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             for l in &limits.limits {
                 bounds.set(l.clone());
             }
+            bounds.sandbox = limits.sandbox;
             let (explanation, run) = iolab::explain::explain(&spec, &bounds)?;
             print!("{}", explanation.render());
             if let Some(launcher) = &run.outcome.launched_by {

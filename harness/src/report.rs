@@ -156,6 +156,7 @@ impl Report {
                 a.left_running
             );
         }
+        let _ = writeln!(out, "sandbox: {}", self.sandbox);
         if let Some(dir) = self.artifacts.as_ref().filter(|_| !style.public) {
             let _ = writeln!(out, "traces: {}", shown(dir).display());
         }

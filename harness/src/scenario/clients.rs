@@ -110,10 +110,18 @@ pub(super) fn perform(
                 "{name}: connect{}",
                 if narrow { " (narrow window)" } else { "" }
             ));
-            let connected = if narrow {
-                connect_narrow(server.addr, limits.reply)
-            } else {
-                TcpStream::connect_timeout(&server.addr, limits.reply)
+            let (addr, reply) = (server.addr, limits.reply);
+            let connect = move || {
+                if narrow {
+                    connect_narrow(addr, reply)
+                } else {
+                    TcpStream::connect_timeout(&addr, reply)
+                }
+            };
+            // A sandboxed server listens in a network namespace of its own.
+            let connected = match &server.tracer.net {
+                Some(ns) => crate::sys::sandbox::in_namespace(ns, connect),
+                None => connect(),
             };
             match connected {
                 Ok(s) => {
@@ -692,7 +700,7 @@ pub(super) fn collect(server: &mut Server, stream: &TcpStream, want: usize) -> V
         let settled = server.settle();
         // Looked at before draining: what the server's kernel no longer
         // holds, the client's has acknowledged, so it is here to drain.
-        let held = server_unacked(stream).unwrap_or(0);
+        let held = server_unacked(stream, server.main).unwrap_or(0);
         closed = drain(stream, &mut got, want);
         if settled == Settled::Gone || server.overdue() {
             break;

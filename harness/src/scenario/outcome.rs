@@ -31,6 +31,8 @@ pub struct Limits {
     pub time: Duration,
     /// What the server may use (CPU, memory, tasks, files).
     pub resources: Resources,
+    /// Whether the server runs sandboxed ([`crate::sandbox`]).
+    pub sandbox: crate::sandbox::Mode,
 }
 
 impl Default for Limits {
@@ -44,6 +46,7 @@ impl Default for Limits {
             term_grace: Duration::from_secs(1),
             time: Duration::from_secs(60),
             resources: Resources::default(),
+            sandbox: crate::sandbox::Mode::Off,
         }
     }
 }

@@ -14,7 +14,8 @@ use crate::launch::{self, Separation};
 pub fn run(spec: &Spec, scenario: &Scenario, limits: &Limits) -> Result<Outcome, ScenarioError> {
     let mut spec = spec.clone();
     spec.args.extend(scenario.args.iter().map(Into::into));
-    let spec = spec.with_resources(limits.resources.clone());
+    let mut spec = spec.with_resources(limits.resources.clone());
+    spec.sandbox = crate::sandbox::status(limits.sandbox).is_on();
     let mut server = Server::start(&spec, limits)?;
     let mut clients: Vec<Client> = Vec::new();
     let mut steps = Vec::new();

@@ -9,6 +9,7 @@ use super::outcome::Limits;
 use super::server::Server;
 use crate::procfs::tcp_table;
 use crate::sys;
+use crate::trace::Tid;
 
 /// Bytes in the client's send queue not yet acknowledged by the server's
 /// kernel.
@@ -43,12 +44,13 @@ pub(super) fn delivered(server: &mut Server, stream: &TcpStream, limits: &Limits
 }
 
 /// Bytes the server's side of `stream` has written and the client has not
-/// acknowledged (its socket's `tx_queue` in `/proc/net/tcp`, which
+/// acknowledged (its socket's `tx_queue` in `/proc/PID/net/tcp`, the table
+/// of the server's own network namespace, which
 /// includes bytes not sent yet), or `None` if that socket is not found
 /// (then `collect` goes by settles alone, as it did before: an IPv6
 /// server reached over IPv4 is listed under an IPv4-mapped address that
 /// this does not look for).
-pub(super) fn server_unacked(stream: &TcpStream) -> Option<u32> {
+pub(super) fn server_unacked(stream: &TcpStream, server_pid: Tid) -> Option<u32> {
     // The server's socket: local address the client's peer, remote the
     // client's own; each written as the kernel prints it (the address's
     // 32-bit words in host order, then the port, in hex).
@@ -66,7 +68,7 @@ pub(super) fn server_unacked(stream: &TcpStream) -> Option<u32> {
     };
     let table = if server.is_ipv4() { "tcp" } else { "tcp6" };
     let (local, remote) = (hex(&server), hex(&client));
-    tcp_table(&format!("/proc/net/{table}"))
+    tcp_table(&format!("/proc/{server_pid}/net/{table}"))
         .into_iter()
         .find(|row| row.local == local && row.remote == remote)
         .map(|row| row.tx_queue)
@@ -106,7 +108,11 @@ mod tests {
             let listener = std::net::TcpListener::bind(ip).expect("bind on loopback");
             let client = TcpStream::connect(listener.local_addr().unwrap()).unwrap();
             let (mut served, _) = listener.accept().unwrap();
-            assert_eq!(server_unacked(&client), Some(0), "{ip}: a quiet connection");
+            assert_eq!(
+                server_unacked(&client, std::process::id() as Tid),
+                Some(0),
+                "{ip}: a quiet connection"
+            );
             // The client reads nothing: what does not fit its window waits
             // in the server's send queue.
             served.set_nonblocking(true).unwrap();
@@ -115,12 +121,13 @@ mod tests {
             while let Ok(n) = served.write(&chunk) {
                 wrote += n;
             }
-            let held = server_unacked(&client).expect("the server's socket");
+            let held =
+                server_unacked(&client, std::process::id() as Tid).expect("the server's socket");
             assert!(held > 0, "{ip}: {held} of {wrote} bytes held");
             let mut sink = vec![0u8; wrote];
             (&client).read_exact(&mut sink).unwrap();
             let start = Instant::now();
-            while server_unacked(&client) != Some(0) {
+            while server_unacked(&client, std::process::id() as Tid) != Some(0) {
                 assert!(
                     start.elapsed() < Duration::from_secs(10),
                     "{ip}: never drained"

@@ -13,5 +13,6 @@ pub(crate) mod pipe;
 pub(crate) mod process;
 pub(crate) mod ptrace;
 pub(crate) mod rlimit;
+pub(crate) mod sandbox;
 pub(crate) mod seccomp;
 pub(crate) mod socket;

@@ -36,6 +36,8 @@ pub(crate) struct ChildSetup {
     traceme: bool,
     /// The one CPU to run on.
     cpu: Option<CpuSet>,
+    /// Confine the child in a sandbox.
+    confine: Option<super::sandbox::Confine>,
     /// Install a filter and exec the program by hand.
     launch: Option<Launch>,
 }
@@ -62,6 +64,11 @@ impl ChildSetup {
         self.cpu = Some(cpu);
     }
 
+    /// Then confines the child (see [`super::sandbox`]).
+    pub(crate) fn confine(&mut self, confine: super::sandbox::Confine) {
+        self.confine = Some(confine);
+    }
+
     /// Then installs the launch's filter and execs its program: the
     /// command's own program and arguments are not used.
     pub(crate) fn launch(&mut self, launch: Launch) {
@@ -75,8 +82,8 @@ impl ChildSetup {
         // SAFETY: the closure runs in the forked child before exec. It only
         // makes async-signal-safe system calls (open, write and close to
         // join the cgroup; setrlimit; ptrace(PTRACE_TRACEME);
-        // sched_setaffinity; prctl, seccomp, execve and exit_group in
-        // `Launch::exec`) on data prepared before the fork, and allocates
+        // sched_setaffinity; the mounts and prctls of `Confine::apply`;
+        // prctl, seccomp, execve and exit_group in `Launch::exec`) on data prepared before the fork, and allocates
         // nothing: errors are `io::Error`s made from an errno.
         unsafe {
             command.pre_exec(move || self.run());
@@ -95,6 +102,9 @@ impl ChildSetup {
         }
         if let Some(cpu) = &self.cpu {
             let _ = sched_setaffinity(Pid::from_raw(0), cpu);
+        }
+        if let Some(confine) = &self.confine {
+            confine.apply()?;
         }
         match &self.launch {
             // Execs the program itself, or ends the child.
@@ -132,7 +142,7 @@ pub(crate) struct Launch {
 
 impl Launch {
     /// Prepares to run the file `path` as `arg0 args` with the harness's
-    /// environment plus `env`, ending with `exit_group(failed_mark << 32 |
+    /// environment (the variables `inherit` keeps) plus `env`, ending with `exit_group(failed_mark << 32 |
     /// errno)` if the exec fails. The filter comes next ([`Launch::filter`]),
     /// once it can name the path's address.
     pub(crate) fn new(
@@ -141,6 +151,7 @@ impl Launch {
         args: &[OsString],
         env: &[(OsString, OsString)],
         failed_mark: u32,
+        inherit: fn(&OsStr) -> bool,
     ) -> io::Result<Launch> {
         let c = |bytes: &[u8]| {
             CString::new(bytes).map_err(|_| {
@@ -149,7 +160,7 @@ impl Launch {
         };
         let path = c(path.as_bytes())?;
         let mut vars: Vec<(OsString, OsString)> = std::env::vars_os()
-            .filter(|(k, _)| !env.iter().any(|(e, _)| e == k))
+            .filter(|(k, _)| inherit(k) && !env.iter().any(|(e, _)| e == k))
             .collect();
         vars.extend(env.iter().cloned());
         let mut strings = vec![c(arg0.as_bytes())?];

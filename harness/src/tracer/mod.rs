@@ -51,6 +51,9 @@ pub struct Tracer {
     pub root: Tid,
     /// The instant event times ([`Event::at`]) count from.
     pub start: Instant,
+    /// The program's network namespace, when it runs sandboxed in one of
+    /// its own: where clients must connect from.
+    pub net: Option<std::os::fd::OwnedFd>,
     shared: Arc<Shared>,
     thread: Option<JoinHandle<Result<(), TraceError>>>,
     own_group: bool,
@@ -76,6 +79,10 @@ impl Tracer {
             }
             None => None,
         };
+        if spec.sandbox {
+            crate::sandbox::harden_harness();
+        }
+        let sandboxed = spec.sandbox;
         let spec = spec.clone();
         let own_group = spec.own_process_group;
         let thread_shared = Arc::clone(&shared);
@@ -97,6 +104,10 @@ impl Tracer {
         match started.recv() {
             Ok(Ok((root, stdout, stderr, start))) => Ok(Tracer {
                 start,
+                net: sandboxed
+                    .then(|| std::fs::File::open(format!("/proc/{root}/ns/net")).ok())
+                    .flatten()
+                    .map(std::os::fd::OwnedFd::from),
                 events,
                 stdout,
                 stderr,

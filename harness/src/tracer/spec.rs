@@ -3,7 +3,7 @@
 //! the command both backends start (limits and fences applied between fork
 //! and exec). Both backends read it; it knows neither.
 
-use std::ffi::OsString;
+use std::ffi::{OsStr, OsString};
 use std::os::unix::process::CommandExt;
 use std::process::{Command, Stdio};
 
@@ -99,6 +99,11 @@ pub struct Spec {
     /// relative program path is not resolved against it: give a path
     /// that names the file from here, or a name found on `PATH`.
     pub cwd: Option<std::path::PathBuf>,
+    /// Run it in the sandbox ([`crate::sandbox`]): namespaces of its own, a
+    /// read-only view, no privileges, an allowlisted environment. The
+    /// caller checks first that the machine allows it
+    /// ([`crate::sandbox::status`]).
+    pub sandbox: bool,
 }
 
 /// Where the native tracer thread and the traced program run.
@@ -157,6 +162,7 @@ impl Spec {
             collapse: false,
             placement: Placement::default(),
             cwd: None,
+            sandbox: false,
         }
     }
 }
@@ -218,16 +224,39 @@ impl Spec {
         ChildSetup::new(fence.map(|f| f.procs().clone()), rlimits, traceme)
     }
 
+    /// Which of the harness's environment variables the program gets.
+    pub(crate) fn inherit(&self) -> fn(&OsStr) -> bool {
+        if self.sandbox {
+            crate::sandbox::allowed_env
+        } else {
+            |_| true
+        }
+    }
+
     /// The command both backends start, `setup` taken between fork and
-    /// exec: `program args` natively, strace under strace.
+    /// exec: `program args` natively, strace under strace; sandboxed, the
+    /// child also confines itself (and strace with it, so that both run in
+    /// the same namespaces).
     pub(crate) fn command(
         &self,
-        program: &std::ffi::OsStr,
+        program: &OsStr,
         args: &[OsString],
-        setup: ChildSetup,
-    ) -> Command {
+        mut setup: ChildSetup,
+    ) -> std::io::Result<Command> {
         let mut command = Command::new(program);
         command.args(args);
+        if self.sandbox {
+            command.env_clear();
+            command.envs(std::env::vars_os().filter(|(k, _)| crate::sandbox::allowed_env(k)));
+            let cwd = match &self.cwd {
+                Some(dir) => dir.clone(),
+                None => std::env::current_dir()?,
+            };
+            let argv: Vec<&OsStr> = std::iter::once(program)
+                .chain(args.iter().map(OsString::as_os_str))
+                .collect();
+            setup.confine(crate::sandbox::confine(&cwd, &argv)?);
+        }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
             // std changes directory in the child before the setup below runs.
@@ -243,6 +272,6 @@ impl Spec {
             command.process_group(0);
         }
         setup.apply(&mut command);
-        command
+        Ok(command)
     }
 }

@@ -202,7 +202,14 @@ pub(crate) fn trace_thread(
         {
             stopped.insert(nr);
         }
-        match seccomp::launch(&stopped, &program, &spec.program, &spec.args, &spec.env) {
+        match seccomp::launch(
+            &stopped,
+            &program,
+            &spec.program,
+            &spec.args,
+            &spec.env,
+            spec.inherit(),
+        ) {
             // The child execs the program itself, or ends.
             Ok(launch) => setup.launch(launch),
             Err(error) => {
@@ -211,7 +218,13 @@ pub(crate) fn trace_thread(
             }
         }
     }
-    let mut command = spec.command(&program, &spec.args, setup);
+    let mut command = match spec.command(&program, &spec.args, setup) {
+        Ok(c) => c,
+        Err(error) => {
+            let _ = started.send(Err(spawn_error(error)));
+            return Ok(());
+        }
+    };
     let (mut child, _started): (Child, _) = match fence::spawn(&mut command) {
         Ok(c) => c,
         Err(source) => {

@@ -185,7 +185,7 @@ impl Program {
 /// What a child needs to install the filter and start the program, all
 /// prepared before the fork (between fork and exec nothing may allocate):
 /// the exec of the file `path` (no `PATH` search) as `arg0 args`, with the
-/// harness's environment plus `env`, under a filter that stops on `set`
+/// harness's environment (what `inherit` keeps) plus `env`, under a filter that stops on `set`
 /// and lets that very exec through.
 pub(crate) fn launch(
     set: &SyscallSet,
@@ -193,8 +193,9 @@ pub(crate) fn launch(
     arg0: &OsStr,
     args: &[OsString],
     env: &[(OsString, OsString)],
+    inherit: fn(&OsStr) -> bool,
 ) -> io::Result<Launch> {
-    let launch = Launch::new(path, arg0, args, env, EXEC_FAILED)?;
+    let launch = Launch::new(path, arg0, args, env, EXEC_FAILED, inherit)?;
     let program = Program::new(set, launch.path_address());
     Ok(launch.filter(program.filter))
 }

@@ -194,7 +194,9 @@ fn start(
     args.extend(spec.args.iter().cloned());
     // strace takes the limits and the cgroup, and passes them on to the
     // program it starts (a limit per process: strace's own use is small).
-    let mut command = spec.command(OsStr::new("strace"), &args, spec.child_setup(fence, false));
+    let mut command = spec
+        .command(OsStr::new("strace"), &args, spec.child_setup(fence, false))
+        .map_err(|e| TraceError::Strace(format!("cannot sandbox strace: {e}")))?;
     let (child, started) = crate::fence::spawn(&mut command).map_err(|e| match e.kind() {
         ErrorKind::NotFound => TraceError::StraceMissing,
         _ => TraceError::Strace(format!("cannot run strace: {e}")),

@@ -1,0 +1,346 @@
+//! The system calls that confine a program under test, made in its child
+//! between fork and exec ([`Confine::apply`]), and the two the harness
+//! makes about itself and the program's network ([`harden_self`],
+//! [`in_namespace`]).
+//!
+//! What [`Confine`] builds, in order (each step a plain system call on
+//! strings prepared before the fork, as `pre_exec` requires):
+//! 1. new mount, network, IPC and UTS namespaces (`unshare`), mounts made
+//!    private so nothing propagates back; loopback brought up, host name
+//!    `iolab`;
+//! 2. every mount read-only (`mount_setattr(AT_RECURSIVE)`): the tool tree,
+//!    the references, results, `/proc/sys` and the cgroup files;
+//! 3. a private `/tmp` (a size- and inode-bounded tmpfs), with the
+//!    directories under the old `/tmp` the command line names (the program
+//!    itself, its script, its working directory) bound back read-only;
+//! 4. the working directory made writable through an overlay whose upper
+//!    layer is a private tmpfs (writes land there and vanish with the
+//!    namespace), then `/dev/shm` and `/var/tmp` private too;
+//! 5. no new privileges, and no capabilities: the bounding and ambient sets
+//!    emptied, so the program's `execve` as root gains none.
+
+use std::ffi::CString;
+use std::io;
+use std::os::fd::{AsFd, OwnedFd};
+
+/// The mount flags and attributes used here (`linux/mount.h`).
+const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const AT_RECURSIVE: libc::c_uint = 0x8000;
+
+/// `struct mount_attr` of `mount_setattr(2)`.
+#[repr(C)]
+struct MountAttr {
+    attr_set: u64,
+    attr_clr: u64,
+    propagation: u64,
+    userns_fd: u64,
+}
+
+/// A directory under the old `/tmp` to keep visible: its path, and the
+/// directories to create in the new `/tmp` to mount it on (each prefix).
+#[derive(Debug)]
+pub(crate) struct Keep {
+    pub(crate) path: CString,
+    pub(crate) prefixes: Vec<CString>,
+}
+
+/// Everything the child's confinement needs, prepared before the fork.
+#[derive(Debug)]
+pub(crate) struct Confine {
+    /// The program's working directory (absolute).
+    pub(crate) cwd: CString,
+    /// tmpfs options for each private directory (`size=...,nr_inodes=...`).
+    pub(crate) tmpfs: CString,
+    /// The overlay's options over the working directory, if its path can
+    /// be written in them (no `,`, `:` or `\`).
+    pub(crate) overlay: Option<CString>,
+    pub(crate) keeps: Vec<Keep>,
+}
+
+/// `-1` as an error from the last call.
+fn check(r: libc::c_int) -> io::Result<()> {
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+fn mount(
+    source: &[u8],
+    target: *const libc::c_char,
+    fstype: &[u8],
+    flags: libc::c_ulong,
+    data: *const libc::c_char,
+) -> io::Result<()> {
+    // SAFETY: every pointer is a NUL-terminated string (or null for data),
+    // alive for the call.
+    check(unsafe {
+        libc::mount(
+            source.as_ptr().cast(),
+            target,
+            fstype.as_ptr().cast(),
+            flags,
+            data.cast(),
+        )
+    })
+}
+
+/// `/proc/self/fd/N` for descriptor `fd`, written into `buf` (no
+/// allocation: this runs between fork and exec).
+fn fd_path(fd: libc::c_int, buf: &mut [u8; 32]) -> *const libc::c_char {
+    let prefix = b"/proc/self/fd/";
+    buf[..prefix.len()].copy_from_slice(prefix);
+    let mut digits = [0u8; 12];
+    let (mut n, mut len) = (fd as u32, 0);
+    loop {
+        digits[len] = b'0' + (n % 10) as u8;
+        len += 1;
+        n /= 10;
+        if n == 0 {
+            break;
+        }
+    }
+    for i in 0..len {
+        buf[prefix.len() + i] = digits[len - 1 - i];
+    }
+    buf[prefix.len() + len] = 0;
+    buf.as_ptr().cast()
+}
+
+impl Confine {
+    /// In the child: confines it (see the module's steps). Async-signal-
+    /// safe: system calls on data prepared before the fork, and a few
+    /// stack buffers.
+    pub(crate) fn apply(&self) -> io::Result<()> {
+        // SAFETY: unshare takes flags only.
+        check(unsafe {
+            libc::unshare(
+                libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
+            )
+        })?;
+        mount(
+            b"none\0",
+            c"/".as_ptr(),
+            b"none\0",
+            libc::MS_REC | libc::MS_PRIVATE,
+            std::ptr::null(),
+        )?;
+        // The kept directories, opened while the old /tmp is still there (in the
+        // new mount namespace: a bind mount takes its source from there).
+        let mut kept = [-1 as libc::c_int; 8];
+        for (slot, keep) in kept.iter_mut().zip(&self.keeps) {
+            // SAFETY: a NUL-terminated path.
+            *slot = unsafe {
+                libc::open(
+                    keep.path.as_ptr(),
+                    libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+                )
+            };
+        }
+        let name = b"iolab";
+        // SAFETY: a buffer and its length.
+        check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })?;
+        loopback_up()?;
+        let attr = MountAttr {
+            attr_set: MOUNT_ATTR_RDONLY,
+            attr_clr: 0,
+            propagation: 0,
+            userns_fd: 0,
+        };
+        // SAFETY: a path, flags, and a `struct mount_attr` with its size.
+        let r = unsafe {
+            libc::syscall(
+                libc::SYS_mount_setattr,
+                libc::AT_FDCWD,
+                c"/".as_ptr(),
+                AT_RECURSIVE,
+                &attr as *const MountAttr,
+                std::mem::size_of::<MountAttr>(),
+            )
+        };
+        if r == -1 {
+            return Err(io::Error::last_os_error());
+        }
+        let tmpfs = |target: &std::ffi::CStr| {
+            mount(
+                b"tmpfs\0",
+                target.as_ptr(),
+                b"tmpfs\0",
+                libc::MS_NOSUID | libc::MS_NODEV,
+                self.tmpfs.as_ptr(),
+            )
+        };
+        tmpfs(c"/tmp")?;
+        for (&fd, keep) in kept.iter().zip(&self.keeps) {
+            if fd < 0 {
+                continue;
+            }
+            for dir in &keep.prefixes {
+                // SAFETY: a NUL-terminated path; EEXIST is fine.
+                unsafe { libc::mkdir(dir.as_ptr(), 0o755) };
+            }
+            let mut buf = [0u8; 32];
+            let from = fd_path(fd, &mut buf);
+            // SAFETY: NUL-terminated paths; no data.
+            check(unsafe {
+                libc::mount(
+                    from,
+                    keep.path.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REC,
+                    std::ptr::null(),
+                )
+            })?;
+            // SAFETY: as above.
+            check(unsafe {
+                libc::mount(
+                    std::ptr::null(),
+                    keep.path.as_ptr(),
+                    std::ptr::null(),
+                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                    std::ptr::null(),
+                )
+            })?;
+            // SAFETY: closing a descriptor opened above.
+            unsafe { libc::close(fd) };
+        }
+        if let Some(options) = &self.overlay {
+            // The upper layer on a scratch tmpfs at /dev/shm, then hidden
+            // under the program's own /dev/shm. A working directory an
+            // overlay cannot sit on stays read-only.
+            if tmpfs(c"/dev/shm").is_ok() {
+                // SAFETY: NUL-terminated paths.
+                unsafe {
+                    libc::mkdir(c"/dev/shm/upper".as_ptr(), 0o755);
+                    libc::mkdir(c"/dev/shm/work".as_ptr(), 0o755);
+                }
+                let _ = mount(
+                    b"overlay\0",
+                    self.cwd.as_ptr(),
+                    b"overlay\0",
+                    0,
+                    options.as_ptr(),
+                );
+            }
+        }
+        let _ = tmpfs(c"/dev/shm");
+        let _ = tmpfs(c"/var/tmp");
+        // Into the overlay (the old descriptor of the directory is below it).
+        // SAFETY: a NUL-terminated path.
+        check(unsafe { libc::chdir(self.cwd.as_ptr()) })?;
+        drop_privileges()
+    }
+}
+
+/// Brings up `lo` in the new network namespace: `SIOCGIFFLAGS`, then
+/// `SIOCSIFFLAGS` with `IFF_UP`.
+fn loopback_up() -> io::Result<()> {
+    // SAFETY: a socket call with constant arguments.
+    let fd = unsafe { libc::socket(libc::AF_INET, libc::SOCK_DGRAM | libc::SOCK_CLOEXEC, 0) };
+    if fd == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    // SAFETY: an all-zero ifreq is valid; the name fits in IFNAMSIZ.
+    let mut req: libc::ifreq = unsafe { std::mem::zeroed() };
+    for (d, s) in req.ifr_name.iter_mut().zip(b"lo") {
+        *d = *s as libc::c_char;
+    }
+    // SAFETY: `req` is an ifreq the two ioctls read and write.
+    let r = unsafe {
+        if libc::ioctl(fd, libc::SIOCGIFFLAGS, &mut req) == -1 {
+            -1
+        } else {
+            req.ifr_ifru.ifru_flags |= libc::IFF_UP as libc::c_short;
+            libc::ioctl(fd, libc::SIOCSIFFLAGS, &req)
+        }
+    };
+    let error = io::Error::last_os_error();
+    // SAFETY: closing the socket made above.
+    unsafe { libc::close(fd) };
+    if r == -1 { Err(error) } else { Ok(()) }
+}
+
+/// No new privileges, an empty bounding and ambient set, and no
+/// capabilities now: what execs as root gets none.
+fn drop_privileges() -> io::Result<()> {
+    // SAFETY: prctl with integer arguments.
+    check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
+    // SAFETY: as above; EINVAL past the last capability this kernel knows.
+    unsafe {
+        libc::prctl(
+            libc::PR_CAP_AMBIENT,
+            libc::PR_CAP_AMBIENT_CLEAR_ALL,
+            0,
+            0,
+            0,
+        );
+        for cap in 0..64 {
+            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 {
+                break;
+            }
+        }
+    }
+    #[repr(C)]
+    struct Header {
+        version: u32,
+        pid: libc::c_int,
+    }
+    #[repr(C)]
+    struct Data {
+        effective: u32,
+        permitted: u32,
+        inheritable: u32,
+    }
+    let header = Header {
+        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+        pid: 0,
+    };
+    let data = [
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+        Data {
+            effective: 0,
+            permitted: 0,
+            inheritable: 0,
+        },
+    ];
+    // SAFETY: a version-3 header and its two data words.
+    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    Ok(())
+}
+
+/// Makes the harness undumpable: a process without `CAP_SYS_PTRACE` can
+/// then neither attach to it nor open its `/proc/PID/fd`, `mem` or
+/// `environ`, even as the same user.
+pub(crate) fn harden_self() {
+    let _ = nix::sys::prctl::set_dumpable(false);
+}
+
+/// Runs `f` on a thread that has joined the network namespace `ns` (a
+/// socket made there stays in it). Fails if the namespace cannot be joined.
+pub(crate) fn in_namespace<T: Send>(
+    ns: &OwnedFd,
+    f: impl FnOnce() -> io::Result<T> + Send,
+) -> io::Result<T> {
+    std::thread::scope(|s| {
+        s.spawn(|| {
+            nix::sched::setns(ns.as_fd(), nix::sched::CloneFlags::CLONE_NEWNET)?;
+            f()
+        })
+        .join()
+        .unwrap_or_else(|_| Err(io::Error::other("the namespace thread panicked")))
+    })
+}
+
+/// Whether this process runs with effective uid 0.
+pub(crate) fn is_root() -> bool {
+    // SAFETY: geteuid takes nothing and cannot fail.
+    unsafe { libc::geteuid() == 0 }
+}
