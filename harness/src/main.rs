@@ -64,7 +64,7 @@ struct LimitArgs {
         long,
         value_name = "auto|off",
         env = "IOLAB_SANDBOX",
-        default_value = "off"
+        default_value = "auto"
     )]
     sandbox: iolab::sandbox::Mode,
 }

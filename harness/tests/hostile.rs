@@ -24,11 +24,22 @@ struct Run {
 /// and no process in the table carries this run's mark in its environment
 /// (which also finds processes the tracer never saw).
 fn grade_hostile(program: &str, args: &[&str], limits: &[&str]) -> Run {
+    grade_hostile_in(program, args, limits, iolab::sandbox::Mode::Auto)
+}
+
+/// As [`grade_hostile`], sandboxed as `sandbox` says.
+fn grade_hostile_in(
+    program: &str,
+    args: &[&str],
+    limits: &[&str],
+    sandbox: iolab::sandbox::Mode,
+) -> Run {
     let lab = common::lab("lab1");
     let mut bounds = lab.limits.clone();
     for l in limits {
         bounds.set(l.parse::<Limit>().expect("a valid limit"));
     }
+    bounds.sandbox = sandbox;
     let mark = format!(
         "{}-{}",
         std::process::id(),
@@ -310,9 +321,16 @@ fn an_ipv6_only_server_is_reached_over_ipv6() {
 
 #[test]
 fn a_port_already_in_use_is_named() {
+    // Unsandboxed: a sandboxed server listens in a network namespace of
+    // its own, where no other program holds a port (tests/sandbox.rs).
     let taken = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port");
     let port = taken.local_addr().unwrap().port().to_string();
-    let run = grade_hostile(&common::bin("lab1"), &["--port", &port], &[]);
+    let run = grade_hostile_in(
+        &common::bin("lab1"),
+        &["--port", &port],
+        &[],
+        iolab::sandbox::Mode::Off,
+    );
     assert_says(&run, "exited with 1 before it listened");
     assert_says(
         &run,

@@ -46,7 +46,7 @@ impl Default for Limits {
             term_grace: Duration::from_secs(1),
             time: Duration::from_secs(60),
             resources: Resources::default(),
-            sandbox: crate::sandbox::Mode::Off,
+            sandbox: crate::sandbox::Mode::Auto,
         }
     }
 }
