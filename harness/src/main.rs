@@ -21,6 +21,7 @@ use iolab::grade::{self, Lab};
 use iolab::limits::Limit;
 use iolab::normalize::{normalize, raw_lines, side_by_side};
 use iolab::report::Style;
+use iolab::sandbox;
 use iolab::scenario::{self, Limits};
 use iolab::trace::Trace;
 use iolab::tracer::strace::format::Formatter;
@@ -270,6 +271,17 @@ fn run(cli: Cli) -> Result<ExitCode> {
             if let Some(secs) = listen_timeout {
                 limits.listen = Duration::from_secs(secs);
             }
+            if json.is_some()
+                && limits.sandbox == sandbox::Mode::Auto
+                && let sandbox::Status::Off(why) = sandbox::status(limits.sandbox)
+            {
+                // A result for a gradebook comes from a program that could
+                // not forge it, unless someone chose otherwise.
+                bail!(
+                    "the grading cannot be sandboxed here ({why}), and --json writes a result \
+                     only from a sandboxed grading; pass --sandbox off to write it anyway"
+                );
+            }
             let mut report = grade::grade(&lab, &spec, &shown, &limits)?;
             if let Err(e) = report.save_artifacts(&traces) {
                 eprintln!("iolab: warning: the traces were not kept: {e}");
@@ -277,7 +289,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             print!("{}", report.render_styled(Style::for_stdout()));
             if let Some(path) = json {
                 let text = serde_json::to_string_pretty(&report.gradescope())?;
-                std::fs::write(&path, text + "\n")
+                write_atomically(&path, &(text + "\n"))
                     .with_context(|| format!("cannot write {}", path.display()))?;
             }
             Ok(if report.full_marks() {
@@ -538,4 +550,19 @@ fn trace(mut spec: Spec, format: Format, output: Option<PathBuf>) -> Result<Exit
         Some(iolab::trace::Termination::Exited(0)) => ExitCode::SUCCESS,
         _ => ExitCode::from(1),
     })
+}
+
+/// Writes `text` to `path` whole or not at all: into a new file beside it,
+/// synced, then renamed over it (written after the program and everything
+/// it started are gone: nothing of theirs can have it open).
+fn write_atomically(path: &Path, text: &str) -> std::io::Result<()> {
+    let dir = match path.parent() {
+        Some(d) if !d.as_os_str().is_empty() => d,
+        _ => Path::new("."),
+    };
+    let mut file = tempfile::NamedTempFile::new_in(dir)?;
+    file.write_all(text.as_bytes())?;
+    file.as_file().sync_all()?;
+    file.persist(path).map_err(|e| e.error)?;
+    Ok(())
 }

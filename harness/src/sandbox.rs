@@ -10,10 +10,15 @@
 //! allows it ([`Mode::Auto`], found by trying once), and the report says
 //! how ([`Status`]).
 //!
-//! What it does not do yet: a pid namespace of its own and a uid of its own
-//! (so the program still sees the harness's pid and may signal processes of
-//! the same user), and hiding the tool tree's files rather than making them
-//! read-only.
+//! The program runs in a pid namespace of its own, as its second process
+//! (an init of the harness's is the first): it can neither see, signal nor
+//! trace the harness or strace, `kill(-1)` reaches only its own processes,
+//! and nothing it starts outlives the run ([`Namespace`]).
+//!
+//! What it does not do yet: a uid of its own, a `/proc` of the namespace's
+//! own (the host's is mounted read-only: the program can read other
+//! processes' command lines), and hiding the tool tree's files rather than
+//! making them read-only.
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -21,6 +26,44 @@ use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
 use crate::sys::sandbox::{Confine, Keep};
+use crate::trace::Tid;
+
+/// The harness's side of a sandboxed run's pid namespace: the write end of
+/// the pipe that keeps its init alive, and where the child reports the
+/// pids. Dropping it ends every process in the namespace.
+#[derive(Debug)]
+pub(crate) struct Namespace {
+    keepalive: Option<std::os::fd::OwnedFd>,
+    report: std::fs::File,
+}
+
+impl Namespace {
+    /// The pids (as the harness sees them) of the namespace's init and of
+    /// the program's process (0 when the program is the child of the
+    /// command's own exec, as under strace), as the child reported them.
+    /// Call it once the command is dropped (it holds the pipe's other end).
+    pub(crate) fn pids(&mut self) -> std::io::Result<(Tid, Tid)> {
+        use std::io::Read;
+        let mut bytes = [0u8; 8];
+        self.report.read_exact(&mut bytes).map_err(|e| {
+            std::io::Error::other(format!("the sandbox did not report its processes: {e}"))
+        })?;
+        let int = |b: &[u8]| Tid::from_ne_bytes(b.try_into().expect("4 bytes"));
+        Ok((int(&bytes[..4]), int(&bytes[4..])))
+    }
+
+    /// Ends the namespace: its init sees the pipe's end of file and exits,
+    /// and the kernel kills every process left in it.
+    pub(crate) fn end(&mut self) {
+        self.keepalive = None;
+    }
+}
+
+impl Drop for Namespace {
+    fn drop(&mut self) {
+        self.end();
+    }
+}
 
 /// Whether gradings run sandboxed.
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
@@ -68,7 +111,7 @@ impl std::fmt::Display for Status {
         match self {
             Status::On => write!(
                 f,
-                "mount, network, IPC and UTS namespaces; no capabilities, no new privileges; \
+                "pid, mount, network, IPC and UTS namespaces; no capabilities, no new privileges; \
                  every file read-only but a private /tmp, /dev/shm and /var/tmp \
                  ({TMP_MIB} MiB, {TMP_FILES} files each) and the working directory's private overlay; \
                  environment from an allowlist"
@@ -98,7 +141,7 @@ fn available() -> &'static Result<(), String> {
             return Err("not run as root (namespaces and mounts need it)".into());
         }
         let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
-        let confine = confine(&cwd, &[]).map_err(|e| e.to_string())?;
+        let (confine, _namespace) = confine(&cwd, &[]).map_err(|e| e.to_string())?;
         let mut command = std::process::Command::new("true");
         command
             .stdin(std::process::Stdio::null())
@@ -162,8 +205,8 @@ pub(crate) fn allowed_env(name: &OsStr) -> bool {
 
 /// The confinement of a program run in `cwd` with the command line `argv`
 /// (its program and arguments): the directories under `/tmp` they name stay
-/// visible, read-only.
-pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<Confine> {
+/// visible, read-only. With the harness's side of its pid namespace.
+pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, Namespace)> {
     let c = |p: &Path| {
         CString::new(p.as_os_str().as_bytes()).map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte in a path")
@@ -223,13 +266,22 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<Confine> {
         })
         .transpose()
         .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte"))?;
-    Ok(Confine {
+    let (keep_read, keep_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    let confine = Confine {
         cwd: c(&cwd)?,
         tmpfs: CString::new(format!("size={TMP_MIB}m,nr_inodes={TMP_FILES},mode=1777"))
             .expect("no NUL"),
         overlay,
         keeps,
-    })
+        keepalive: keep_read,
+        report: report_write,
+    };
+    let namespace = Namespace {
+        keepalive: Some(keep_write),
+        report: std::fs::File::from(report_read),
+    };
+    Ok((confine, namespace))
 }
 
 /// Whether a mount point lies strictly below `dir` (an overlay on `dir`
@@ -297,7 +349,7 @@ mod tests {
         let dir = tempfile::tempdir_in("/tmp").expect("a directory in /tmp");
         let script = dir.path().join("server.py");
         std::fs::write(&script, "").unwrap();
-        let confine = confine(Path::new("/"), &[OsStr::new("python3"), script.as_os_str()])
+        let (confine, _) = confine(Path::new("/"), &[OsStr::new("python3"), script.as_os_str()])
             .expect("a confinement");
         let real = dir.path().canonicalize().unwrap();
         let kept: Vec<&[u8]> = confine.keeps.iter().map(|k| k.path.as_bytes()).collect();

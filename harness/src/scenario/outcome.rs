@@ -132,14 +132,30 @@ fn bullets(findings: &[Finding]) -> String {
     findings.iter().map(|f| format!("\n  - {f}")).collect()
 }
 
+/// The most of a program's stderr a report echoes: students see reports at
+/// once (on Gradescope too), so a hostile program must not carry a file
+/// out through them.
+const STDERR_SHOWN: usize = 240;
+
+/// The last three lines of `stderr`, and of those at most the last
+/// [`STDERR_SHOWN`] bytes (cut at a character boundary).
 fn stderr_tail(stderr: &str) -> String {
     let tail: Vec<&str> = stderr.lines().rev().take(3).collect();
     if tail.is_empty() {
-        String::new()
-    } else {
-        let lines: Vec<&str> = tail.into_iter().rev().collect();
-        format!("; its stderr ends with: {}", lines.join(" / "))
+        return String::new();
     }
+    let lines: Vec<&str> = tail.into_iter().rev().collect();
+    let text = lines.join(" / ");
+    let text = if text.len() > STDERR_SHOWN {
+        let mut cut = text.len() - STDERR_SHOWN;
+        while !text.is_char_boundary(cut) {
+            cut += 1;
+        }
+        format!("...{}", &text[cut..])
+    } else {
+        text
+    };
+    format!("; its stderr ends with: {text}")
 }
 
 /// The result of running a scenario.
@@ -202,5 +218,13 @@ mod tests {
             stderr_tail("a\nb\nc\nd\n"),
             "; its stderr ends with: b / c / d"
         );
+    }
+
+    #[test]
+    fn stderr_tail_is_capped() {
+        let long = format!("{}\n", "é".repeat(10_000));
+        let tail = stderr_tail(&long);
+        assert!(tail.len() <= STDERR_SHOWN + 40, "{} bytes", tail.len());
+        assert!(tail.ends_with("éé"), "{tail}");
     }
 }

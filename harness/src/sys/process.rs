@@ -6,9 +6,12 @@
 //! may be made (no allocation, no locks). A [`ChildSetup`] holds every step
 //! a backend asks for, all prepared before the fork, and
 //! [`ChildSetup::apply`] gives the command the one closure that takes them,
-//! in order: join the run's cgroup, set the rlimits, `PTRACE_TRACEME`, pin
-//! to a CPU, and, for a filtered native trace, install the seccomp filter
-//! and exec the program by hand ([`Launch`]).
+//! in order: no new privileges, join the run's cgroup, set the rlimits,
+//! confine the child
+//! (sandboxed: new namespaces, an init, and natively the program's own
+//! process, see [`super::sandbox`]), `PTRACE_TRACEME`, pin to a CPU, and,
+//! for a filtered native trace, install the seccomp filter and exec the
+//! program by hand ([`Launch`]).
 
 use std::ffi::{CStr, CString, OsStr, OsString};
 use std::io;
@@ -91,20 +94,48 @@ impl ChildSetup {
     }
 
     fn run(&self) -> io::Result<()> {
+        // No new privileges on any path, sandboxed or not: a setuid program
+        // the traced one execs gains nothing.
+        // SAFETY: prctl with integer arguments.
+        if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == -1 {
+            return Err(io::Error::last_os_error());
+        }
         if let Some(procs) = &self.cgroup_procs {
             join_cgroup(procs);
         }
         for &(resource, soft, hard) in &self.rlimits {
             setrlimit(resource, soft, hard)?;
         }
+        if let Some(confine) = &self.confine {
+            confine.enter()?;
+            let init = confine.start_init()?;
+            if self.traceme {
+                // SAFETY: getpid and getpgid take nothing that can fail.
+                let leader = unsafe { libc::getpgid(0) == libc::getpid() };
+                let program = confine.clone_parent()?;
+                if program > 0 {
+                    // This process's part is done: the harness traces the
+                    // program, its own child. It stays, as the init's
+                    // parent, until the run ends.
+                    confine.report(init, program);
+                    confine.hold();
+                }
+                if leader {
+                    // The program leads a process group of its own, as
+                    // this process did.
+                    // SAFETY: setpgid on this process.
+                    unsafe { libc::setpgid(0, 0) };
+                }
+            } else {
+                confine.report(init, 0);
+            }
+            confine.finish()?;
+        }
         if self.traceme {
             ptrace::traceme()?;
         }
         if let Some(cpu) = &self.cpu {
             let _ = sched_setaffinity(Pid::from_raw(0), cpu);
-        }
-        if let Some(confine) = &self.confine {
-            confine.apply()?;
         }
         match &self.launch {
             // Execs the program itself, or ends the child.

@@ -1,13 +1,15 @@
 //! The system calls that confine a program under test, made in its child
-//! between fork and exec ([`Confine::apply`]), and the two the harness
+//! between fork and exec ([`Confine::enter`] and what follows), and the two the harness
 //! makes about itself and the program's network ([`harden_self`],
 //! [`in_namespace`]).
 //!
 //! What [`Confine`] builds, in order (each step a plain system call on
 //! strings prepared before the fork, as `pre_exec` requires):
-//! 1. new mount, network, IPC and UTS namespaces (`unshare`), mounts made
-//!    private so nothing propagates back; loopback brought up, host name
-//!    `iolab`;
+//! 1. new pid, mount, network, IPC and UTS namespaces (`unshare`), mounts
+//!    made private so nothing propagates back; loopback brought up, host
+//!    name `iolab`; the pid namespace's init ([`Confine::start_init`]), so
+//!    that the program is never pid 1, and the program's own process
+//!    ([`Confine::clone_parent`]);
 //! 2. every mount read-only (`mount_setattr(AT_RECURSIVE)`): the tool tree,
 //!    the references, results, `/proc/sys` and the cgroup files;
 //! 3. a private `/tmp` (a size- and inode-bounded tmpfs), with the
@@ -55,6 +57,12 @@ pub(crate) struct Confine {
     /// be written in them (no `,`, `:` or `\`).
     pub(crate) overlay: Option<CString>,
     pub(crate) keeps: Vec<Keep>,
+    /// The read end of the pipe whose end of file ends the namespace's
+    /// init: the harness holds the only write end.
+    pub(crate) keepalive: OwnedFd,
+    /// Where the child writes the pids (as the harness sees them) of the
+    /// init and of the program's process: two native-endian `i32`s.
+    pub(crate) report: OwnedFd,
 }
 
 /// `-1` as an error from the last call.
@@ -112,11 +120,15 @@ impl Confine {
     /// In the child: confines it (see the module's steps). Async-signal-
     /// safe: system calls on data prepared before the fork, and a few
     /// stack buffers.
-    pub(crate) fn apply(&self) -> io::Result<()> {
+    pub(crate) fn enter(&self) -> io::Result<()> {
         // SAFETY: unshare takes flags only.
         check(unsafe {
             libc::unshare(
-                libc::CLONE_NEWNS | libc::CLONE_NEWNET | libc::CLONE_NEWIPC | libc::CLONE_NEWUTS,
+                libc::CLONE_NEWPID
+                    | libc::CLONE_NEWNS
+                    | libc::CLONE_NEWNET
+                    | libc::CLONE_NEWIPC
+                    | libc::CLONE_NEWUTS,
             )
         })?;
         mount(
@@ -226,7 +238,95 @@ impl Confine {
         }
         let _ = tmpfs(c"/dev/shm");
         let _ = tmpfs(c"/var/tmp");
-        // Into the overlay (the old descriptor of the directory is below it).
+        Ok(())
+    }
+
+    /// Forks the pid namespace's init (pid 1, its first process): it holds
+    /// no descriptor but the keepalive pipe's read end, ignores `SIGCHLD`
+    /// (so the orphans it inherits are reaped), cannot be signalled from
+    /// inside its namespace (the kernel lets no signal without a handler
+    /// reach an init from there) nor traced (undumpable, and it keeps the
+    /// capabilities the program loses), and exits when the harness closes
+    /// or loses the pipe's write end, which ends every process in the
+    /// namespace. Returns its pid.
+    pub(crate) fn start_init(&self) -> io::Result<libc::pid_t> {
+        // SAFETY: fork in the child of a multi-threaded process: the new
+        // process makes only the raw system calls below, then exits.
+        let pid = unsafe { libc::fork() };
+        if pid != 0 {
+            return if pid < 0 {
+                Err(io::Error::last_os_error())
+            } else {
+                Ok(pid)
+            };
+        }
+        // SAFETY: system calls on integers; a zeroed sigaction with
+        // SIG_IGN is a valid one.
+        unsafe {
+            libc::prctl(libc::PR_SET_DUMPABLE, 0, 0, 0, 0);
+            let mut ignore: libc::sigaction = std::mem::zeroed();
+            ignore.sa_sigaction = libc::SIG_IGN;
+            libc::sigaction(libc::SIGCHLD, &ignore, std::ptr::null_mut());
+        }
+        self.hold()
+    }
+
+    /// Closes every descriptor but the keepalive pipe's read end (the
+    /// program's output pipes, the harness's spawn pipe), waits for its
+    /// end of file, and exits.
+    pub(crate) fn hold(&self) -> ! {
+        use std::os::fd::AsRawFd;
+        // SAFETY: system calls on integers and a one-byte stack buffer.
+        unsafe {
+            libc::dup2(self.keepalive.as_raw_fd(), 0);
+            libc::syscall(libc::SYS_close_range, 1u32, u32::MAX, 0u32);
+            let mut byte = 0u8;
+            loop {
+                let n = libc::read(0, (&mut byte as *mut u8).cast(), 1);
+                if n == 0 || (n < 0 && *libc::__errno_location() != libc::EINTR) {
+                    break;
+                }
+            }
+            libc::_exit(0)
+        }
+    }
+
+    /// Creates the program's process, the second of the pid namespace, as
+    /// a child of this process's parent (`CLONE_PARENT`: the harness, whose
+    /// tracer thread can then trace it as it traces any child). Returns its
+    /// pid here, 0 in it.
+    pub(crate) fn clone_parent(&self) -> io::Result<libc::pid_t> {
+        // SAFETY: a raw clone without a new stack, like fork; the child
+        // goes on with the caller's async-signal-safe steps.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
+        if pid < 0 {
+            return Err(io::Error::last_os_error());
+        }
+        Ok(pid as libc::pid_t)
+    }
+
+    /// Tells the harness the init's and the program's pids (`program` 0:
+    /// the program is a child of this process's exec, as under strace).
+    pub(crate) fn report(&self, init: libc::pid_t, program: libc::pid_t) {
+        let mut bytes = [0u8; 8];
+        bytes[..4].copy_from_slice(&init.to_ne_bytes());
+        bytes[4..].copy_from_slice(&program.to_ne_bytes());
+        let _ = nix::unistd::write(&self.report, &bytes);
+    }
+
+    /// Last, in the process that execs: into the working directory (the
+    /// overlay; the old descriptor of the directory is below it), and no
+    /// privileges from here on.
+    pub(crate) fn finish(&self) -> io::Result<()> {
         // SAFETY: a NUL-terminated path.
         check(unsafe { libc::chdir(self.cwd.as_ptr()) })?;
         drop_privileges()

@@ -242,7 +242,8 @@ impl Spec {
         program: &OsStr,
         args: &[OsString],
         mut setup: ChildSetup,
-    ) -> std::io::Result<Command> {
+    ) -> std::io::Result<(Command, Option<crate::sandbox::Namespace>)> {
+        let mut namespace = None;
         let mut command = Command::new(program);
         command.args(args);
         if self.sandbox {
@@ -255,7 +256,9 @@ impl Spec {
             let argv: Vec<&OsStr> = std::iter::once(program)
                 .chain(args.iter().map(OsString::as_os_str))
                 .collect();
-            setup.confine(crate::sandbox::confine(&cwd, &argv)?);
+            let (confine, ns) = crate::sandbox::confine(&cwd, &argv)?;
+            setup.confine(confine);
+            namespace = Some(ns);
         }
         command.envs(self.env.iter().map(|(k, v)| (k, v)));
         if let Some(dir) = &self.cwd {
@@ -272,6 +275,6 @@ impl Spec {
             command.process_group(0);
         }
         setup.apply(&mut command);
-        Ok(command)
+        Ok((command, namespace))
     }
 }

@@ -24,6 +24,7 @@ mod epoll;
 mod futex;
 mod io;
 mod net;
+pub(crate) mod pids;
 mod poll_select;
 mod process;
 mod signal;

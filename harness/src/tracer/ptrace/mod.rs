@@ -33,6 +33,7 @@ use nix::sys::signal::{Signal, kill};
 use nix::sys::wait::{WaitPidFlag, WaitStatus, waitpid};
 use nix::unistd::Pid;
 
+use super::decode::pids::PidMap;
 use super::decode::{self, Memory};
 use super::error::TraceError;
 use super::shared::{Shared, Started};
@@ -218,7 +219,7 @@ pub(crate) fn trace_thread(
             }
         }
     }
-    let mut command = match spec.command(&program, &spec.args, setup) {
+    let (mut command, mut namespace) = match spec.command(&program, &spec.args, setup) {
         Ok(c) => c,
         Err(error) => {
             let _ = started.send(Err(spawn_error(error)));
@@ -232,7 +233,28 @@ pub(crate) fn trace_thread(
             return Ok(());
         }
     };
-    let root = child.id() as Tid;
+    // Sandboxed, the child made the program's process (a child of this
+    // thread too) in a pid namespace of its own, and holds the namespace's
+    // init until the run ends.
+    drop(command);
+    let root = match namespace.as_mut().map(|ns| ns.pids()) {
+        None => child.id() as Tid,
+        Some(Ok((_init, program))) => program,
+        Some(Err(error)) => {
+            let _ = started.send(Err(spawn_error(error)));
+            drop(namespace);
+            let _ = child.kill();
+            let _ = child.wait();
+            return Ok(());
+        }
+    };
+    let kill_root = |child: &mut Child| {
+        if namespace.is_some() {
+            let _ = kill(Pid::from_raw(root), Signal::SIGKILL);
+        } else {
+            let _ = child.kill();
+        }
+    };
     shared.set_root(root);
     let start = Instant::now();
     let mut tracer = Loop {
@@ -248,6 +270,11 @@ pub(crate) fn trace_thread(
             (Placement::Auto, Some(pin), Some(everywhere)) => Some((pin, everywhere)),
             _ => None,
         },
+        pids: namespace.is_some().then(|| {
+            let mut pids = PidMap::default();
+            pids.learn_from_proc(root);
+            pids
+        }),
     };
     tracer.shared.add_process(root);
 
@@ -263,7 +290,7 @@ pub(crate) fn trace_thread(
             let _ = started.send(Err(TraceError::Thread(format!(
                 "unexpected first stop of the traced program: {other:?}"
             ))));
-            let _ = child.kill();
+            kill_root(&mut child);
             return Ok(());
         }
         Err(errno) => {
@@ -275,7 +302,7 @@ pub(crate) fn trace_thread(
         }
     }
     if let Err(errno) = ptrace::setoptions(Pid::from_raw(root), ptrace_options(filtered)) {
-        let _ = child.kill();
+        kill_root(&mut child);
         let _ = started.send(Err(TraceError::Ptrace {
             what: "PTRACE_SETOPTIONS",
             errno,
@@ -294,6 +321,11 @@ pub(crate) fn trace_thread(
     );
     tracer.resume(root, 0);
     tracer.run();
+    if let Some(mut ns) = namespace {
+        // Whatever the program left untraced in its namespace dies with it.
+        ns.end();
+        let _ = child.wait();
+    }
     Ok(())
 }
 
@@ -316,10 +348,19 @@ struct Loop {
     /// While tracer and program are pinned to one CPU until the program
     /// has a second task: the pin, and the CPUs to go back to.
     unpin: Option<(CpuSet, CpuSet)>,
+    /// Sandboxed: the program's pids inside its namespace, to ours.
+    pids: Option<PidMap>,
 }
 
 impl Loop {
-    fn emit(&self, tid: Tid, pid: Tid, kind: EventKind) {
+    fn emit(&self, tid: Tid, pid: Tid, mut kind: EventKind) {
+        if let Some(pids) = &self.pids {
+            match &mut kind {
+                EventKind::Enter(call) => pids.call(call),
+                EventKind::Exit(ret) => pids.ret(ret),
+                _ => {}
+            }
+        }
         // A consumer that hung up no longer wants events; the harness kills
         // the tracees through `Tracer::drop` in that case.
         let _ = self.tx.send(Event {
@@ -593,6 +634,9 @@ impl Loop {
                     let thread =
                         event == libc::PTRACE_EVENT_CLONE && self.clone_makes_thread(tid, child);
                     let child_pid = if thread { pid } else { child };
+                    if let Some(pids) = &mut self.pids {
+                        pids.learn_from_proc(child);
+                    }
                     if !self.adopt(child, child_pid, true)
                         && let Some(t) = self.tasks.get_mut(&child)
                     {

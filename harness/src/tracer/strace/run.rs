@@ -7,7 +7,7 @@
 //! lines come and sends an entry as soon as strace has printed it, so a
 //! scenario sees a call the server is blocked in.
 
-use std::ffi::{OsStr, OsString};
+use std::ffi::OsString;
 use std::fs::File;
 use std::io::{ErrorKind, Read};
 use std::os::fd::AsFd;
@@ -124,8 +124,10 @@ pub(crate) fn trace_thread(
     started: SyncSender<Started>,
 ) -> Result<(), TraceError> {
     match start(&spec, fence) {
-        Ok((child, started_guard, fifo, dir)) => {
+        Ok((child, started_guard, fifo, dir, namespace)) => {
             let result = follow(child, fifo, &spec, &shared, &tx, started);
+            // Whatever the program left untraced in its namespace dies with it.
+            drop(namespace);
             drop(started_guard);
             drop(dir);
             result
@@ -137,11 +139,19 @@ pub(crate) fn trace_thread(
     }
 }
 
+/// What [`start`] returns: strace, its registration, the reader of its
+/// output, the output's directory, and (sandboxed) the program's pid
+/// namespace.
+type Start = (
+    Child,
+    crate::fence::Started,
+    File,
+    tempfile::TempDir,
+    Option<crate::sandbox::Namespace>,
+);
+
 /// Starts strace writing to a fresh named pipe; returns it and its reader.
-fn start(
-    spec: &Spec,
-    fence: Option<&Cgroup>,
-) -> Result<(Child, crate::fence::Started, File, tempfile::TempDir), TraceError> {
+fn start(spec: &Spec, fence: Option<&Cgroup>) -> Result<Start, TraceError> {
     check_strace()?;
     let program = Path::new(&spec.program);
     if find_program(program).is_none() {
@@ -170,7 +180,13 @@ fn start(
         .iter()
         .map(OsString::from)
         .collect();
-    args.push(fifo_path.into_os_string());
+    args.push(fifo_path.clone().into_os_string());
+    if spec.sandbox {
+        // strace stays in the harness's pid namespace, the program runs in
+        // one of its own: pids as the program sees them get the harness's
+        // beside them.
+        args.push("--pidns-translation".into());
+    }
     if let Some(filter) = &spec.filter {
         // The same set, filtered in the kernel the same way, spelled out
         // name by name (`?`: a name this strace lacks is no error). The
@@ -194,14 +210,71 @@ fn start(
     args.extend(spec.args.iter().cloned());
     // strace takes the limits and the cgroup, and passes them on to the
     // program it starts (a limit per process: strace's own use is small).
-    let mut command = spec
-        .command(OsStr::new("strace"), &args, spec.child_setup(fence, false))
+    let strace = if spec.sandbox {
+        private_strace(dir.path())?
+    } else {
+        OsString::from("strace")
+    };
+    let (mut command, mut namespace) = spec
+        .command(&strace, &args, spec.child_setup(fence, false))
         .map_err(|e| TraceError::Strace(format!("cannot sandbox strace: {e}")))?;
-    let (child, started) = crate::fence::spawn(&mut command).map_err(|e| match e.kind() {
+    let (mut child, started) = crate::fence::spawn(&mut command).map_err(|e| match e.kind() {
         ErrorKind::NotFound => TraceError::StraceMissing,
         _ => TraceError::Strace(format!("cannot run strace: {e}")),
     })?;
-    Ok((child, started, fifo, dir))
+    drop(command);
+    if let Some(ns) = &mut namespace {
+        if let Err(e) = ns.pids() {
+            kill_strace(&mut child, spec.own_process_group);
+            let _ = child.wait();
+            return Err(TraceError::Strace(format!("cannot sandbox strace: {e}")));
+        }
+        // strace's output is its own: once strace holds the pipe open, its
+        // name goes, and the program (which shares strace's view of the
+        // files) cannot open it to write lines strace never wrote.
+        hide_output(&mut child, &fifo_path);
+    }
+    Ok((child, started, fifo, dir, namespace))
+}
+
+/// A copy of strace in `dir` that it cannot read, only run: a program that
+/// runs a file it cannot read is not dumpable, so the program strace
+/// traces (the same user, and as few capabilities) can neither trace it
+/// nor open its `/proc/PID/fd` (where its output's pipe is).
+fn private_strace(dir: &Path) -> Result<OsString, TraceError> {
+    use std::os::unix::fs::PermissionsExt;
+    let found = find_program(Path::new("strace")).ok_or(TraceError::StraceMissing)?;
+    let copy = dir.join("strace");
+    std::fs::copy(&found, &copy)
+        .and_then(|_| std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o111)))
+        .map_err(|e| TraceError::Strace(format!("cannot copy {}: {e}", found.display())))?;
+    Ok(copy.into_os_string())
+}
+
+/// Removes the named pipe `fifo` once strace (`child`) has opened it, or
+/// has ended, or after a second.
+fn hide_output(child: &mut Child, fifo: &Path) {
+    use std::os::unix::fs::MetadataExt;
+    let Ok(meta) = std::fs::metadata(fifo) else {
+        return;
+    };
+    let fds = PathBuf::from(format!("/proc/{}/fd", child.id()));
+    let deadline = Instant::now() + std::time::Duration::from_secs(1);
+    while Instant::now() < deadline && matches!(child.try_wait(), Ok(None)) {
+        let open = std::fs::read_dir(&fds)
+            .into_iter()
+            .flatten()
+            .flatten()
+            .any(|fd| {
+                std::fs::metadata(fd.path())
+                    .is_ok_and(|m| m.ino() == meta.ino() && m.dev() == meta.dev())
+            });
+        if open {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_micros(200));
+    }
+    let _ = std::fs::remove_file(fifo);
 }
 
 /// What the reader keeps while strace runs.

@@ -66,6 +66,8 @@ pub struct Decoder {
     /// The latest time seen, for lines without a timestamp.
     now: Duration,
     lines: usize,
+    /// Pids inside a sandboxed program's namespace, to strace's.
+    pids: crate::tracer::decode::pids::PidMap,
 }
 
 impl Decoder {
@@ -147,6 +149,8 @@ impl Decoder {
     fn line_of(&mut self, bytes: &[u8]) -> Result<Line, StreamError> {
         self.lines += 1;
         let bytes = bytes.strip_suffix(b"\r").unwrap_or(bytes);
+        let translated = self.pids.strace_line(bytes);
+        let bytes = translated.as_deref().unwrap_or(bytes);
         syntax::parse_line_bytes(bytes).map_err(|source| StreamError {
             line_no: self.lines,
             source,
@@ -165,8 +169,13 @@ impl Decoder {
         self.now
     }
 
-    fn emit(&self, out: &mut Vec<Event>, tid: Tid, at: Duration, kind: EventKind) {
+    fn emit(&self, out: &mut Vec<Event>, tid: Tid, at: Duration, mut kind: EventKind) {
         let pid = self.tasks.get(&tid).map_or(tid, |t| t.pid);
+        match &mut kind {
+            EventKind::Enter(call) => self.pids.call(call),
+            EventKind::Exit(ret) => self.pids.ret(ret),
+            _ => {}
+        }
         out.push(Event { tid, pid, at, kind });
     }
 
