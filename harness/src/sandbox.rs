@@ -35,6 +35,9 @@ use crate::trace::Tid;
 pub(crate) struct Namespace {
     keepalive: Option<std::os::fd::OwnedFd>,
     report: std::fs::File,
+    /// The init, when it is the harness's own child (under strace: strace
+    /// waits for every child it has, so the init cannot be one of them).
+    own_init: Option<Tid>,
 }
 
 impl Namespace {
@@ -49,13 +52,24 @@ impl Namespace {
             std::io::Error::other(format!("the sandbox did not report its processes: {e}"))
         })?;
         let int = |b: &[u8]| Tid::from_ne_bytes(b.try_into().expect("4 bytes"));
-        Ok((int(&bytes[..4]), int(&bytes[4..])))
+        let (init, program) = (int(&bytes[..4]), int(&bytes[4..]));
+        if program == 0 && init > 0 {
+            self.own_init = Some(init);
+        }
+        Ok((init, program))
     }
 
     /// Ends the namespace: its init sees the pipe's end of file and exits,
-    /// and the kernel kills every process left in it.
+    /// and the kernel kills every process left in it. An init of the
+    /// harness's own is killed at once and reaped (its pid cannot have been
+    /// reused: it is an unreaped child until then).
     pub(crate) fn end(&mut self) {
         self.keepalive = None;
+        if let Some(init) = self.own_init.take() {
+            let pid = nix::unistd::Pid::from_raw(init);
+            let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
+            let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::__WALL));
+        }
     }
 }
 
@@ -280,6 +294,7 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
     let namespace = Namespace {
         keepalive: Some(keep_write),
         report: std::fs::File::from(report_read),
+        own_init: None,
     };
     Ok((confine, namespace))
 }

@@ -108,7 +108,7 @@ impl ChildSetup {
         }
         if let Some(confine) = &self.confine {
             confine.enter()?;
-            let init = confine.start_init()?;
+            let init = confine.start_init(!self.traceme)?;
             if self.traceme {
                 // SAFETY: getpid and getpgid take nothing that can fail.
                 let leader = unsafe { libc::getpgid(0) == libc::getpid() };

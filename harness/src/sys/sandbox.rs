@@ -248,16 +248,34 @@ impl Confine {
     /// reach an init from there) nor traced (undumpable, and it keeps the
     /// capabilities the program loses), and exits when the harness closes
     /// or loses the pipe's write end, which ends every process in the
-    /// namespace. Returns its pid.
-    pub(crate) fn start_init(&self) -> io::Result<libc::pid_t> {
-        // SAFETY: fork in the child of a multi-threaded process: the new
-        // process makes only the raw system calls below, then exits.
-        let pid = unsafe { libc::fork() };
+    /// namespace. `beside`: the init is a child of this process's parent
+    /// (`CLONE_PARENT`), not of this process, which goes on to exec a
+    /// program that waits for all its children (strace does). Returns its
+    /// pid.
+    pub(crate) fn start_init(&self, beside: bool) -> io::Result<libc::pid_t> {
+        let flags = if beside {
+            libc::CLONE_PARENT | libc::SIGCHLD
+        } else {
+            libc::SIGCHLD
+        };
+        // SAFETY: a raw clone without a new stack, like fork, in the child
+        // of a multi-threaded process: the new process makes only the raw
+        // system calls below, then exits.
+        let pid = unsafe {
+            libc::syscall(
+                libc::SYS_clone,
+                flags as libc::c_ulong,
+                0usize,
+                0usize,
+                0usize,
+                0usize,
+            )
+        };
         if pid != 0 {
             return if pid < 0 {
                 Err(io::Error::last_os_error())
             } else {
-                Ok(pid)
+                Ok(pid as libc::pid_t)
             };
         }
         // SAFETY: system calls on integers; a zeroed sigaction with
