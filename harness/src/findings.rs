@@ -29,6 +29,8 @@ pub enum Finding {
     OutOfFiles { call: &'static str, limit: u64 },
     /// A clone-family call failed with `EAGAIN`.
     CannotSpawn { call: &'static str },
+    /// The program called one of the calls the sandbox refuses.
+    Denied { call: String },
     /// The program called `ptrace`, which fails under a tracer.
     UsedPtrace { request: String, errno: i32 },
     /// `bind` failed with `EADDRINUSE`.
@@ -90,6 +92,10 @@ impl fmt::Display for Finding {
             Finding::CannotSpawn { call } => write!(
                 f,
                 "it could not create another thread or process: {call}() failed with EAGAIN"
+            ),
+            Finding::Denied { call } => write!(
+                f,
+                "it called {call}, which failed with EPERM: no lab needs it, and iolab's sandbox refuses it to graded programs (I/O the trace cannot see, or a way past the sandbox)"
             ),
             Finding::UsedPtrace { request, errno } => write!(
                 f,
@@ -234,6 +240,16 @@ pub fn of_run(
             }),
             (_, Some(libc::EAGAIN)) if rec.is_a(&[Class::Spawn]) => {
                 say(Finding::CannotSpawn { call: rec.name() })
+            }
+            (name, Some(libc::EPERM)) if crate::sandbox::DENIED.contains(&name) => {
+                say(Finding::Denied {
+                    call: format!("{name}()"),
+                })
+            }
+            ("clone", Some(libc::EPERM)) if rec.has_flag(0, libc::CLONE_UNTRACED as u64) => {
+                say(Finding::Denied {
+                    call: "clone(CLONE_UNTRACED)".into(),
+                })
             }
             ("ptrace", Some(e)) => say(Finding::UsedPtrace {
                 request: ptrace_request(rec.args.first()),

@@ -15,6 +15,8 @@
 //! trace the harness or strace, `kill(-1)` reaches only its own processes,
 //! and nothing it starts outlives the run ([`Namespace`]).
 //!
+//! System calls no lab needs are refused ([`DENIED`]).
+//!
 //! What it does not do yet: a uid of its own, a `/proc` of the namespace's
 //! own (the host's is mounted read-only: the program can read other
 //! processes' command lines), and hiding the tool tree's files rather than
@@ -27,6 +29,96 @@ use std::sync::OnceLock;
 
 use crate::sys::sandbox::{Confine, Keep};
 use crate::trace::Tid;
+
+/// System calls no lab needs, which a sandboxed program is refused with
+/// `EPERM` (by a seccomp filter, under either backend): the ways to do I/O
+/// the trace cannot see (io_uring), to reach past its namespaces (mounts,
+/// `unshare`, `setns`), to load code into the kernel, or to reach its
+/// keyrings. `clone` with `CLONE_UNTRACED` (a child the tracer would not
+/// follow) is refused too, and `clone3`, whose flags a filter cannot read,
+/// fails with `ENOSYS`, so that C libraries fall back to `clone`.
+pub const DENIED: &[&str] = &[
+    "io_uring_setup",
+    "io_uring_enter",
+    "io_uring_register",
+    "bpf",
+    "perf_event_open",
+    "userfaultfd",
+    "keyctl",
+    "add_key",
+    "request_key",
+    "mount",
+    "umount2",
+    "pivot_root",
+    "chroot",
+    "move_mount",
+    "open_tree",
+    "fsopen",
+    "fsconfig",
+    "fsmount",
+    "fspick",
+    "mount_setattr",
+    "unshare",
+    "setns",
+    "kexec_load",
+    "kexec_file_load",
+    "init_module",
+    "finit_module",
+    "delete_module",
+    "swapon",
+    "swapoff",
+    "reboot",
+    "acct",
+];
+
+/// The seccomp program that refuses [`DENIED`]: every call of another ABI
+/// than x86_64's (i386's `int 0x80`, x32) with `EPERM`, each listed call
+/// with `EPERM`, `clone` with `CLONE_UNTRACED` with `EPERM`, `clone3` with
+/// `ENOSYS`; everything else is allowed (the tracer's own filter, when it
+/// has one, still decides which calls stop).
+pub(crate) fn deny_filter() -> Vec<libc::sock_filter> {
+    const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
+    const X32_SYSCALL_BIT: u32 = 0x4000_0000;
+    let stmt = |code: u32, k: u32| libc::sock_filter {
+        code: code as u16,
+        jt: 0,
+        jf: 0,
+        k,
+    };
+    let jump = |code: u32, k: u32, jt: u8, jf: u8| libc::sock_filter {
+        code: (libc::BPF_JMP | code | libc::BPF_K) as u16,
+        jt,
+        jf,
+        k,
+    };
+    let load = |offset: u32| stmt(libc::BPF_LD | libc::BPF_W | libc::BPF_ABS, offset);
+    let ret = |action: u32| stmt(libc::BPF_RET | libc::BPF_K, action);
+    let errno = |e: i32| ret(libc::SECCOMP_RET_ERRNO | (e as u32 & libc::SECCOMP_RET_DATA));
+    // Offsets into `struct seccomp_data`.
+    let (nr, arch, arg0_low) = (0, 4, 16);
+    let mut f = vec![
+        load(arch),
+        jump(libc::BPF_JEQ, AUDIT_ARCH_X86_64, 1, 0),
+        errno(libc::EPERM),
+        load(nr),
+        jump(libc::BPF_JGE, X32_SYSCALL_BIT, 0, 1),
+        errno(libc::EPERM),
+    ];
+    for n in DENIED.iter().filter_map(|n| crate::trace::syscall_nr(n)) {
+        f.push(jump(libc::BPF_JEQ, n as u32, 0, 1));
+        f.push(errno(libc::EPERM));
+    }
+    f.extend([
+        jump(libc::BPF_JEQ, libc::SYS_clone3 as u32, 0, 1),
+        errno(libc::ENOSYS),
+        jump(libc::BPF_JEQ, libc::SYS_clone as u32, 0, 3),
+        load(arg0_low),
+        jump(libc::BPF_JSET, libc::CLONE_UNTRACED as u32, 0, 1),
+        errno(libc::EPERM),
+        ret(libc::SECCOMP_RET_ALLOW),
+    ]);
+    f
+}
 
 /// The harness's side of a sandboxed run's pid namespace: the write end of
 /// the pipe that keeps its init alive, and where the child reports the
@@ -290,6 +382,7 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
         keeps,
         keepalive: keep_read,
         report: report_write,
+        deny: deny_filter(),
     };
     let namespace = Namespace {
         keepalive: Some(keep_write),
@@ -373,6 +466,15 @@ mod tests {
             confine.overlay.is_none(),
             "no overlay over / (it would hide /proc)"
         );
+    }
+
+    #[test]
+    fn every_denied_call_is_known_and_filtered() {
+        for name in DENIED {
+            assert!(crate::trace::syscall_nr(name).is_some(), "{name}");
+        }
+        // Six for the ABI, two per call, seven for clone and clone3.
+        assert_eq!(deny_filter().len(), 6 + 2 * DENIED.len() + 7);
     }
 
     #[test]

@@ -8,7 +8,9 @@
 //! within its limits with the program's score (0: none of them serves),
 //! `results.json` is the harness's own, no secret of the harness's
 //! environment appears in any output, the harness's binary is unchanged,
-//! and nothing of the program is left running or allocated on the machine.
+//! nothing of the program is left running or allocated on the machine, and
+//! an attack that can tell what it got (its last line, `escaped: ...`) got
+//! nothing.
 
 mod common;
 
@@ -102,6 +104,12 @@ fn attack(attack: &str) {
             "files left in /tmp: {shown}"
         );
         assert_eq!(machine(), before, "the machine changed: {shown}");
+        // An attack that can tell says, last, what it got.
+        let says = std::fs::read_to_string(&script).unwrap().contains("\"escaped:\"");
+        assert!(
+            !says || stdout.contains("escaped: none"),
+            "it got something: {shown}"
+        );
     }
 }
 
@@ -123,6 +131,11 @@ fn an_untraced_survivor_dies_with_the_grading() {
 #[test]
 fn lines_written_for_strace_never_reach_the_trace() {
     attack("strace_output");
+}
+
+#[test]
+fn io_the_trace_cannot_see_is_refused() {
+    attack("io_uring");
 }
 
 #[test]

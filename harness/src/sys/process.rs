@@ -137,6 +137,9 @@ impl ChildSetup {
         if let Some(cpu) = &self.cpu {
             let _ = sched_setaffinity(Pid::from_raw(0), cpu);
         }
+        if let Some(confine) = &self.confine {
+            confine.deny()?;
+        }
         match &self.launch {
             // Execs the program itself, or ends the child.
             Some(launch) => Err(launch.exec()),

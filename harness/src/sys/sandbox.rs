@@ -19,7 +19,9 @@
 //!    layer is a private tmpfs (writes land there and vanish with the
 //!    namespace), then `/dev/shm` and `/var/tmp` private too;
 //! 5. no new privileges, and no capabilities: the bounding and ambient sets
-//!    emptied, so the program's `execve` as root gains none.
+//!    emptied, so the program's `execve` as root gains none;
+//! 6. a seccomp filter refusing the calls no lab needs
+//!    (`crate::sandbox::DENIED`).
 
 use std::ffi::CString;
 use std::io;
@@ -63,6 +65,8 @@ pub(crate) struct Confine {
     /// Where the child writes the pids (as the harness sees them) of the
     /// init and of the program's process: two native-endian `i32`s.
     pub(crate) report: OwnedFd,
+    /// The seccomp program refusing the calls no lab needs.
+    pub(crate) deny: Vec<libc::sock_filter>,
 }
 
 /// `-1` as an error from the last call.
@@ -339,6 +343,12 @@ impl Confine {
         bytes[..4].copy_from_slice(&init.to_ne_bytes());
         bytes[4..].copy_from_slice(&program.to_ne_bytes());
         let _ = nix::unistd::write(&self.report, &bytes);
+    }
+
+    /// Installs the filter refusing the calls no lab needs (after
+    /// `PTRACE_TRACEME`, which is not one of them).
+    pub(crate) fn deny(&self) -> io::Result<()> {
+        super::seccomp::install(&self.deny)
     }
 
     /// Last, in the process that execs: into the working directory (the
