@@ -31,6 +31,9 @@ pub enum Finding {
     CannotSpawn { call: &'static str },
     /// The program called one of the calls the sandbox refuses.
     Denied { call: String },
+    /// The program made a process or thread with `clone3(CLONE_UNTRACED)`,
+    /// which the tracer does not follow.
+    Untraced,
     /// The program called `ptrace`, which fails under a tracer.
     UsedPtrace { request: String, errno: i32 },
     /// `bind` failed with `EADDRINUSE`.
@@ -96,6 +99,10 @@ impl fmt::Display for Finding {
             Finding::Denied { call } => write!(
                 f,
                 "it called {call}, which failed with EPERM: no lab needs it, and iolab's sandbox refuses it to graded programs (I/O the trace cannot see, or a way past the sandbox)"
+            ),
+            Finding::Untraced => write!(
+                f,
+                "it called clone3 with CLONE_UNTRACED: what that child does is not in the trace, so this grade cannot vouch for it (no lab needs it)"
             ),
             Finding::UsedPtrace { request, errno } => write!(
                 f,
@@ -251,6 +258,7 @@ pub fn of_run(
                     call: "clone(CLONE_UNTRACED)".into(),
                 })
             }
+            ("clone3", _) if rec.has_flag(0, libc::CLONE_UNTRACED as u64) => say(Finding::Untraced),
             ("ptrace", Some(e)) => say(Finding::UsedPtrace {
                 request: ptrace_request(rec.args.first()),
                 errno: e,

@@ -57,6 +57,12 @@ fn attack(attack: &str) {
     );
     let script = root().join("fixtures/attacks").join(format!("{attack}.py"));
     assert!(script.is_file(), "no {}", script.display());
+    // Another submission, left where a class's gradings might leave one.
+    let other = tempfile::Builder::new()
+        .prefix("iolab-other-submission-")
+        .tempdir_in("/tmp")
+        .expect("a directory in /tmp");
+    std::fs::write(other.path().join("work.txt"), "another student's work\n").unwrap();
     for backend in ["native", "strace"] {
         let before = machine();
         let dir = tempfile::tempdir().expect("a temporary directory");
@@ -105,7 +111,9 @@ fn attack(attack: &str) {
         );
         assert_eq!(machine(), before, "the machine changed: {shown}");
         // An attack that can tell says, last, what it got.
-        let says = std::fs::read_to_string(&script).unwrap().contains("\"escaped:\"");
+        let says = std::fs::read_to_string(&script)
+            .unwrap()
+            .contains("\"escaped:\"");
         assert!(
             !says || stdout.contains("escaped: none"),
             "it got something: {shown}"
@@ -136,6 +144,11 @@ fn lines_written_for_strace_never_reach_the_trace() {
 #[test]
 fn io_the_trace_cannot_see_is_refused() {
     attack("io_uring");
+}
+
+#[test]
+fn what_a_program_must_not_read_is_not_there() {
+    attack("read_secrets");
 }
 
 #[test]

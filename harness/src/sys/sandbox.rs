@@ -40,12 +40,21 @@ struct MountAttr {
     userns_fd: u64,
 }
 
-/// A directory under the old `/tmp` to keep visible: its path, and the
-/// directories to create in the new `/tmp` to mount it on (each prefix).
+/// The most directories a view binds back (descriptors opened at once).
+pub(crate) const MAX_SOURCES: usize = 64;
+
+/// The options of a cover: an empty, read-only directory once sealed.
+const COVER: &std::ffi::CStr = c"size=1m,nr_inodes=4096,mode=0755";
+
+/// One step of the program's view of the files (planned in
+/// `crate::sandbox::view`, where each is described).
 #[derive(Debug)]
-pub(crate) struct Keep {
-    pub(crate) path: CString,
-    pub(crate) prefixes: Vec<CString>,
+pub(crate) enum Step {
+    Cover { dir: CString, writable: bool },
+    Blank { file: CString },
+    Dir(CString),
+    Bind { source: usize, target: CString },
+    Seal { dir: CString },
 }
 
 /// Everything the child's confinement needs, prepared before the fork.
@@ -58,7 +67,9 @@ pub(crate) struct Confine {
     /// The overlay's options over the working directory, if its path can
     /// be written in them (no `,`, `:` or `\`).
     pub(crate) overlay: Option<CString>,
-    pub(crate) keeps: Vec<Keep>,
+    /// The directories the view binds back, opened before any mount.
+    pub(crate) sources: Vec<CString>,
+    pub(crate) steps: Vec<Step>,
     /// The read end of the pipe whose end of file ends the namespace's
     /// init: the harness holds the only write end.
     pub(crate) keepalive: OwnedFd,
@@ -142,14 +153,15 @@ impl Confine {
             libc::MS_REC | libc::MS_PRIVATE,
             std::ptr::null(),
         )?;
-        // The kept directories, opened while the old /tmp is still there (in the
-        // new mount namespace: a bind mount takes its source from there).
-        let mut kept = [-1 as libc::c_int; 8];
-        for (slot, keep) in kept.iter_mut().zip(&self.keeps) {
+        // The directories bound back, opened while nothing covers them
+        // (in the new mount namespace: a bind mount takes its source from
+        // there).
+        let mut sources = [-1 as libc::c_int; MAX_SOURCES];
+        for (slot, source) in sources.iter_mut().zip(&self.sources) {
             // SAFETY: a NUL-terminated path.
             *slot = unsafe {
                 libc::open(
-                    keep.path.as_ptr(),
+                    source.as_ptr(),
                     libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
                 )
             };
@@ -187,37 +199,82 @@ impl Confine {
                 self.tmpfs.as_ptr(),
             )
         };
-        tmpfs(c"/tmp")?;
-        for (&fd, keep) in kept.iter().zip(&self.keeps) {
-            if fd < 0 {
-                continue;
-            }
-            for dir in &keep.prefixes {
-                // SAFETY: a NUL-terminated path; EEXIST is fine.
-                unsafe { libc::mkdir(dir.as_ptr(), 0o755) };
-            }
-            let mut buf = [0u8; 32];
-            let from = fd_path(fd, &mut buf);
-            // SAFETY: NUL-terminated paths; no data.
-            check(unsafe {
-                libc::mount(
-                    from,
-                    keep.path.as_ptr(),
-                    std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REC,
-                    std::ptr::null(),
-                )
-            })?;
-            // SAFETY: as above.
+        let ro_bind = |target: *const libc::c_char| {
+            // SAFETY: a NUL-terminated path; no data.
             check(unsafe {
                 libc::mount(
                     std::ptr::null(),
-                    keep.path.as_ptr(),
+                    target,
                     std::ptr::null(),
-                    libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                    libc::MS_BIND
+                        | libc::MS_REMOUNT
+                        | libc::MS_RDONLY
+                        | libc::MS_NOSUID
+                        | libc::MS_NODEV,
                     std::ptr::null(),
                 )
-            })?;
+            })
+        };
+        for step in &self.steps {
+            match step {
+                Step::Cover { dir, writable } => mount(
+                    b"tmpfs\0",
+                    dir.as_ptr(),
+                    b"tmpfs\0",
+                    libc::MS_NOSUID | libc::MS_NODEV,
+                    if *writable {
+                        self.tmpfs.as_ptr()
+                    } else {
+                        COVER.as_ptr()
+                    },
+                )?,
+                Step::Blank { file } => {
+                    mount(
+                        b"/dev/null\0",
+                        file.as_ptr(),
+                        b"\0",
+                        libc::MS_BIND,
+                        std::ptr::null(),
+                    )?;
+                    ro_bind(file.as_ptr())?;
+                }
+                Step::Dir(dir) => {
+                    // SAFETY: a NUL-terminated path; EEXIST is fine.
+                    unsafe { libc::mkdir(dir.as_ptr(), 0o755) };
+                }
+                Step::Bind { source, target } => {
+                    let fd = sources.get(*source).copied().unwrap_or(-1);
+                    if fd < 0 {
+                        // Gone since it was planned: it stays covered.
+                        continue;
+                    }
+                    let mut buf = [0u8; 32];
+                    let from = fd_path(fd, &mut buf);
+                    // SAFETY: NUL-terminated paths; no data.
+                    check(unsafe {
+                        libc::mount(
+                            from,
+                            target.as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_BIND | libc::MS_REC,
+                            std::ptr::null(),
+                        )
+                    })?;
+                    // SAFETY: as above.
+                    check(unsafe {
+                        libc::mount(
+                            std::ptr::null(),
+                            target.as_ptr(),
+                            std::ptr::null(),
+                            libc::MS_BIND | libc::MS_REMOUNT | libc::MS_RDONLY,
+                            std::ptr::null(),
+                        )
+                    })?;
+                }
+                Step::Seal { dir } => ro_bind(dir.as_ptr())?,
+            }
+        }
+        for &fd in sources.iter().filter(|fd| **fd >= 0) {
             // SAFETY: closing a descriptor opened above.
             unsafe { libc::close(fd) };
         }

@@ -27,16 +27,23 @@ use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::sys::sandbox::{Confine, Keep};
+use crate::sys::sandbox::{Confine, Step};
+
+mod view;
+
 use crate::trace::Tid;
+use view::{Places, Plan};
 
 /// System calls no lab needs, which a sandboxed program is refused with
 /// `EPERM` (by a seccomp filter, under either backend): the ways to do I/O
 /// the trace cannot see (io_uring), to reach past its namespaces (mounts,
 /// `unshare`, `setns`), to load code into the kernel, or to reach its
 /// keyrings. `clone` with `CLONE_UNTRACED` (a child the tracer would not
-/// follow) is refused too, and `clone3`, whose flags a filter cannot read,
-/// fails with `ENOSYS`, so that C libraries fall back to `clone`.
+/// follow) is refused too. `clone3`'s flags are in memory, where a filter
+/// cannot read them: refusing it would change what every threaded program
+/// does (C libraries fall back to `clone`), so it is allowed, and a
+/// `clone3` with `CLONE_UNTRACED` is a finding of its own; its child cannot
+/// outlive the run's pid namespace.
 pub const DENIED: &[&str] = &[
     "io_uring_setup",
     "io_uring_enter",
@@ -73,8 +80,7 @@ pub const DENIED: &[&str] = &[
 
 /// The seccomp program that refuses [`DENIED`]: every call of another ABI
 /// than x86_64's (i386's `int 0x80`, x32) with `EPERM`, each listed call
-/// with `EPERM`, `clone` with `CLONE_UNTRACED` with `EPERM`, `clone3` with
-/// `ENOSYS`; everything else is allowed (the tracer's own filter, when it
+/// with `EPERM`, `clone` with `CLONE_UNTRACED` with `EPERM`; everything else is allowed (the tracer's own filter, when it
 /// has one, still decides which calls stop).
 pub(crate) fn deny_filter() -> Vec<libc::sock_filter> {
     const AUDIT_ARCH_X86_64: u32 = 0xc000_003e;
@@ -109,8 +115,6 @@ pub(crate) fn deny_filter() -> Vec<libc::sock_filter> {
         f.push(errno(libc::EPERM));
     }
     f.extend([
-        jump(libc::BPF_JEQ, libc::SYS_clone3 as u32, 0, 1),
-        errno(libc::ENOSYS),
         jump(libc::BPF_JEQ, libc::SYS_clone as u32, 0, 3),
         load(arg0_low),
         jump(libc::BPF_JSET, libc::CLONE_UNTRACED as u32, 0, 1),
@@ -319,43 +323,50 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
         })
     };
     let cwd = cwd.canonicalize()?;
-    let tmp = Path::new("/tmp");
-    let mut dirs: Vec<PathBuf> = Vec::new();
-    let mut keep = |dir: PathBuf| {
-        if dir.starts_with(tmp) && dir != tmp && !dirs.iter().any(|d| dir.starts_with(d)) {
-            dirs.retain(|d| !d.starts_with(&dir));
-            dirs.push(dir);
-        }
-    };
-    keep(cwd.clone());
-    for arg in argv {
-        let path = Path::new(arg);
-        let path = if path.is_absolute() {
-            path.to_path_buf()
-        } else {
-            cwd.join(path)
-        };
-        if let Ok(real) = path.canonicalize() {
-            let dir = if real.is_dir() {
-                real
-            } else {
-                real.parent().map(Path::to_path_buf).unwrap_or(real)
-            };
-            keep(dir);
-        }
+    let kept = view::kept_dirs(
+        &cwd,
+        argv,
+        std::env::vars_os()
+            .filter(|(k, _)| allowed_env(k))
+            .collect::<Vec<_>>()
+            .iter()
+            .map(|(k, v)| (k.as_os_str(), v.as_os_str())),
+    );
+    let plan = Plan::new(&cwd, &kept, &Places::here());
+    if plan.sources.len() > crate::sys::sandbox::MAX_SOURCES {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            format!(
+                "the command names {} directories to keep visible, more than {}",
+                plan.sources.len(),
+                crate::sys::sandbox::MAX_SOURCES
+            ),
+        ));
     }
-    let mut keeps = Vec::new();
-    for dir in dirs.iter().take(8) {
-        let prefixes = dir
-            .ancestors()
-            .filter(|a| a.starts_with(tmp) && *a != tmp)
-            .map(c)
-            .collect::<Result<Vec<_>, _>>()?;
-        keeps.push(Keep {
-            path: c(dir)?,
-            prefixes: prefixes.into_iter().rev().collect(),
-        });
-    }
+    let sources = plan
+        .sources
+        .iter()
+        .map(|p| c(p))
+        .collect::<Result<Vec<_>, _>>()?;
+    let steps = plan
+        .steps
+        .iter()
+        .map(|step| {
+            Ok(match step {
+                view::Step::Cover { dir, writable } => Step::Cover {
+                    dir: c(dir)?,
+                    writable: *writable,
+                },
+                view::Step::Blank { file } => Step::Blank { file: c(file)? },
+                view::Step::Dir(dir) => Step::Dir(c(dir)?),
+                view::Step::Bind { source, target } => Step::Bind {
+                    source: *source,
+                    target: c(target)?,
+                },
+                view::Step::Seal { dir } => Step::Seal { dir: c(dir)? },
+            })
+        })
+        .collect::<Result<Vec<_>, std::io::Error>>()?;
     // An overlay hides the mounts below its directory (`/`, `/dev`): none
     // then; and its options cannot quote a `,`, `:` or `\` in a path.
     let plain = !cwd
@@ -363,7 +374,7 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
         .as_bytes()
         .iter()
         .any(|b| b",:\\".contains(b));
-    let overlay = (plain && !mounts_below(&cwd))
+    let overlay = (plain && !mounts_below(&cwd) && !plan.mounts_below(&cwd))
         .then(|| {
             CString::new(format!(
                 "lowerdir={},upperdir=/dev/shm/upper,workdir=/dev/shm/work",
@@ -379,7 +390,8 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
         tmpfs: CString::new(format!("size={TMP_MIB}m,nr_inodes={TMP_FILES},mode=1777"))
             .expect("no NUL"),
         overlay,
-        keeps,
+        sources,
+        steps,
         keepalive: keep_read,
         report: report_write,
         deny: deny_filter(),
@@ -460,8 +472,14 @@ mod tests {
         let (confine, _) = confine(Path::new("/"), &[OsStr::new("python3"), script.as_os_str()])
             .expect("a confinement");
         let real = dir.path().canonicalize().unwrap();
-        let kept: Vec<&[u8]> = confine.keeps.iter().map(|k| k.path.as_bytes()).collect();
-        assert_eq!(kept, [real.as_os_str().as_bytes()]);
+        assert!(
+            confine
+                .sources
+                .iter()
+                .any(|k| k.as_bytes() == real.as_os_str().as_bytes()),
+            "{:?}",
+            confine.sources
+        );
         assert!(
             confine.overlay.is_none(),
             "no overlay over / (it would hide /proc)"
@@ -473,8 +491,8 @@ mod tests {
         for name in DENIED {
             assert!(crate::trace::syscall_nr(name).is_some(), "{name}");
         }
-        // Six for the ABI, two per call, seven for clone and clone3.
-        assert_eq!(deny_filter().len(), 6 + 2 * DENIED.len() + 7);
+        // Six for the ABI, two per call, five for clone.
+        assert_eq!(deny_filter().len(), 6 + 2 * DENIED.len() + 5);
     }
 
     #[test]
