@@ -17,10 +17,13 @@
 //!
 //! System calls no lab needs are refused ([`DENIED`]).
 //!
-//! What it does not do yet: a uid of its own, a `/proc` of the namespace's
-//! own (the host's is mounted read-only: the program can read other
-//! processes' command lines), and hiding the tool tree's files rather than
-//! making them read-only.
+//! What it reads of the files is planned in [`view`]: the tool tree's
+//! directories, home directories' projects and secrets are covered, and
+//! only what the run needs is bound back.
+//!
+//! What it does not do yet: a uid of its own, and a `/proc` of the
+//! namespace's own (the host's is mounted read-only: the program can read
+//! other processes' command lines).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
@@ -224,7 +227,8 @@ impl std::fmt::Display for Status {
                 "pid, mount, network, IPC and UTS namespaces; no capabilities, no new privileges; \
                  every file read-only but a private /tmp, /dev/shm and /var/tmp \
                  ({TMP_MIB} MiB, {TMP_FILES} files each) and the working directory's private overlay; \
-                 environment from an allowlist"
+                 the tool tree and home directories hidden but what the command needs; \
+                 calls no lab needs refused; environment from an allowlist"
             ),
             Status::Off(why) => write!(f, "off: {why}"),
         }

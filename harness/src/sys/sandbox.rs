@@ -12,9 +12,10 @@
 //!    ([`Confine::clone_parent`]);
 //! 2. every mount read-only (`mount_setattr(AT_RECURSIVE)`): the tool tree,
 //!    the references, results, `/proc/sys` and the cgroup files;
-//! 3. a private `/tmp` (a size- and inode-bounded tmpfs), with the
-//!    directories under the old `/tmp` the command line names (the program
-//!    itself, its script, its working directory) bound back read-only;
+//! 3. the view's [`Step`]s (planned in `crate::sandbox::view`): a private
+//!    `/tmp` (a size- and inode-bounded tmpfs), empty covers over what the
+//!    program must not read, and the directories it needs bound back
+//!    read-only on them;
 //! 4. the working directory made writable through an overlay whose upper
 //!    layer is a private tmpfs (writes land there and vanish with the
 //!    namespace), then `/dev/shm` and `/var/tmp` private too;
