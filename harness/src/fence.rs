@@ -43,17 +43,28 @@ pub(crate) fn adopt_orphans() {
 static STARTED: Mutex<Vec<Tid>> = Mutex::new(Vec::new());
 
 /// Starts `command` as a child the harness waits for itself; it stays
-/// registered as such until the returned guard is dropped.
-pub(crate) fn spawn(command: &mut Command) -> std::io::Result<(Child, Started)> {
+/// registered as such until the returned guard is dropped. Then `then`,
+/// under the same lock: the process it returns (one the child made before
+/// it exec'd: a sandbox's init under strace, the program natively) is
+/// registered too, so no sweep takes it for an orphan.
+pub(crate) fn spawn_then(
+    command: &mut Command,
+    then: impl FnOnce() -> Option<Tid>,
+) -> std::io::Result<(Child, Started, Option<Started>)> {
     let mut started = STARTED.lock().unwrap_or_else(|e| e.into_inner());
     let child = command.spawn()?;
     let pid = child.id() as Tid;
     started.push(pid);
-    Ok((child, Started(pid)))
+    let also = then().map(|other| {
+        started.push(other);
+        Started(other)
+    });
+    Ok((child, Started(pid), also))
 }
 
-/// A child started with [`spawn`]; dropped once it has been waited for (or
+/// A child started with [`spawn_then`]; dropped once it has been waited for (or
 /// killed and left for a sweep to reap).
+#[derive(Debug)]
 pub(crate) struct Started(Tid);
 
 impl Drop for Started {

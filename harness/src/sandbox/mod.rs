@@ -137,6 +137,9 @@ pub(crate) struct Namespace {
     /// The init, when it is the harness's own child (under strace: strace
     /// waits for every child it has, so the init cannot be one of them).
     own_init: Option<Tid>,
+    /// Keeps that init registered as the harness's own (see
+    /// `crate::fence::spawn_then`) until it is reaped.
+    init_registered: Option<crate::fence::Started>,
 }
 
 impl Namespace {
@@ -169,6 +172,12 @@ impl Namespace {
             let _ = nix::sys::signal::kill(pid, nix::sys::signal::Signal::SIGKILL);
             let _ = nix::sys::wait::waitpid(pid, Some(nix::sys::wait::WaitPidFlag::__WALL));
         }
+        self.init_registered = None;
+    }
+
+    /// Holds `started` (the init's registration) until the init is reaped.
+    pub(crate) fn hold_registration(&mut self, started: Option<crate::fence::Started>) {
+        self.init_registered = started;
     }
 }
 
@@ -404,6 +413,7 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
         keepalive: Some(keep_write),
         report: std::fs::File::from(report_read),
         own_init: None,
+        init_registered: None,
     };
     Ok((confine, namespace))
 }

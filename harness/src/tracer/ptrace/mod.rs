@@ -226,18 +226,27 @@ pub(crate) fn trace_thread(
             return Ok(());
         }
     };
-    let (mut child, _started): (Child, _) = match fence::spawn(&mut command) {
+    // Sandboxed, the child made the program's process (a child of this
+    // thread too) in a pid namespace of its own, and holds the namespace's
+    // init until the run ends. The program's process is registered under
+    // the spawn's lock: until it is traced, a sweep would take it for an
+    // orphan.
+    let mut pids = None;
+    let spawned = fence::spawn_then(&mut command, || {
+        let got = namespace.as_mut()?.pids();
+        let program = got.as_ref().ok().map(|(_, program)| *program);
+        pids = Some(got);
+        program
+    });
+    let (mut child, _started, _program_registered): (Child, _, _) = match spawned {
         Ok(c) => c,
         Err(source) => {
             let _ = started.send(Err(spawn_error(source)));
             return Ok(());
         }
     };
-    // Sandboxed, the child made the program's process (a child of this
-    // thread too) in a pid namespace of its own, and holds the namespace's
-    // init until the run ends.
     drop(command);
-    let root = match namespace.as_mut().map(|ns| ns.pids()) {
+    let root = match pids {
         None => child.id() as Tid,
         Some(Ok((_init, program))) => program,
         Some(Err(error)) => {

@@ -218,13 +218,23 @@ fn start(spec: &Spec, fence: Option<&Cgroup>) -> Result<Start, TraceError> {
     let (mut command, mut namespace) = spec
         .command(&strace, &args, spec.child_setup(fence, false))
         .map_err(|e| TraceError::Strace(format!("cannot sandbox strace: {e}")))?;
-    let (mut child, started) = crate::fence::spawn(&mut command).map_err(|e| match e.kind() {
+    // The namespace's init is the harness's child (strace would wait for
+    // it): registered under the spawn's lock, as strace is.
+    let mut pids = None;
+    let (mut child, started, init) = crate::fence::spawn_then(&mut command, || {
+        let got = namespace.as_mut()?.pids();
+        let init = got.as_ref().ok().map(|(init, _)| *init);
+        pids = Some(got);
+        init
+    })
+    .map_err(|e| match e.kind() {
         ErrorKind::NotFound => TraceError::StraceMissing,
         _ => TraceError::Strace(format!("cannot run strace: {e}")),
     })?;
     drop(command);
     if let Some(ns) = &mut namespace {
-        if let Err(e) = ns.pids() {
+        ns.hold_registration(init);
+        if let Some(Err(e)) = pids {
             kill_strace(&mut child, spec.own_process_group);
             let _ = child.wait();
             return Err(TraceError::Strace(format!("cannot sandbox strace: {e}")));
