@@ -386,11 +386,18 @@ pub fn grade(
     } else {
         None
     };
+    // A process the tracer does not follow may do the serving while the
+    // traced ones only look right: nothing the trace shows is then proof.
+    let untraced = findings.iter().any(|f| matches!(f, Finding::Untraced));
     let results = lab
         .checks
         .iter()
         .map(|c| {
             let verdict = match (&runs, &failure) {
+                _ if untraced => Verdict::fail(
+                    "not vouched for: it made a process with clone3(CLONE_UNTRACED), whose calls the trace cannot see",
+                    Vec::new(),
+                ),
                 (Some(runs), _) => (c.judge)(runs),
                 (None, Some(_)) if unimplemented.is_some() => {
                     Verdict::fail("not implemented yet", Vec::new())

@@ -147,6 +147,11 @@ fn io_the_trace_cannot_see_is_refused() {
 }
 
 #[test]
+fn a_process_hidden_from_the_trace_voids_the_grade() {
+    attack("untraced_helper");
+}
+
+#[test]
 fn what_a_program_must_not_read_is_not_there() {
     attack("read_secrets");
 }
