@@ -160,3 +160,8 @@ fn what_a_program_must_not_read_is_not_there() {
 fn poisoning_the_machine_or_locking_a_forgery_fails() {
     attack("poison");
 }
+
+#[test]
+fn the_program_has_no_privilege_of_roots() {
+    attack("privileges");
+}

@@ -21,16 +21,24 @@
 //! directories, home directories' projects and secrets are covered, and
 //! only what the run needs is bound back.
 //!
-//! What it does not do yet: a uid of its own, and a `/proc` of the
-//! namespace's own (the host's is mounted read-only: the program can read
-//! other processes' command lines).
+//! As root, the program runs as `nobody` (uid 65534) where the machine can
+//! id-map the mounts it needs ([`Runs`]): the homes root owns and the
+//! working directory appear as its own, so a toolchain under a 0700
+//! `/root` or a tree built as root works as before, while the kernel's
+//! checks on root (`/proc/sys`, cgroup files, other root processes) no
+//! longer pass. Where it cannot (an overlayfs root, as in a container), it
+//! runs as root without capabilities, and the report says why.
+//!
+//! What it does not do yet: a `/proc` of the namespace's own (the host's
+//! is mounted read-only: the program can read other processes' command
+//! lines).
 
 use std::ffi::{CString, OsStr, OsString};
 use std::os::unix::ffi::OsStrExt;
 use std::path::{Path, PathBuf};
 use std::sync::OnceLock;
 
-use crate::sys::sandbox::{Confine, Step};
+use crate::sys::sandbox::{Confine, Ids, Step};
 
 mod view;
 
@@ -214,26 +222,44 @@ impl std::str::FromStr for Mode {
 pub const TMP_MIB: u64 = 64;
 pub const TMP_FILES: u64 = 16_384;
 
+/// Whom a sandboxed program runs as.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Runs {
+    /// An unprivileged uid of its own.
+    As(u32),
+    /// Root without capabilities, and why not a uid of its own.
+    Root(String),
+}
+
+impl std::fmt::Display for Runs {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Runs::As(uid) => write!(f, "uid {uid}"),
+            Runs::Root(why) => write!(f, "uid 0 ({why})"),
+        }
+    }
+}
+
 /// How a grading ran, for its report.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Status {
-    On,
+    On(Runs),
     /// Not sandboxed, and why (`--sandbox off`, not root, a refusal).
     Off(String),
 }
 
 impl Status {
     pub fn is_on(&self) -> bool {
-        matches!(self, Status::On)
+        matches!(self, Status::On(_))
     }
 }
 
 impl std::fmt::Display for Status {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         match self {
-            Status::On => write!(
+            Status::On(runs) => write!(
                 f,
-                "pid, mount, network, IPC and UTS namespaces; no capabilities, no new privileges; \
+                "pid, mount, network, IPC and UTS namespaces; {runs}, no capabilities, no new privileges; \
                  every file read-only but a private /tmp, /dev/shm and /var/tmp \
                  ({TMP_MIB} MiB, {TMP_FILES} files each) and the working directory's private overlay; \
                  the tool tree and home directories hidden but what the command needs; \
@@ -249,44 +275,108 @@ pub fn status(mode: Mode) -> Status {
     match mode {
         Mode::Off => Status::Off("--sandbox off".into()),
         Mode::Auto => match available() {
-            Ok(()) => Status::On,
+            Ok((_, runs)) => Status::On(runs.clone()),
             Err(why) => Status::Off(why.clone()),
         },
     }
 }
 
-/// Whether the sandbox can be built here: tried once, by confining a child
-/// that runs `true`.
-fn available() -> &'static Result<(), String> {
-    static AVAILABLE: OnceLock<Result<(), String>> = OnceLock::new();
+/// The ids a sandboxed program gets on this machine, if any (see
+/// [`Runs`]).
+pub(crate) fn program_ids() -> Option<Ids> {
+    available().as_ref().ok().and_then(|(ids, _)| *ids)
+}
+
+/// The user a sandboxed program runs as, when it is not root.
+pub const USER: &str = "nobody";
+
+/// Whether the sandbox can be built here, and as whom the program runs:
+/// tried once, by confining a child that runs `true` (as [`USER`], then,
+/// if that fails, as root).
+fn available() -> &'static Result<(Option<Ids>, Runs), String> {
+    static AVAILABLE: OnceLock<Result<(Option<Ids>, Runs), String>> = OnceLock::new();
     AVAILABLE.get_or_init(|| {
         if !crate::sys::sandbox::is_root() {
             return Err("not run as root (namespaces and mounts need it)".into());
         }
         let cwd = std::env::current_dir().map_err(|e| format!("no working directory: {e}"))?;
-        let (confine, _namespace) = confine(&cwd, &[]).map_err(|e| e.to_string())?;
-        let mut command = std::process::Command::new("true");
-        command
-            .stdin(std::process::Stdio::null())
-            .stdout(std::process::Stdio::null())
-            .stderr(std::process::Stdio::piped());
-        let mut setup = crate::sys::process::ChildSetup::default();
-        setup.confine(confine);
-        setup.apply(&mut command);
-        match command.output() {
-            Ok(out) if out.status.success() => Ok(()),
-            Ok(out) => Err(format!(
-                "this machine refused it ({}{})",
-                out.status,
-                String::from_utf8_lossy(&out.stderr)
-                    .lines()
-                    .next()
-                    .map(|l| format!(": {l}"))
-                    .unwrap_or_default()
-            )),
-            Err(e) => Err(format!("this machine refused it: {e}")),
-        }
+        let why_root = match machine_ids() {
+            Ok(ids) => match probe(&cwd, Some(ids)) {
+                Ok(()) => return Ok((Some(ids), Runs::As(ids.uid))),
+                Err(why) => format!("the sandbox as uid {} failed: {why}", ids.uid),
+            },
+            Err(why) => why,
+        };
+        probe(&cwd, None).map(|()| (None, Runs::Root(why_root)))
     })
+}
+
+/// [`USER`]'s ids, and an id mapping of root's files to them, if every
+/// home root owns can be id-mapped here.
+fn machine_ids() -> Result<Ids, String> {
+    let user = nix::unistd::User::from_name(USER)
+        .ok()
+        .flatten()
+        .ok_or_else(|| format!("no user {USER} here"))?;
+    let (uid, gid) = (user.uid.as_raw(), user.gid.as_raw());
+    if uid == 0 {
+        return Err(format!("{USER} is root here"));
+    }
+    let userns = crate::sys::sandbox::idmap_namespace(uid, gid)
+        .map_err(|e| format!("no user namespace for its id mapping: {e}"))?;
+    for home in root_homes() {
+        crate::sys::sandbox::can_idmap(&home, std::os::fd::AsRawFd::as_raw_fd(&userns)).map_err(
+            |e| {
+                format!(
+                    "{}'s filesystem cannot be id-mapped: {e}",
+                    String::from_utf8_lossy(home.as_bytes())
+                )
+            },
+        )?;
+    }
+    Ok(Ids {
+        uid,
+        gid,
+        // Held for the harness's lifetime: every sandboxed run maps with it.
+        userns: std::os::fd::IntoRawFd::into_raw_fd(userns),
+    })
+}
+
+/// The home directories root owns (id-mapped for [`USER`]).
+fn root_homes() -> Vec<CString> {
+    use std::os::unix::fs::MetadataExt;
+    Places::here()
+        .homes
+        .iter()
+        .filter(|h| std::fs::metadata(h).is_ok_and(|m| m.is_dir() && m.uid() == 0))
+        .filter_map(|h| CString::new(h.as_os_str().as_bytes()).ok())
+        .collect()
+}
+
+/// Confines a child that runs `true` in `cwd`, with `ids` or as root.
+fn probe(cwd: &Path, ids: Option<Ids>) -> Result<(), String> {
+    let (confine, _namespace) = confine_with(cwd, &[], ids).map_err(|e| e.to_string())?;
+    let mut command = std::process::Command::new("true");
+    command
+        .stdin(std::process::Stdio::null())
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped());
+    let mut setup = crate::sys::process::ChildSetup::default();
+    setup.confine(confine);
+    setup.apply(&mut command);
+    match command.output() {
+        Ok(out) if out.status.success() => Ok(()),
+        Ok(out) => Err(format!(
+            "this machine refused it ({}{})",
+            out.status,
+            String::from_utf8_lossy(&out.stderr)
+                .lines()
+                .next()
+                .map(|l| format!(": {l}"))
+                .unwrap_or_default()
+        )),
+        Err(e) => Err(format!("this machine refused it: {e}")),
+    }
 }
 
 /// The harness's side of a sandboxed run: make itself undumpable (once).
@@ -330,6 +420,15 @@ pub(crate) fn allowed_env(name: &OsStr) -> bool {
 /// (its program and arguments): the directories under `/tmp` they name stay
 /// visible, read-only. With the harness's side of its pid namespace.
 pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, Namespace)> {
+    confine_with(cwd, argv, program_ids())
+}
+
+/// [`confine`], the program given `ids` (or left root).
+fn confine_with(
+    cwd: &Path,
+    argv: &[&OsStr],
+    ids: Option<Ids>,
+) -> std::io::Result<(Confine, Namespace)> {
     let c = |p: &Path| {
         CString::new(p.as_os_str().as_bytes()).map_err(|_| {
             std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte in a path")
@@ -381,21 +480,19 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
         })
         .collect::<Result<Vec<_>, std::io::Error>>()?;
     // An overlay hides the mounts below its directory (`/`, `/dev`): none
-    // then; and its options cannot quote a `,`, `:` or `\` in a path.
-    let plain = !cwd
-        .as_os_str()
-        .as_bytes()
-        .iter()
-        .any(|b| b",:\\".contains(b));
-    let overlay = (plain && !mounts_below(&cwd) && !plan.mounts_below(&cwd))
-        .then(|| {
-            CString::new(format!(
-                "lowerdir={},upperdir=/dev/shm/upper,workdir=/dev/shm/work",
-                cwd.display()
-            ))
-        })
-        .transpose()
-        .map_err(|_| std::io::Error::new(std::io::ErrorKind::InvalidInput, "a NUL byte"))?;
+    // then.
+    let overlay = !mounts_below(&cwd) && !plan.mounts_below(&cwd);
+    if let Some(ids) = &ids
+        && overlay
+        && let Err(e) = crate::sys::sandbox::can_idmap(&c(&cwd)?, ids.userns)
+    {
+        return Err(std::io::Error::other(format!(
+            "the working directory {} is on a filesystem that cannot be id-mapped to the \
+             sandbox's uid {} ({e}): grade from another directory, or with --sandbox off",
+            cwd.display(),
+            ids.uid
+        )));
+    }
     let (keep_read, keep_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let (report_read, report_write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
     let confine = Confine {
@@ -403,6 +500,12 @@ pub(crate) fn confine(cwd: &Path, argv: &[&OsStr]) -> std::io::Result<(Confine, 
         tmpfs: CString::new(format!("size={TMP_MIB}m,nr_inodes={TMP_FILES},mode=1777"))
             .expect("no NUL"),
         overlay,
+        ids,
+        homes: if ids.is_some() {
+            root_homes()
+        } else {
+            Vec::new()
+        },
         sources,
         steps,
         keepalive: keep_read,
@@ -494,10 +597,7 @@ mod tests {
             "{:?}",
             confine.sources
         );
-        assert!(
-            confine.overlay.is_none(),
-            "no overlay over / (it would hide /proc)"
-        );
+        assert!(!confine.overlay, "no overlay over / (it would hide /proc)");
     }
 
     #[test]

@@ -129,7 +129,7 @@ impl ChildSetup {
             } else {
                 confine.report(init, 0);
             }
-            confine.finish()?;
+            confine.finish(self.traceme)?;
         }
         if self.traceme {
             ptrace::traceme()?;

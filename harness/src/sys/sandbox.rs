@@ -20,7 +20,13 @@
 //!    layer is a private tmpfs (writes land there and vanish with the
 //!    namespace), then `/dev/shm` and `/var/tmp` private too;
 //! 5. no new privileges, and no capabilities: the bounding and ambient sets
-//!    emptied, so the program's `execve` as root gains none;
+//!    emptied, so the program's `execve` as root gains none; with [`Ids`],
+//!    the program runs as an unprivileged uid, and the home directories
+//!    and the working directory's lower layer are id-mapped mounts on
+//!    which root's files are that uid's (so toolchains under a 0700 `/root`
+//!    and a tree built as root work as they did); strace, which starts the
+//!    program under that uid itself (`-u`), keeps only the capabilities
+//!    that takes;
 //! 6. a seccomp filter refusing the calls no lab needs
 //!    (`crate::sandbox::DENIED`).
 
@@ -30,7 +36,25 @@ use std::os::fd::{AsFd, OwnedFd};
 
 /// The mount flags and attributes used here (`linux/mount.h`).
 const MOUNT_ATTR_RDONLY: u64 = 0x1;
+const MOUNT_ATTR_IDMAP: u64 = 0x0010_0000;
 const AT_RECURSIVE: libc::c_uint = 0x8000;
+const OPEN_TREE_CLONE: libc::c_uint = 1;
+const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
+
+/// The capabilities strace keeps to start the program as [`Ids`]' uid
+/// (`-u`): `CAP_SETGID`, `CAP_SETUID`, and `CAP_SYS_PTRACE` to seize a
+/// child that is no longer its uid.
+const STRACE_CAPS: u64 = (1 << 6) | (1 << 7) | (1 << 19);
+
+/// The unprivileged ids a program runs as, and the user namespace whose
+/// mapping (`0 uid 1`, `0 gid 1`) id-maps the mounts it must own.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Ids {
+    pub(crate) uid: u32,
+    pub(crate) gid: u32,
+    /// An open `/proc/PID/ns/user`, held for the harness's lifetime.
+    pub(crate) userns: libc::c_int,
+}
 
 /// `struct mount_attr` of `mount_setattr(2)`.
 #[repr(C)]
@@ -65,9 +89,14 @@ pub(crate) struct Confine {
     pub(crate) cwd: CString,
     /// tmpfs options for each private directory (`size=...,nr_inodes=...`).
     pub(crate) tmpfs: CString,
-    /// The overlay's options over the working directory, if its path can
-    /// be written in them (no `,`, `:` or `\`).
-    pub(crate) overlay: Option<CString>,
+    /// Whether an overlay makes the working directory writable (not when
+    /// it would hide mounts below it).
+    pub(crate) overlay: bool,
+    /// The program's unprivileged ids, if it gets them.
+    pub(crate) ids: Option<Ids>,
+    /// The home directories owned by root, id-mapped (read-only) to
+    /// [`Ids`]' uid.
+    pub(crate) homes: Vec<CString>,
     /// The directories the view binds back, opened before any mount.
     pub(crate) sources: Vec<CString>,
     pub(crate) steps: Vec<Step>,
@@ -132,6 +161,131 @@ fn fd_path(fd: libc::c_int, buf: &mut [u8; 32]) -> *const libc::c_char {
     buf.as_ptr().cast()
 }
 
+/// A detached clone of the mount tree at `path` (relative to `dirfd`; not
+/// its submounts), as a descriptor (`open_tree(OPEN_TREE_CLONE)`).
+fn clone_tree(
+    dirfd: libc::c_int,
+    path: &std::ffi::CStr,
+    flags: libc::c_uint,
+) -> io::Result<libc::c_int> {
+    // SAFETY: a descriptor, a NUL-terminated path and flags.
+    let fd = unsafe {
+        libc::syscall(
+            libc::SYS_open_tree,
+            dirfd,
+            path.as_ptr(),
+            OPEN_TREE_CLONE | libc::O_CLOEXEC as libc::c_uint | flags,
+        )
+    };
+    if fd < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(fd as libc::c_int)
+    }
+}
+
+/// Sets `attrs` on the detached mount `fd`, with `userns` as its id
+/// mapping when `attrs` has `MOUNT_ATTR_IDMAP`.
+fn set_attr(fd: libc::c_int, attrs: u64, userns: libc::c_int) -> io::Result<()> {
+    let attr = MountAttr {
+        attr_set: attrs,
+        attr_clr: 0,
+        propagation: 0,
+        userns_fd: userns as u64,
+    };
+    // SAFETY: a descriptor, an empty path, flags, and a `struct
+    // mount_attr` with its size.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_mount_setattr,
+            fd,
+            c"".as_ptr(),
+            libc::AT_EMPTY_PATH as libc::c_uint,
+            &attr as *const MountAttr,
+            std::mem::size_of::<MountAttr>(),
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// Attaches the detached mount `fd` on `target`.
+fn move_onto(fd: libc::c_int, target: &std::ffi::CStr) -> io::Result<()> {
+    // SAFETY: a descriptor, an empty path, and a NUL-terminated target.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_move_mount,
+            fd,
+            c"".as_ptr(),
+            libc::AT_FDCWD,
+            target.as_ptr(),
+            MOVE_MOUNT_F_EMPTY_PATH,
+        )
+    };
+    if r == -1 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(())
+    }
+}
+
+/// A user namespace whose only ids are `uid` and `gid`, seen as 0 inside:
+/// as a mount's id mapping, it shows root's files as `uid`'s, and writes
+/// `uid`'s as root's. Made by a child that waits on a pipe while its maps
+/// are written, and ends once the namespace is open.
+pub(crate) fn idmap_namespace(uid: u32, gid: u32) -> io::Result<OwnedFd> {
+    use std::os::fd::AsRawFd;
+    let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
+    // SAFETY: a raw clone without a new stack, like fork; the child makes
+    // only the raw system calls below, then exits.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid == 0 {
+        // SAFETY: closes, a one-byte read into a stack buffer, an exit.
+        unsafe {
+            libc::close(write.as_raw_fd());
+            let mut byte = 0u8;
+            libc::read(read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
+            libc::_exit(0)
+        }
+    }
+    if pid < 0 {
+        return Err(io::Error::last_os_error());
+    }
+    let opened = (|| {
+        std::fs::write(format!("/proc/{pid}/uid_map"), format!("0 {uid} 1"))?;
+        std::fs::write(format!("/proc/{pid}/gid_map"), format!("0 {gid} 1"))?;
+        std::fs::File::open(format!("/proc/{pid}/ns/user"))
+    })();
+    drop(write);
+    let _ = nix::sys::wait::waitpid(
+        nix::unistd::Pid::from_raw(pid as libc::pid_t),
+        Some(nix::sys::wait::WaitPidFlag::__WALL),
+    );
+    opened.map(OwnedFd::from)
+}
+
+/// Whether the mount at `path` can be id-mapped with `userns` (tried on a
+/// detached clone, which vanishes with its descriptor).
+pub(crate) fn can_idmap(path: &std::ffi::CStr, userns: libc::c_int) -> io::Result<()> {
+    let tree = clone_tree(libc::AT_FDCWD, path, 0)?;
+    let set = set_attr(tree, MOUNT_ATTR_IDMAP, userns);
+    // SAFETY: closing the clone's descriptor.
+    unsafe { libc::close(tree) };
+    set
+}
+
 impl Confine {
     /// In the child: confines it (see the module's steps). Async-signal-
     /// safe: system calls on data prepared before the fork, and a few
@@ -167,6 +321,13 @@ impl Confine {
                 )
             };
         }
+        // SAFETY: a NUL-terminated path.
+        let cwd = unsafe {
+            libc::open(
+                self.cwd.as_ptr(),
+                libc::O_PATH | libc::O_DIRECTORY | libc::O_CLOEXEC,
+            )
+        };
         let name = b"iolab";
         // SAFETY: a buffer and its length.
         check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })?;
@@ -190,6 +351,18 @@ impl Confine {
         };
         if r == -1 {
             return Err(io::Error::last_os_error());
+        }
+        if let Some(ids) = &self.ids {
+            // The homes root owns, id-mapped: the program may pass through
+            // a 0700 `/root` to the toolchains there, and write nothing.
+            for home in &self.homes {
+                let tree = clone_tree(libc::AT_FDCWD, home, 0)?;
+                let placed = set_attr(tree, MOUNT_ATTR_IDMAP | MOUNT_ATTR_RDONLY, ids.userns)
+                    .and_then(|()| move_onto(tree, home));
+                // SAFETY: closing the clone's descriptor.
+                unsafe { libc::close(tree) };
+                placed?;
+            }
         }
         let tmpfs = |target: &std::ffi::CStr| {
             mount(
@@ -279,24 +452,45 @@ impl Confine {
             // SAFETY: closing a descriptor opened above.
             unsafe { libc::close(fd) };
         }
-        if let Some(options) = &self.overlay {
+        if self.overlay {
             // The upper layer on a scratch tmpfs at /dev/shm, then hidden
-            // under the program's own /dev/shm. A working directory an
-            // overlay cannot sit on stays read-only.
+            // under the program's own /dev/shm; the lower layer a clone of
+            // the working directory as it was before any cover (id-mapped
+            // with `Ids`: the program owns what root owns there). A
+            // working directory an overlay cannot sit on stays read-only.
             if tmpfs(c"/dev/shm").is_ok() {
                 // SAFETY: NUL-terminated paths.
                 unsafe {
                     libc::mkdir(c"/dev/shm/upper".as_ptr(), 0o755);
                     libc::mkdir(c"/dev/shm/work".as_ptr(), 0o755);
+                    libc::mkdir(c"/dev/shm/lower".as_ptr(), 0o755);
                 }
+                if let Some(ids) = &self.ids {
+                    // SAFETY: a NUL-terminated path and two ids.
+                    check(unsafe { libc::chown(c"/dev/shm/upper".as_ptr(), ids.uid, ids.gid) })?;
+                }
+                let lower = clone_tree(cwd, c"", libc::AT_EMPTY_PATH as libc::c_uint)?;
+                let placed = match &self.ids {
+                    Some(ids) => set_attr(lower, MOUNT_ATTR_IDMAP, ids.userns),
+                    None => Ok(()),
+                }
+                .and_then(|()| move_onto(lower, c"/dev/shm/lower"));
+                // SAFETY: closing the clone's descriptor.
+                unsafe { libc::close(lower) };
+                placed?;
                 let _ = mount(
                     b"overlay\0",
                     self.cwd.as_ptr(),
                     b"overlay\0",
                     0,
-                    options.as_ptr(),
+                    c"lowerdir=/dev/shm/lower,upperdir=/dev/shm/upper,workdir=/dev/shm/work"
+                        .as_ptr(),
                 );
             }
+        }
+        if cwd >= 0 {
+            // SAFETY: closing the descriptor opened above.
+            unsafe { libc::close(cwd) };
         }
         let _ = tmpfs(c"/dev/shm");
         let _ = tmpfs(c"/var/tmp");
@@ -412,10 +606,16 @@ impl Confine {
     /// Last, in the process that execs: into the working directory (the
     /// overlay; the old descriptor of the directory is below it), and no
     /// privileges from here on.
-    pub(crate) fn finish(&self) -> io::Result<()> {
+    /// `program`: this process execs the program itself (it takes
+    /// [`Ids`]), not strace (which keeps what it needs to give them).
+    pub(crate) fn finish(&self, program: bool) -> io::Result<()> {
         // SAFETY: a NUL-terminated path.
         check(unsafe { libc::chdir(self.cwd.as_ptr()) })?;
-        drop_privileges()
+        match (&self.ids, program) {
+            (Some(ids), true) => drop_privileges(0, Some(ids)),
+            (Some(_), false) => drop_privileges(STRACE_CAPS, None),
+            (None, _) => drop_privileges(0, None),
+        }
     }
 }
 
@@ -447,12 +647,15 @@ fn loopback_up() -> io::Result<()> {
     if r == -1 { Err(error) } else { Ok(()) }
 }
 
-/// No new privileges, an empty bounding and ambient set, and no
-/// capabilities now: what execs as root gets none.
-fn drop_privileges() -> io::Result<()> {
+/// No new privileges, empty ambient and bounding sets, and the
+/// capabilities `keep` only (then `ids`, if any): what execs as root gains
+/// no more. `keep` is inheritable too, which is how root's `execve` passes
+/// it on under an empty bounding set (to strace; a process that changes
+/// its uid then loses it, and no new privileges bars every way back).
+fn drop_privileges(keep: u64, ids: Option<&Ids>) -> io::Result<()> {
     // SAFETY: prctl with integer arguments.
     check(unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) })?;
-    // SAFETY: as above; EINVAL past the last capability this kernel knows.
+    // SAFETY: as above.
     unsafe {
         libc::prctl(
             libc::PR_CAP_AMBIENT,
@@ -461,41 +664,87 @@ fn drop_privileges() -> io::Result<()> {
             0,
             0,
         );
-        for cap in 0..64 {
-            if libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) == -1 {
-                break;
-            }
+    }
+    // Inheritable first, while the bounding set still holds it.
+    let (_, permitted, _) = capabilities()?;
+    set_capabilities(permitted, permitted, keep)?;
+    for cap in 0..64 {
+        // SAFETY: prctl with integers; EINVAL past the last capability
+        // this kernel knows.
+        if unsafe { libc::prctl(libc::PR_CAPBSET_DROP, cap, 0, 0, 0) } == -1 {
+            break;
         }
     }
-    #[repr(C)]
-    struct Header {
-        version: u32,
-        pid: libc::c_int,
+    if let Some(ids) = ids {
+        // SAFETY: setgroups with its one group (as strace's `-u` leaves
+        // it: the user's own), then ids; each checked.
+        unsafe {
+            check(libc::setgroups(1, &ids.gid))?;
+            check(libc::setresgid(ids.gid, ids.gid, ids.gid))?;
+            check(libc::setresuid(ids.uid, ids.uid, ids.uid))?;
+        }
     }
-    #[repr(C)]
-    struct Data {
-        effective: u32,
-        permitted: u32,
-        inheritable: u32,
-    }
-    let header = Header {
-        version: 0x2008_0522, // _LINUX_CAPABILITY_VERSION_3
+    set_capabilities(keep, keep, keep)
+}
+
+/// `capget(2)`'s header and data (`_LINUX_CAPABILITY_VERSION_3`: two data
+/// words, the low and high 32 capabilities).
+#[repr(C)]
+struct CapHeader {
+    version: u32,
+    pid: libc::c_int,
+}
+
+#[repr(C)]
+#[derive(Default, Clone, Copy)]
+struct CapData {
+    effective: u32,
+    permitted: u32,
+    inheritable: u32,
+}
+
+const CAP_VERSION_3: u32 = 0x2008_0522;
+
+/// This thread's effective, permitted and inheritable sets.
+fn capabilities() -> io::Result<(u64, u64, u64)> {
+    let mut header = CapHeader {
+        version: CAP_VERSION_3,
         pid: 0,
     };
-    let data = [
-        Data {
-            effective: 0,
-            permitted: 0,
-            inheritable: 0,
-        },
-        Data {
-            effective: 0,
-            permitted: 0,
-            inheritable: 0,
-        },
-    ];
+    let mut data = [CapData::default(); 2];
+    // SAFETY: a version-3 header and room for its two data words.
+    let r = unsafe {
+        libc::syscall(
+            libc::SYS_capget,
+            &mut header as *mut CapHeader,
+            data.as_mut_ptr(),
+        )
+    };
+    if r == -1 {
+        return Err(io::Error::last_os_error());
+    }
+    let join = |lo: u32, hi: u32| u64::from(lo) | (u64::from(hi) << 32);
+    Ok((
+        join(data[0].effective, data[1].effective),
+        join(data[0].permitted, data[1].permitted),
+        join(data[0].inheritable, data[1].inheritable),
+    ))
+}
+
+/// Sets this thread's three capability sets.
+fn set_capabilities(effective: u64, permitted: u64, inheritable: u64) -> io::Result<()> {
+    let header = CapHeader {
+        version: CAP_VERSION_3,
+        pid: 0,
+    };
+    let word = |set: u64, high: bool| if high { (set >> 32) as u32 } else { set as u32 };
+    let data = [false, true].map(|high| CapData {
+        effective: word(effective, high),
+        permitted: word(permitted, high),
+        inheritable: word(inheritable, high),
+    });
     // SAFETY: a version-3 header and its two data words.
-    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const Header, data.as_ptr()) };
+    let r = unsafe { libc::syscall(libc::SYS_capset, &header as *const CapHeader, data.as_ptr()) };
     if r == -1 {
         return Err(io::Error::last_os_error());
     }

@@ -186,6 +186,12 @@ fn start(spec: &Spec, fence: Option<&Cgroup>) -> Result<Start, TraceError> {
         // one of its own: pids as the program sees them get the harness's
         // beside them.
         args.push("--pidns-translation".into());
+        if crate::sandbox::program_ids().is_some() {
+            // strace starts the program as the sandbox's user (it keeps the
+            // capabilities that takes; see `crate::sys::sandbox`).
+            args.push("-u".into());
+            args.push(crate::sandbox::USER.into());
+        }
     }
     if let Some(filter) = &spec.filter {
         // The same set, filtered in the kernel the same way, spelled out
