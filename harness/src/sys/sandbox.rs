@@ -187,20 +187,32 @@ fn clone_tree(
 /// Sets `attrs` on the detached mount `fd`, with `userns` as its id
 /// mapping when `attrs` has `MOUNT_ATTR_IDMAP`.
 fn set_attr(fd: libc::c_int, attrs: u64, userns: libc::c_int) -> io::Result<()> {
+    mount_setattr(fd, c"", libc::AT_EMPTY_PATH as libc::c_uint, attrs, userns)
+}
+
+/// `mount_setattr(2)`: sets `attrs` on the mount at `path` (relative to
+/// `dirfd`), with `userns` as its id mapping for `MOUNT_ATTR_IDMAP`.
+fn mount_setattr(
+    dirfd: libc::c_int,
+    path: &std::ffi::CStr,
+    flags: libc::c_uint,
+    attrs: u64,
+    userns: libc::c_int,
+) -> io::Result<()> {
     let attr = MountAttr {
         attr_set: attrs,
         attr_clr: 0,
         propagation: 0,
         userns_fd: userns as u64,
     };
-    // SAFETY: a descriptor, an empty path, flags, and a `struct
+    // SAFETY: a descriptor, a NUL-terminated path, flags, and a `struct
     // mount_attr` with its size.
     let r = unsafe {
         libc::syscall(
             libc::SYS_mount_setattr,
-            fd,
-            c"".as_ptr(),
-            libc::AT_EMPTY_PATH as libc::c_uint,
+            dirfd,
+            path.as_ptr(),
+            flags,
             &attr as *const MountAttr,
             std::mem::size_of::<MountAttr>(),
         )
@@ -332,26 +344,7 @@ impl Confine {
         // SAFETY: a buffer and its length.
         check(unsafe { libc::sethostname(name.as_ptr().cast(), name.len()) })?;
         loopback_up()?;
-        let attr = MountAttr {
-            attr_set: MOUNT_ATTR_RDONLY,
-            attr_clr: 0,
-            propagation: 0,
-            userns_fd: 0,
-        };
-        // SAFETY: a path, flags, and a `struct mount_attr` with its size.
-        let r = unsafe {
-            libc::syscall(
-                libc::SYS_mount_setattr,
-                libc::AT_FDCWD,
-                c"/".as_ptr(),
-                AT_RECURSIVE,
-                &attr as *const MountAttr,
-                std::mem::size_of::<MountAttr>(),
-            )
-        };
-        if r == -1 {
-            return Err(io::Error::last_os_error());
-        }
+        mount_setattr(libc::AT_FDCWD, c"/", AT_RECURSIVE, MOUNT_ATTR_RDONLY, 0)?;
         if let Some(ids) = &self.ids {
             // The homes root owns, id-mapped: the program may pass through
             // a 0700 `/root` to the toolchains there, and write nothing.
