@@ -244,6 +244,33 @@ fn move_onto(fd: libc::c_int, target: &std::ffi::CStr) -> io::Result<()> {
     }
 }
 
+/// A raw `clone(flags)` without a new stack, like fork (`SIGCHLD` added):
+/// the child's pid here, 0 in the child.
+///
+/// # Safety
+/// The child shares nothing but a copy of the caller's memory, and in a
+/// multi-threaded process (the harness, or its child before exec) it must
+/// make only async-signal-safe calls until it execs or exits.
+unsafe fn fork_with(flags: libc::c_int) -> io::Result<libc::pid_t> {
+    // SAFETY: clone's flags and null stack, parent-tid, child-tid and tls
+    // arguments: a fork, whose child the caller's contract governs.
+    let pid = unsafe {
+        libc::syscall(
+            libc::SYS_clone,
+            (flags | libc::SIGCHLD) as libc::c_ulong,
+            0usize,
+            0usize,
+            0usize,
+            0usize,
+        )
+    };
+    if pid < 0 {
+        Err(io::Error::last_os_error())
+    } else {
+        Ok(pid as libc::pid_t)
+    }
+}
+
 /// A user namespace whose only ids are `uid` and `gid`, seen as 0 inside:
 /// as a mount's id mapping, it shows root's files as `uid`'s, and writes
 /// `uid`'s as root's. Made by a child that waits on a pipe while its maps
@@ -251,18 +278,8 @@ fn move_onto(fd: libc::c_int, target: &std::ffi::CStr) -> io::Result<()> {
 pub(crate) fn idmap_namespace(uid: u32, gid: u32) -> io::Result<OwnedFd> {
     use std::os::fd::AsRawFd;
     let (read, write) = nix::unistd::pipe2(nix::fcntl::OFlag::O_CLOEXEC)?;
-    // SAFETY: a raw clone without a new stack, like fork; the child makes
-    // only the raw system calls below, then exits.
-    let pid = unsafe {
-        libc::syscall(
-            libc::SYS_clone,
-            (libc::CLONE_NEWUSER | libc::SIGCHLD) as libc::c_ulong,
-            0usize,
-            0usize,
-            0usize,
-            0usize,
-        )
-    };
+    // SAFETY: the child makes only the raw system calls below, then exits.
+    let pid = unsafe { fork_with(libc::CLONE_NEWUSER)? };
     if pid == 0 {
         // SAFETY: closes, a one-byte read into a stack buffer, an exit.
         unsafe {
@@ -271,9 +288,6 @@ pub(crate) fn idmap_namespace(uid: u32, gid: u32) -> io::Result<OwnedFd> {
             libc::read(read.as_raw_fd(), (&mut byte as *mut u8).cast(), 1);
             libc::_exit(0)
         }
-    }
-    if pid < 0 {
-        return Err(io::Error::last_os_error());
     }
     let opened = (|| {
         std::fs::write(format!("/proc/{pid}/uid_map"), format!("0 {uid} 1"))?;
@@ -502,30 +516,12 @@ impl Confine {
     /// program that waits for all its children (strace does). Returns its
     /// pid.
     pub(crate) fn start_init(&self, beside: bool) -> io::Result<libc::pid_t> {
-        let flags = if beside {
-            libc::CLONE_PARENT | libc::SIGCHLD
-        } else {
-            libc::SIGCHLD
-        };
-        // SAFETY: a raw clone without a new stack, like fork, in the child
-        // of a multi-threaded process: the new process makes only the raw
-        // system calls below, then exits.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                flags as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        };
+        let flags = if beside { libc::CLONE_PARENT } else { 0 };
+        // SAFETY: the new process makes only the raw system calls below,
+        // then exits.
+        let pid = unsafe { fork_with(flags)? };
         if pid != 0 {
-            return if pid < 0 {
-                Err(io::Error::last_os_error())
-            } else {
-                Ok(pid as libc::pid_t)
-            };
+            return Ok(pid);
         }
         // SAFETY: system calls on integers; a zeroed sigaction with
         // SIG_IGN is a valid one.
@@ -563,22 +559,9 @@ impl Confine {
     /// tracer thread can then trace it as it traces any child). Returns its
     /// pid here, 0 in it.
     pub(crate) fn clone_parent(&self) -> io::Result<libc::pid_t> {
-        // SAFETY: a raw clone without a new stack, like fork; the child
-        // goes on with the caller's async-signal-safe steps.
-        let pid = unsafe {
-            libc::syscall(
-                libc::SYS_clone,
-                (libc::CLONE_PARENT | libc::SIGCHLD) as libc::c_ulong,
-                0usize,
-                0usize,
-                0usize,
-                0usize,
-            )
-        };
-        if pid < 0 {
-            return Err(io::Error::last_os_error());
-        }
-        Ok(pid as libc::pid_t)
+        // SAFETY: the child goes on with the caller's async-signal-safe
+        // steps.
+        unsafe { fork_with(libc::CLONE_PARENT) }
     }
 
     /// Tells the harness the init's and the program's pids (`program` 0:
