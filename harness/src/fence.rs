@@ -333,6 +333,15 @@ impl Owner {
         })
     }
 
+    /// The live process `pid` of this pid namespace (a child just started).
+    fn of(pid: Tid) -> Option<Owner> {
+        Some(Owner {
+            namespace: pid_namespace("/proc/self/ns/pid")?,
+            pid,
+            start: start_time(pid)?,
+        })
+    }
+
     fn name(&self) -> String {
         format!("iolab-P{}-{}-{}", self.namespace, self.pid, self.start)
     }
@@ -378,6 +387,38 @@ fn start_time(pid: Tid) -> Option<u64> {
         .nth(19)?
         .parse()
         .ok()
+}
+
+/// The cgroups a harness will make for its runs, told by its owner's name
+/// while it is alive (see [`Owner`]), so that they can be emptied and
+/// removed after it was killed.
+#[derive(Debug)]
+pub(crate) struct CgroupsOf(Option<Owner>);
+
+impl CgroupsOf {
+    /// Those of the live process `pid`, a child of this process (so in
+    /// its cgroup, and its pid namespace).
+    pub(crate) fn process(pid: Tid) -> CgroupsOf {
+        CgroupsOf(Owner::of(pid))
+    }
+
+    /// Kills everything left in them and removes them.
+    pub(crate) fn remove(&self) {
+        let (Some(owner), Some(parent)) = (self.0, own_cgroup_dir()) else {
+            return;
+        };
+        let Ok(entries) = std::fs::read_dir(parent) else {
+            return;
+        };
+        for entry in entries.flatten() {
+            if entry.file_name().to_str().and_then(Owner::parse) == Some(owner) {
+                drop(Cgroup {
+                    dir: entry.path(),
+                    procs: CString::default(),
+                });
+            }
+        }
+    }
 }
 
 /// Removes the cgroups of harness processes that died without cleaning up

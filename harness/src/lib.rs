@@ -33,3 +33,4 @@ pub mod syscalls;
 pub mod trace;
 pub mod tracer;
 mod values;
+pub mod watchdog;

@@ -47,7 +47,7 @@ impl Default for Resources {
 #[derive(Debug, thiserror::Error, PartialEq, Eq)]
 pub enum LimitError {
     #[error(
-        "unknown limit {0:?}: the limits are time, listen, cpu, memory, tasks, fsize and nofile"
+        "unknown limit {0:?}: the limits are time, listen, grade, cpu, memory, tasks, fsize and nofile"
     )]
     Unknown(String),
     #[error("cannot read {value:?} as {what} for limit {name}")]
@@ -155,11 +155,13 @@ pub fn parse_bytes(text: &str) -> Option<u64> {
 }
 
 /// One `NAME=VALUE` limit, for the command line: `time` and `listen` are
-/// the scenario's wall-time bounds, the others [`Resources`].
+/// the scenario's wall-time bounds, `grade` the whole grading's (its
+/// watchdog's), the others [`Resources`].
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub enum Limit {
     Time(Duration),
     Listen(Duration),
+    Grade(Duration),
     Cpu(Duration),
     Memory(u64),
     Tasks(usize),
@@ -185,6 +187,7 @@ impl std::str::FromStr for Limit {
         Ok(match name.trim() {
             "time" => Limit::Time(duration()?),
             "listen" => Limit::Listen(duration()?),
+            "grade" => Limit::Grade(duration()?),
             "cpu" => Limit::Cpu(duration()?),
             "memory" | "as" => Limit::Memory(size()?),
             "tasks" => Limit::Tasks(count()? as usize),
@@ -229,6 +232,10 @@ mod tests {
         assert_eq!("fsize=64K".parse(), Ok(Limit::FileSize(64 * 1024)));
         assert_eq!("tasks=32".parse(), Ok(Limit::Tasks(32)));
         assert_eq!("nofile=100".parse(), Ok(Limit::OpenFiles(100)));
+        assert_eq!(
+            "grade=10m".parse(),
+            Ok(Limit::Grade(Duration::from_secs(600)))
+        );
     }
 
     #[test]

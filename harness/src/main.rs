@@ -34,6 +34,10 @@ use iolab::tracer::{Backend, Placement, Spec, Tracer};
     about = "Graded labs on I/O models, judged by tracing system calls"
 )]
 struct Cli {
+    /// Set on the harness its watchdog starts (see `iolab::watchdog`):
+    /// grade, rather than watch a grading.
+    #[arg(long, hide = true)]
+    watched: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -55,7 +59,8 @@ struct BackendArg {
 #[derive(clap::Args, Clone)]
 struct LimitArgs {
     /// A limit, NAME=VALUE (repeatable, or comma-separated): time (per
-    /// scenario), listen, cpu, memory, tasks, fsize, nofile; for example
+    /// scenario), listen, grade (the whole grading, kept by a watchdog),
+    /// cpu, memory, tasks, fsize, nofile; for example
     /// `--limit time=20s,memory=4G`. See the README for the defaults.
     #[arg(long = "limit", value_name = "NAME=VALUE", value_delimiter = ',')]
     limits: Vec<Limit>,
@@ -217,6 +222,11 @@ fn main() -> ExitCode {
 }
 
 fn run(cli: Cli) -> Result<ExitCode> {
+    if !cli.watched
+        && let Some(watch) = Watch::of(&cli.command)?
+    {
+        return watch.supervise();
+    }
     match cli.command {
         Command::Trace {
             backend,
@@ -403,6 +413,113 @@ fn run(cli: Cli) -> Result<ExitCode> {
             }
             Ok(ExitCode::SUCCESS)
         }
+    }
+}
+
+/// A grading to run under a watchdog: its bound, and what to write in its
+/// place if it overruns it.
+struct Watch {
+    bound: Duration,
+    /// `--json`'s path, the lab and the solution's text.
+    json: Option<(PathBuf, Lab, Option<String>)>,
+}
+
+impl Watch {
+    /// The watch `command` runs under: grading and explaining run programs
+    /// under test, and are bounded from outside; the rest are not.
+    fn of(command: &Command) -> Result<Option<Watch>> {
+        Ok(Some(match command {
+            Command::Grade {
+                lab,
+                solution,
+                listen_timeout,
+                limits,
+                json,
+                ..
+            } => {
+                let bounded = |lab: &Lab| {
+                    let mut bounds = limits.apply(lab);
+                    if let Some(secs) = listen_timeout {
+                        bounds.listen = Duration::from_secs(*secs);
+                    }
+                    bounds.whole(lab.scenarios.len())
+                };
+                if lab == "all" {
+                    Watch {
+                        bound: iolab::labs::all().iter().map(bounded).sum(),
+                        json: None,
+                    }
+                } else {
+                    let lab = find_lab(lab)?;
+                    Watch {
+                        bound: bounded(&lab),
+                        json: json.clone().map(|path| (path, lab, solution.clone())),
+                    }
+                }
+            }
+            Command::Explain { limits, .. } => {
+                let mut bounds = Limits::default();
+                for l in &limits.limits {
+                    bounds.set(l.clone());
+                }
+                Watch {
+                    bound: bounds.whole(1),
+                    json: None,
+                }
+            }
+            _ => return Ok(None),
+        }))
+    }
+
+    /// Runs this very command again as the harness, under a watchdog, and
+    /// ends as it ended.
+    fn supervise(self) -> Result<ExitCode> {
+        use std::os::unix::process::CommandExt;
+        let started = std::time::SystemTime::now();
+        let mut args = std::env::args_os();
+        // The running binary itself, even if a rebuild replaced its path.
+        let mut harness = std::process::Command::new("/proc/self/exe");
+        harness
+            .arg0(args.next().unwrap_or_else(|| "iolab".into()))
+            .arg("--watched")
+            .args(args);
+        let status = match iolab::watchdog::supervise(&mut harness, self.bound)? {
+            iolab::watchdog::Ending::Exited(status) => status,
+            iolab::watchdog::Ending::Overran => return self.overran(started),
+        };
+        use std::os::unix::process::ExitStatusExt;
+        Ok(match (status.code(), status.signal()) {
+            (Some(code), _) => ExitCode::from(u8::try_from(code).unwrap_or(2)),
+            (None, Some(signal)) => ExitCode::from(128u8.saturating_add(signal as u8)),
+            (None, None) => ExitCode::from(2),
+        })
+    }
+
+    /// Says that the grading overran its bound and was killed; with
+    /// `--json`, writes a zero result saying so, unless the harness wrote
+    /// its own before it hung.
+    fn overran(self, started: std::time::SystemTime) -> Result<ExitCode> {
+        let bound = iolab::limits::seconds(self.bound);
+        let why = format!(
+            "the grading did not end within its bound of {bound} (--limit grade=): \
+             its watchdog killed the harness"
+        );
+        eprintln!("iolab: error: {why}");
+        if let Some((path, lab, solution)) = self.json {
+            let written = std::fs::metadata(&path)
+                .and_then(|m| m.modified())
+                .is_ok_and(|t| t >= started);
+            if !written {
+                let shown = solution_spec(&lab, solution.as_deref())
+                    .map(|(_, shown)| shown)
+                    .unwrap_or_else(|_| lab.binary.to_string());
+                let report = grade::Report::not_run(&lab, &shown, &why);
+                let text = serde_json::to_string_pretty(&report.gradescope())?;
+                write_atomically(&path, &(text + "\n"))
+                    .with_context(|| format!("cannot write {}", path.display()))?;
+            }
+        }
+        Ok(ExitCode::from(2))
     }
 }
 

@@ -355,7 +355,7 @@ fn root_homes() -> Vec<CString> {
 
 /// Confines a child that runs `true` in `cwd`, with `ids` or as root.
 fn probe(cwd: &Path, ids: Option<Ids>) -> Result<(), String> {
-    let (confine, _namespace) = confine_with(cwd, &[], ids).map_err(|e| e.to_string())?;
+    let (confine, mut namespace) = confine_with(cwd, &[], ids).map_err(|e| e.to_string())?;
     let mut command = std::process::Command::new("true");
     command
         .stdin(std::process::Stdio::null())
@@ -364,7 +364,19 @@ fn probe(cwd: &Path, ids: Option<Ids>) -> Result<(), String> {
     let mut setup = crate::sys::process::ChildSetup::default();
     setup.confine(confine);
     setup.apply(&mut command);
-    match command.output() {
+    // The init is the harness's child (as under strace): registered, then
+    // reaped when the namespace ends, like a run's.
+    let spawned =
+        crate::fence::spawn_then(&mut command, || namespace.pids().ok().map(|(init, _)| init));
+    drop(command);
+    let output = spawned.and_then(|(child, started, init)| {
+        namespace.hold_registration(init);
+        let output = child.wait_with_output();
+        drop(started);
+        output
+    });
+    drop(namespace);
+    match output {
         Ok(out) if out.status.success() => Ok(()),
         Ok(out) => Err(format!(
             "this machine refused it ({}{})",
@@ -463,22 +475,8 @@ fn confine_with(
     let steps = plan
         .steps
         .iter()
-        .map(|step| {
-            Ok(match step {
-                view::Step::Cover { dir, writable } => Step::Cover {
-                    dir: c(dir)?,
-                    writable: *writable,
-                },
-                view::Step::Blank { file } => Step::Blank { file: c(file)? },
-                view::Step::Dir(dir) => Step::Dir(c(dir)?),
-                view::Step::Bind { source, target } => Step::Bind {
-                    source: *source,
-                    target: c(target)?,
-                },
-                view::Step::Seal { dir } => Step::Seal { dir: c(dir)? },
-            })
-        })
-        .collect::<Result<Vec<_>, std::io::Error>>()?;
+        .map(|step| step.try_map(|p| c(p)))
+        .collect::<Result<Vec<Step>, std::io::Error>>()?;
     // An overlay hides the mounts below its directory (`/`, `/dev`): none
     // then.
     let overlay = !mounts_below(&cwd) && !plan.mounts_below(&cwd);

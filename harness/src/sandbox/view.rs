@@ -74,22 +74,8 @@ const TOOLCHAIN_VARS: &[&str] = &[
     "NVM_DIR",
 ];
 
-/// One mount (or the directory it needs) of the child's view.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Step {
-    /// An empty tmpfs over a directory: the private `/tmp` (writable), or
-    /// a cover (sealed read-only once what it shows is bound on it).
-    Cover { dir: PathBuf, writable: bool },
-    /// `/dev/null` bound over a file.
-    Blank { file: PathBuf },
-    /// A directory made on a cover: a mount point, or on the way to one.
-    Dir(PathBuf),
-    /// `sources[source]` (opened before any cover) bound read-only on
-    /// `target`, the same path.
-    Bind { source: usize, target: PathBuf },
-    /// A cover made read-only.
-    Seal { dir: PathBuf },
-}
+/// One mount of the child's view, on paths.
+pub(crate) type Step = crate::sys::sandbox::Step<PathBuf>;
 
 /// The mounts of one run's view, in order, and the directories they bind.
 #[derive(Debug, Default, Clone, PartialEq, Eq)]

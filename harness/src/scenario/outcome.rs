@@ -29,6 +29,10 @@ pub struct Limits {
     /// How long one scenario may take in all, from start to stop: past it
     /// the remaining steps are skipped and the server is stopped.
     pub time: Duration,
+    /// How long a whole grading may take, every scenario and the
+    /// harness's own work, before its watchdog kills it
+    /// ([`crate::watchdog`]); `None`: as [`Limits::whole`] counts it.
+    pub grade: Option<Duration>,
     /// What the server may use (CPU, memory, tasks, files).
     pub resources: Resources,
     /// Whether the server runs sandboxed ([`crate::sandbox`]).
@@ -45,6 +49,7 @@ impl Default for Limits {
             reply: Duration::from_secs(5),
             term_grace: Duration::from_secs(1),
             time: Duration::from_secs(60),
+            grade: None,
             resources: Resources::default(),
             sandbox: crate::sandbox::Mode::Auto,
         }
@@ -58,12 +63,30 @@ impl Limits {
         match limit {
             Limit::Time(d) => self.time = d,
             Limit::Listen(d) => self.listen = d,
+            Limit::Grade(d) => self.grade = Some(d),
             Limit::Cpu(d) => self.resources.cpu = d,
             Limit::Memory(n) => self.resources.address_space = n,
             Limit::Tasks(n) => self.resources.tasks = n,
             Limit::FileSize(n) => self.resources.file_size = n,
             Limit::OpenFiles(n) => self.resources.open_files = n,
         }
+    }
+
+    /// The bound on a grading of `scenarios` scenarios: `--limit grade=`,
+    /// or else what the scenarios may take by their own limits (each its
+    /// time, the grace after SIGTERM and the fences' waits) and a margin
+    /// for the harness's own start and report. Only a harness that hangs
+    /// or is stopped ever reaches it.
+    pub fn whole(&self, scenarios: usize) -> Duration {
+        /// The fences' waits after a scenario (the cgroup's, the sweeps').
+        const TEARDOWN: Duration = Duration::from_secs(5);
+        /// The harness's start (the sandbox's probe, strace's copy) and end.
+        const MARGIN: Duration = Duration::from_secs(30);
+        self.grade.unwrap_or_else(|| {
+            (self.time + self.term_grace + TEARDOWN)
+                .saturating_mul(scenarios.try_into().unwrap_or(u32::MAX))
+                .saturating_add(MARGIN)
+        })
     }
 }
 
@@ -210,6 +233,21 @@ impl Outcome {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_grading_is_bounded_by_its_scenarios_unless_told() {
+        let mut limits = Limits {
+            time: Duration::from_secs(10),
+            term_grace: Duration::from_secs(1),
+            ..Limits::default()
+        };
+        // Three scenarios of 10 s, 1 s of grace and 5 s of teardown each,
+        // and 30 s for the harness itself.
+        assert_eq!(limits.whole(3), Duration::from_secs(3 * 16 + 30));
+        assert!(limits.whole(4) > limits.whole(3));
+        limits.set(limits::Limit::Grade(Duration::from_secs(7)));
+        assert_eq!(limits.whole(3), Duration::from_secs(7));
+    }
 
     #[test]
     fn stderr_tail_keeps_the_last_lines() {

@@ -6,9 +6,11 @@
 //! has them; what remains is what nix cannot express: raw wait statuses and
 //! signal numbers ([`ptrace`]), the steps a child takes between fork and
 //! exec ([`process`], with the seccomp filter's install in [`seccomp`]),
-//! `prlimit` on another process ([`rlimit`]), the bytes waiting in a
+//! `prlimit` on another process ([`rlimit`]), process descriptors
+//! ([`pidfd`]), the bytes waiting in a
 //! pipe ([`pipe`]) and a TCP socket's queues and `TCP_INFO` ([`socket`]).
 
+pub(crate) mod pidfd;
 pub(crate) mod pipe;
 pub(crate) mod process;
 pub(crate) mod ptrace;

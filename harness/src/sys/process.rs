@@ -84,7 +84,7 @@ impl ChildSetup {
     pub(crate) fn apply(self, command: &mut Command) {
         // SAFETY: the closure runs in the forked child before exec. It only
         // makes async-signal-safe system calls (open, write and close to
-        // join the cgroup; setrlimit; ptrace(PTRACE_TRACEME);
+        // join the cgroup; rt_sigprocmask; setrlimit; ptrace(PTRACE_TRACEME);
         // sched_setaffinity; the mounts and prctls of `Confine::apply`;
         // prctl, seccomp, execve and exit_group in `Launch::exec`) on data prepared before the fork, and allocates
         // nothing: errors are `io::Error`s made from an errno.
@@ -100,6 +100,13 @@ impl ChildSetup {
         if unsafe { libc::prctl(libc::PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0) } == -1 {
             return Err(io::Error::last_os_error());
         }
+        // Every program starts with no signal blocked, whatever mask the
+        // harness was started with: its SIGTERM must reach it.
+        nix::sys::signal::pthread_sigmask(
+            nix::sys::signal::SigmaskHow::SIG_SETMASK,
+            Some(&nix::sys::signal::SigSet::empty()),
+            None,
+        )?;
         if let Some(procs) = &self.cgroup_procs {
             join_cgroup(procs);
         }
@@ -259,5 +266,24 @@ impl Launch {
             libc::syscall(libc::SYS_exit_group, status);
         }
         io::Error::from_raw_os_error(errno)
+    }
+}
+
+/// Makes `command`'s child start with the signal mask `mask` (a process
+/// that blocks signals to take them from a signalfd, the watchdog, starts
+/// the harness with the mask it had before: exec keeps the mask).
+pub(crate) fn exec_with_signal_mask(command: &mut Command, mask: nix::sys::signal::SigSet) {
+    // SAFETY: the closure runs in the forked child before exec and makes one
+    // async-signal-safe call (pthread_sigmask, a wrapper of rt_sigprocmask)
+    // on a set copied before the fork; it allocates nothing.
+    unsafe {
+        command.pre_exec(move || {
+            nix::sys::signal::pthread_sigmask(
+                nix::sys::signal::SigmaskHow::SIG_SETMASK,
+                Some(&mask),
+                None,
+            )
+            .map_err(io::Error::from)
+        });
     }
 }

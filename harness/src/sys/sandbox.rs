@@ -71,15 +71,45 @@ pub(crate) const MAX_SOURCES: usize = 64;
 /// The options of a cover: an empty, read-only directory once sealed.
 const COVER: &std::ffi::CStr = c"size=1m,nr_inodes=4096,mode=0755";
 
-/// One step of the program's view of the files (planned in
-/// `crate::sandbox::view`, where each is described).
-#[derive(Debug)]
-pub(crate) enum Step {
-    Cover { dir: CString, writable: bool },
-    Blank { file: CString },
-    Dir(CString),
-    Bind { source: usize, target: CString },
-    Seal { dir: CString },
+/// One mount (or the directory it needs) of the program's view of the
+/// files: planned on paths (`crate::sandbox::view`), taken here on C
+/// strings.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) enum Step<P = CString> {
+    /// An empty tmpfs over a directory: the private `/tmp` (writable), or
+    /// a cover (sealed read-only once what it shows is bound on it).
+    Cover { dir: P, writable: bool },
+    /// `/dev/null` bound over a file.
+    Blank { file: P },
+    /// A directory made on a cover: a mount point, or on the way to one.
+    Dir(P),
+    /// `sources[source]` (opened before any cover) bound read-only on
+    /// `target`, the same path.
+    Bind { source: usize, target: P },
+    /// A cover made read-only.
+    Seal { dir: P },
+}
+
+impl<P> Step<P> {
+    /// The same step on other paths (`f` of each), or `f`'s first error.
+    pub(crate) fn try_map<Q, E>(
+        &self,
+        mut f: impl FnMut(&P) -> Result<Q, E>,
+    ) -> Result<Step<Q>, E> {
+        Ok(match self {
+            Step::Cover { dir, writable } => Step::Cover {
+                dir: f(dir)?,
+                writable: *writable,
+            },
+            Step::Blank { file } => Step::Blank { file: f(file)? },
+            Step::Dir(dir) => Step::Dir(f(dir)?),
+            Step::Bind { source, target } => Step::Bind {
+                source: *source,
+                target: f(target)?,
+            },
+            Step::Seal { dir } => Step::Seal { dir: f(dir)? },
+        })
+    }
 }
 
 /// Everything the child's confinement needs, prepared before the fork.
