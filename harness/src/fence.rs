@@ -160,6 +160,27 @@ pub(crate) fn group_of(pid: Tid) -> Option<Tid> {
     Stat::of(pid).map(|s| s.group)
 }
 
+/// Kills and reaps every child of this process, and what is re-parented to
+/// it meanwhile, for at most `wait`: for a process whose children are all
+/// orphans it adopted (the watchdog, once its harness is reaped).
+pub(crate) fn kill_all_children(wait: Duration) {
+    let deadline = Instant::now() + wait;
+    loop {
+        let left = children();
+        if left.is_empty() || Instant::now() >= deadline {
+            return;
+        }
+        for pid in left {
+            let _ = kill(Pid::from_raw(pid), Signal::SIGKILL);
+            let _ = waitpid(
+                Pid::from_raw(pid),
+                Some(WaitPidFlag::WNOHANG | WaitPidFlag::__WALL),
+            );
+        }
+        std::thread::sleep(Duration::from_millis(1));
+    }
+}
+
 /// The children of every thread of this process.
 fn children() -> Vec<Tid> {
     let Ok(tasks) = std::fs::read_dir("/proc/self/task") else {

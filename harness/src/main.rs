@@ -437,16 +437,20 @@ impl Watch {
                 json,
                 ..
             } => {
-                let bounded = |lab: &Lab| {
+                let bounds = |lab: &Lab| {
                     let mut bounds = limits.apply(lab);
                     if let Some(secs) = listen_timeout {
                         bounds.listen = Duration::from_secs(*secs);
                     }
-                    bounds.whole(lab.scenarios.len())
+                    bounds
                 };
+                let bounded = |lab: &Lab| bounds(lab).whole(lab.scenarios.len());
                 if lab == "all" {
+                    let labs = iolab::labs::all();
+                    // `--limit grade=` bounds the whole command, once.
+                    let told = labs.first().and_then(|lab| bounds(lab).grade);
                     Watch {
-                        bound: iolab::labs::all().iter().map(bounded).sum(),
+                        bound: told.unwrap_or_else(|| labs.iter().map(bounded).sum()),
                         json: None,
                     }
                 } else {

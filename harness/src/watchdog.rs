@@ -8,16 +8,19 @@
 //! starts the harness as its child ([`supervise`]) and waits for it, and
 //! the harness. Past the bound the watchdog kills the harness with
 //! `SIGKILL` (through a pidfd: never a process that reused its pid), which
-//! takes its runs with it (`PTRACE_O_EXITKILL` kills its tracees, strace and
-//! a sandbox's init die with it), then empties and removes the cgroups the
+//! takes its runs with it (`PTRACE_O_EXITKILL` kills its tracees, a
+//! sandbox's init sees its keepalive pipe close), then empties and removes the cgroups the
 //! harness made, and says so.
 //!
 //! Signals sent to the watchdog are forwarded (`SIGTERM`, `SIGHUP`,
 //! `SIGQUIT`, and a `SIGINT` another process sent: a terminal's Ctrl-C
 //! reaches the harness itself, in the same process group), and however the
-//! harness ended, the watchdog ends with its status. Where the watchdog is
-//! pid 1 of a pid namespace (a container's entrypoint), its end ends
-//! everything left in the namespace.
+//! harness ended, the watchdog ends with its status. The watchdog is a
+//! child subreaper: what a killed harness leaves (strace, whose tracees then
+//! die with it; a program run unsandboxed) is re-parented to it, and killed.
+//! The harness dies with the watchdog (`PR_SET_PDEATHSIG`). Where the
+//! watchdog is pid 1 of a pid namespace (a container's entrypoint), its end
+//! ends everything left in the namespace.
 
 use std::os::fd::{AsFd, OwnedFd};
 use std::process::{Child, Command, ExitStatus};
@@ -67,6 +70,10 @@ const SI_KERNEL: i32 = 0x80;
 const KILL_WAIT: Duration = Duration::from_secs(10);
 
 /// Starts `command` (the harness) and waits for it, at most `bound`.
+///
+/// The signals it forwards stay blocked when it returns (one that came
+/// after the last forward must not end the caller before it reports): the
+/// caller is about to exit.
 pub fn supervise(command: &mut Command, bound: Duration) -> Result<Ending, WatchdogError> {
     let mut mask = SigSet::empty();
     for s in FORWARDED {
@@ -75,18 +82,29 @@ pub fn supervise(command: &mut Command, bound: Duration) -> Result<Ending, Watch
     let mut old = SigSet::empty();
     pthread_sigmask(SigmaskHow::SIG_BLOCK, Some(&mask), Some(&mut old))
         .map_err(WatchdogError::Signals)?;
-    // The harness takes these signals as ever.
-    crate::sys::process::exec_with_signal_mask(command, old);
-    let result = watch(command, &mask, bound);
-    let _ = pthread_sigmask(SigmaskHow::SIG_SETMASK, Some(&old), None);
-    result
+    // Whatever the harness leaves when it is killed (strace, a program run
+    // unsandboxed) is re-parented here, and killed.
+    let _ = nix::sys::prctl::set_child_subreaper(true);
+    // The harness takes these signals as ever, and dies with the watchdog.
+    crate::sys::process::exec_as_watched(command, old);
+    let signals = SignalFd::with_flags(&mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
+        .map_err(WatchdogError::Signals)?;
+    let mut harness = Harness::start(command)?;
+    let ending = watch(&mut harness, &signals, bound);
+    if ending.is_err() {
+        harness.kill();
+    }
+    drop(harness);
+    crate::fence::kill_all_children(KILL_WAIT);
+    ending
 }
 
-fn watch(command: &mut Command, mask: &SigSet, bound: Duration) -> Result<Ending, WatchdogError> {
-    let signals = SignalFd::with_flags(mask, SfdFlags::SFD_CLOEXEC | SfdFlags::SFD_NONBLOCK)
-        .map_err(WatchdogError::Signals)?;
+fn watch(
+    harness: &mut Harness,
+    signals: &SignalFd,
+    bound: Duration,
+) -> Result<Ending, WatchdogError> {
     let deadline = Instant::now().checked_add(bound);
-    let mut harness = Harness::start(command)?;
     loop {
         if let Some(status) = harness.ended()? {
             if status.code().is_none() {
@@ -100,7 +118,7 @@ fn watch(command: &mut Command, mask: &SigSet, bound: Duration) -> Result<Ending
             None => Duration::MAX,
         };
         if left.is_zero() {
-            harness.kill()?;
+            harness.kill();
             return Ok(Ending::Overran);
         }
         // Without a pidfd (before Linux 5.3), look again every 50 ms.
@@ -109,7 +127,7 @@ fn watch(command: &mut Command, mask: &SigSet, bound: Duration) -> Result<Ending
         } else {
             Duration::from_millis(50)
         };
-        harness.wait_or_signal(&signals, left.min(nap))?;
+        harness.wait_or_signal(signals, left.min(nap))?;
         while let Ok(Some(info)) = signals.read_signal() {
             let Ok(signal) = Signal::try_from(info.ssi_signo as i32) else {
                 continue;
@@ -170,14 +188,14 @@ impl Harness {
         }
     }
 
-    /// Kills the harness and what it left, and reaps it.
-    fn kill(&mut self) -> Result<(), WatchdogError> {
+    /// Kills the harness and what it left, and reaps it (waiting at most
+    /// [`KILL_WAIT`]).
+    fn kill(&mut self) {
         self.signal(Signal::SIGKILL);
         let deadline = Instant::now() + KILL_WAIT;
-        while self.ended()?.is_none() && Instant::now() < deadline {
+        while matches!(self.ended(), Ok(None)) && Instant::now() < deadline {
             std::thread::sleep(Duration::from_millis(5));
         }
         self.cgroups.remove();
-        Ok(())
     }
 }

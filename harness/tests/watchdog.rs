@@ -3,11 +3,14 @@
 //! the test, as anything outside the sandbox could) is killed at the
 //! grading's bound (`--limit grade=`), with everything it ran, and the
 //! grading ends with a clear error and a zero `results.json`; signals sent
-//! to `iolab` reach the harness, and leave nothing behind either.
+//! to `iolab` reach the harness, and leave nothing behind either; nor does
+//! a killed harness without a sandbox or cgroups. Each runs under both
+//! backends at once.
 
 mod common;
 
-use std::process::{Child, Command, Stdio};
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
 use std::time::{Duration, Instant};
 
 use nix::sys::signal::{Signal, kill};
@@ -15,7 +18,10 @@ use nix::unistd::Pid;
 
 /// A lab 1 "solution" that never listens, marked so it can be found.
 fn sleeper(mark: &str) -> String {
-    format!("python3 -c 'import time; time.sleep(120)' {mark}")
+    format!(
+        "{} -c 'import time; time.sleep(120)' {mark}",
+        common::python()
+    )
 }
 
 /// The program under test, once it runs: waits for a process whose argv
@@ -46,8 +52,9 @@ fn harness_of(watchdog: &Child) -> i32 {
 }
 
 /// Waits for `iolab` to end by itself, at most `bound`; kills it and
-/// fails the test if it does not.
-fn ended_within(iolab: &mut Child, bound: Duration) -> std::process::Output {
+/// fails the test if it does not. Its output is in `dir` (files, so that a
+/// survivor holding them open cannot hang the test).
+fn ended_within(iolab: &mut Child, bound: Duration, dir: &Path) -> Output {
     let deadline = Instant::now() + bound;
     while iolab.try_wait().unwrap().is_none() {
         if Instant::now() >= deadline {
@@ -56,25 +63,10 @@ fn ended_within(iolab: &mut Child, bound: Duration) -> std::process::Output {
         }
         std::thread::sleep(Duration::from_millis(20));
     }
-    let mut stdout = String::new();
-    let mut stderr = String::new();
-    use std::io::Read;
-    iolab
-        .stdout
-        .take()
-        .unwrap()
-        .read_to_string(&mut stdout)
-        .unwrap();
-    iolab
-        .stderr
-        .take()
-        .unwrap()
-        .read_to_string(&mut stderr)
-        .unwrap();
-    std::process::Output {
+    Output {
         status: iolab.wait().unwrap(),
-        stdout: stdout.into_bytes(),
-        stderr: stderr.into_bytes(),
+        stdout: std::fs::read(dir.join("stdout")).unwrap(),
+        stderr: std::fs::read(dir.join("stderr")).unwrap(),
     }
 }
 
@@ -112,81 +104,128 @@ fn cgroups_named(part: &str) -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn start(backend: &str, solution: &str, extra: &[&str], dir: &std::path::Path) -> Child {
+fn start(backend: &str, solution: &str, extra: &[&str], dir: &Path) -> Child {
+    let file = |name| std::fs::File::create(dir.join(name)).expect("an output file");
     Command::new(env!("CARGO_BIN_EXE_iolab"))
         .args(["grade", "1", "--backend", backend, "--solution", solution])
         .args(extra)
         .arg("--traces")
         .arg(dir.join("traces"))
         .current_dir(common::root())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .env_remove("IOLAB_SANDBOX")
+        .stdin(Stdio::null())
+        .stdout(file("stdout"))
+        .stderr(file("stderr"))
         .spawn()
         .expect("iolab starts")
 }
 
-#[test]
-fn a_stopped_harness_is_killed_at_the_gradings_bound() {
-    for backend in ["native", "strace"] {
-        let dir = tempfile::tempdir().unwrap();
-        let json = dir.path().join("results.json");
-        let mark = format!("iolab-watchdog-stopped-{backend}-{}", std::process::id());
-        let mut iolab = start(
-            backend,
-            &sleeper(&mark),
-            &["--limit", "grade=8s", "--json", json.to_str().unwrap()],
-            dir.path(),
-        );
-        wait_for_program(&mut iolab, &mark);
-        let harness = harness_of(&iolab);
-        kill(Pid::from_raw(harness), Signal::SIGSTOP).unwrap();
-        // Stopped, the harness would hold the grading forever; the program
-        // sleeps two minutes.
-        let out = ended_within(&mut iolab, Duration::from_secs(60));
-        let stderr = String::from_utf8_lossy(&out.stderr);
-        let shown = format!(
-            "{backend}:\n{}\n{stderr}",
-            String::from_utf8_lossy(&out.stdout)
-        );
-        assert_eq!(out.status.code(), Some(2), "{shown}");
-        assert!(
-            stderr.contains("did not end within its bound of 8 s")
-                && stderr.contains("watchdog killed the harness"),
-            "{shown}"
-        );
-        let result = std::fs::read_to_string(&json).expect("the watchdog wrote results.json");
-        let parsed: serde_json::Value = serde_json::from_str(&result).expect("valid JSON");
-        assert_eq!(parsed["score"].as_f64(), Some(0.0), "{result}");
-        assert!(
-            parsed["output"]
-                .as_str()
-                .is_some_and(|o| o.contains("watchdog killed the harness")),
-            "{result}"
-        );
-        let violations = common::schema_violations(&common::gradescope_schema(), &parsed);
-        assert!(violations.is_empty(), "{violations:?}\n{result}");
-        assert!(!common::running(harness), "the harness still runs");
-        assert_nothing_left(&mark, harness, &shown);
+/// Runs `test` under each backend at once, and fails if either failed.
+fn under_both(test: fn(&str)) {
+    let runs: Vec<_> = ["native", "strace"]
+        .into_iter()
+        .map(|backend| (backend, std::thread::spawn(move || test(backend))))
+        .collect();
+    for (backend, run) in runs {
+        assert!(run.join().is_ok(), "under {backend}: see the panic above");
     }
 }
 
 #[test]
+fn a_stopped_harness_is_killed_at_the_gradings_bound() {
+    under_both(stopped);
+}
+
+fn stopped(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let json = dir.path().join("results.json");
+    let mark = format!("iolab-watchdog-stopped-{backend}-{}", std::process::id());
+    let mut iolab = start(
+        backend,
+        &sleeper(&mark),
+        &["--limit", "grade=15s", "--json", json.to_str().unwrap()],
+        dir.path(),
+    );
+    wait_for_program(&mut iolab, &mark);
+    let harness = harness_of(&iolab);
+    kill(Pid::from_raw(harness), Signal::SIGSTOP).unwrap();
+    // Stopped, the harness would hold the grading forever; the program
+    // sleeps two minutes.
+    let out = ended_within(&mut iolab, Duration::from_secs(90), dir.path());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    let shown = format!(
+        "{backend}:\n{}\n{stderr}",
+        String::from_utf8_lossy(&out.stdout)
+    );
+    assert_eq!(out.status.code(), Some(2), "{shown}");
+    assert!(
+        stderr.contains("did not end within its bound of 15 s")
+            && stderr.contains("watchdog killed the harness"),
+        "{shown}"
+    );
+    let result = std::fs::read_to_string(&json).expect("the watchdog wrote results.json");
+    let parsed: serde_json::Value = serde_json::from_str(&result).expect("valid JSON");
+    assert_eq!(parsed["score"].as_f64(), Some(0.0), "{result}");
+    assert!(
+        parsed["output"]
+            .as_str()
+            .is_some_and(|o| o.contains("watchdog killed the harness")),
+        "{result}"
+    );
+    let violations = common::schema_violations(&common::gradescope_schema(), &parsed);
+    assert!(violations.is_empty(), "{violations:?}\n{result}");
+    assert!(!common::running(harness), "the harness still runs");
+    assert_nothing_left(&mark, harness, &shown);
+}
+
+#[test]
 fn a_signal_sent_to_iolab_ends_the_harness_and_everything_it_ran() {
-    for backend in ["native", "strace"] {
+    under_both(terminated);
+}
+
+fn terminated(backend: &str) {
+    let dir = tempfile::tempdir().unwrap();
+    let mark = format!("iolab-watchdog-term-{backend}-{}", std::process::id());
+    let mut iolab = start(backend, &sleeper(&mark), &[], dir.path());
+    wait_for_program(&mut iolab, &mark);
+    let harness = harness_of(&iolab);
+    kill(Pid::from_raw(iolab.id() as i32), Signal::SIGTERM).unwrap();
+    let out = ended_within(&mut iolab, Duration::from_secs(60), dir.path());
+    let shown = format!(
+        "{backend}:\n{}\n{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // The harness died of the SIGTERM forwarded to it: 128 + 15.
+    assert_eq!(out.status.code(), Some(143), "{shown}");
+    assert_nothing_left(&mark, harness, &shown);
+}
+
+#[test]
+fn unsandboxed_and_without_cgroups_a_killed_harness_leaves_nothing() {
+    // The fences that are left: PTRACE_O_EXITKILL, and the watchdog as the
+    // subreaper of what a killed harness (strace) leaves.
+    under_both(|backend| {
         let dir = tempfile::tempdir().unwrap();
-        let mark = format!("iolab-watchdog-term-{backend}-{}", std::process::id());
-        let mut iolab = start(backend, &sleeper(&mark), &[], dir.path());
+        let mark = format!("iolab-watchdog-bare-{backend}-{}", std::process::id());
+        let mut iolab = Command::new(env!("CARGO_BIN_EXE_iolab"))
+            .args(["grade", "1", "--backend", backend, "--sandbox", "off"])
+            .args(["--limit", "grade=15s", "--solution", &sleeper(&mark)])
+            .arg("--traces")
+            .arg(dir.path().join("traces"))
+            .current_dir(common::root())
+            .env("IOLAB_CGROUP", "0")
+            .stdin(Stdio::null())
+            .stdout(std::fs::File::create(dir.path().join("stdout")).unwrap())
+            .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
+            .spawn()
+            .expect("iolab starts");
         wait_for_program(&mut iolab, &mark);
         let harness = harness_of(&iolab);
-        kill(Pid::from_raw(iolab.id() as i32), Signal::SIGTERM).unwrap();
-        let out = ended_within(&mut iolab, Duration::from_secs(60));
-        let shown = format!(
-            "{backend}:\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        );
-        // The harness died of the SIGTERM forwarded to it: 128 + 15.
-        assert_eq!(out.status.code(), Some(143), "{shown}");
+        kill(Pid::from_raw(harness), Signal::SIGSTOP).unwrap();
+        let out = ended_within(&mut iolab, Duration::from_secs(90), dir.path());
+        let shown = format!("{backend}:\n{}", String::from_utf8_lossy(&out.stderr));
+        assert_eq!(out.status.code(), Some(2), "{shown}");
         assert_nothing_left(&mark, harness, &shown);
-    }
+    });
 }

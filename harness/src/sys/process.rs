@@ -269,21 +269,30 @@ impl Launch {
     }
 }
 
-/// Makes `command`'s child start with the signal mask `mask` (a process
-/// that blocks signals to take them from a signalfd, the watchdog, starts
-/// the harness with the mask it had before: exec keeps the mask).
-pub(crate) fn exec_with_signal_mask(command: &mut Command, mask: nix::sys::signal::SigSet) {
-    // SAFETY: the closure runs in the forked child before exec and makes one
-    // async-signal-safe call (pthread_sigmask, a wrapper of rt_sigprocmask)
-    // on a set copied before the fork; it allocates nothing.
+/// Makes `command`'s child, the watchdog's harness, start with the signal
+/// mask `mask` (the watchdog blocks signals to take them from a signalfd,
+/// and exec keeps the mask) and die with the watchdog (`PR_SET_PDEATHSIG`;
+/// if the watchdog died before that took hold, the child exits at once).
+pub(crate) fn exec_as_watched(command: &mut Command, mask: nix::sys::signal::SigSet) {
+    // SAFETY: getpid takes nothing.
+    let watchdog = unsafe { libc::getpid() };
+    // SAFETY: the closure runs in the forked child before exec and makes
+    // async-signal-safe calls only (rt_sigprocmask, prctl, getppid,
+    // _exit) on values copied before the fork; it allocates nothing.
     unsafe {
         command.pre_exec(move || {
             nix::sys::signal::pthread_sigmask(
                 nix::sys::signal::SigmaskHow::SIG_SETMASK,
                 Some(&mask),
                 None,
-            )
-            .map_err(io::Error::from)
+            )?;
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGKILL, 0, 0, 0) == -1 {
+                return Err(io::Error::last_os_error());
+            }
+            if libc::getppid() != watchdog {
+                libc::_exit(2);
+            }
+            Ok(())
         });
     }
 }
