@@ -82,3 +82,19 @@ fn an_attack_from_inside_writes_nothing_and_reads_no_secret() {
         "the machine's tcp_wmem was changed: {wmem}"
     );
 }
+
+#[test]
+fn a_program_named_by_its_path_in_a_private_home_runs_under_both_backends() {
+    // The interpreter itself (a pyenv's, under a 0700 /root where there is
+    // one), named by its path: strace, still root but without
+    // CAP_DAC_OVERRIDE, must find it through the home's id-mapped mount
+    // before it starts it as the program's uid.
+    let script = common::python_fixture("lab1_blocking");
+    for backend in Backend::ALL {
+        let spec = Spec::new(common::python(), ["-B", script.as_str()]).with_backend(backend);
+        let report = grade(&lab("lab1"), &spec, "lab1_blocking.py", &sandboxed())
+            .unwrap_or_else(|e| panic!("{backend}: {e}"));
+        assert!(report.sandbox.is_on(), "{backend}: {}", report.sandbox);
+        assert_full_marks(&report);
+    }
+}

@@ -27,11 +27,15 @@ fn sleeper(mark: &str) -> String {
 /// The program under test, once it runs: waits for a process whose argv
 /// holds `mark`, as long as `iolab` is running. Fails the test if `iolab`
 /// ended first.
-fn wait_for_program(iolab: &mut Child, mark: &str) {
+fn wait_for_program(iolab: &mut Child, mark: &str, dir: &Path) {
     let deadline = Instant::now() + Duration::from_secs(60);
     while common::processes_with("cmdline", |argv| argv.contains(&mark.as_bytes())).is_empty() {
         if let Some(status) = iolab.try_wait().unwrap() {
-            panic!("iolab ended ({status}) before the program ran");
+            panic!(
+                "iolab ended ({status}) before the program ran:\n{}\n{}",
+                std::fs::read_to_string(dir.join("stdout")).unwrap_or_default(),
+                std::fs::read_to_string(dir.join("stderr")).unwrap_or_default()
+            );
         }
         assert!(Instant::now() < deadline, "the program never ran");
         std::thread::sleep(Duration::from_millis(10));
@@ -146,7 +150,7 @@ fn stopped(backend: &str) {
         &["--limit", "grade=15s", "--json", json.to_str().unwrap()],
         dir.path(),
     );
-    wait_for_program(&mut iolab, &mark);
+    wait_for_program(&mut iolab, &mark, dir.path());
     let harness = harness_of(&iolab);
     kill(Pid::from_raw(harness), Signal::SIGSTOP).unwrap();
     // Stopped, the harness would hold the grading forever; the program
@@ -187,7 +191,7 @@ fn terminated(backend: &str) {
     let dir = tempfile::tempdir().unwrap();
     let mark = format!("iolab-watchdog-term-{backend}-{}", std::process::id());
     let mut iolab = start(backend, &sleeper(&mark), &[], dir.path());
-    wait_for_program(&mut iolab, &mark);
+    wait_for_program(&mut iolab, &mark, dir.path());
     let harness = harness_of(&iolab);
     kill(Pid::from_raw(iolab.id() as i32), Signal::SIGTERM).unwrap();
     let out = ended_within(&mut iolab, Duration::from_secs(60), dir.path());
@@ -220,7 +224,7 @@ fn unsandboxed_and_without_cgroups_a_killed_harness_leaves_nothing() {
             .stderr(std::fs::File::create(dir.path().join("stderr")).unwrap())
             .spawn()
             .expect("iolab starts");
-        wait_for_program(&mut iolab, &mark);
+        wait_for_program(&mut iolab, &mark, dir.path());
         let harness = harness_of(&iolab);
         kill(Pid::from_raw(harness), Signal::SIGSTOP).unwrap();
         let out = ended_within(&mut iolab, Duration::from_secs(90), dir.path());

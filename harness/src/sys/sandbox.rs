@@ -42,9 +42,11 @@ const OPEN_TREE_CLONE: libc::c_uint = 1;
 const MOVE_MOUNT_F_EMPTY_PATH: libc::c_uint = 0x4;
 
 /// The capabilities strace keeps to start the program as [`Ids`]' uid
-/// (`-u`): `CAP_SETGID`, `CAP_SETUID`, and `CAP_SYS_PTRACE` to seize a
-/// child that is no longer its uid.
-const STRACE_CAPS: u64 = (1 << 6) | (1 << 7) | (1 << 19);
+/// (`-u`): `CAP_SETGID`, `CAP_SETUID`, `CAP_SYS_PTRACE` to seize a child
+/// that is no longer its uid, and `CAP_DAC_READ_SEARCH` to find the program
+/// first, as root, through a home whose id-mapped mount shows it as the
+/// program's uid's (a 0700 `/root` with a pyenv in it). All of it read-only.
+const STRACE_CAPS: u64 = (1 << 2) | (1 << 6) | (1 << 7) | (1 << 19);
 
 /// The unprivileged ids a program runs as, and the user namespace whose
 /// mapping (`0 uid 1`, `0 gid 1`) id-maps the mounts it must own.
