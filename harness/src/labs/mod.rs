@@ -111,6 +111,38 @@ fn short_write(rec: &Record) -> bool {
         || matches!((rec.done_len(), rec.asked_len()), (Some(n), Some(given)) if n < given)
 }
 
+/// The first write to a connection that sent less than it was given (or
+/// failed with EAGAIN) and after which the server's next call on that
+/// connection was not a write: the rest of that reply was dropped. The
+/// explanation that names it, quoting the write and the call after it.
+fn dropped_rest(run: &Run) -> Option<(String, Vec<String>)> {
+    let records = &run.outcome.trace.records;
+    from_first_socket(run).find_map(|(r, rec)| {
+        let conn = fd_role(run, r, 0).filter(|c| c.is_conn())?;
+        if !(rec.is_a(&[Class::Write]) && short_write(rec)) {
+            return None;
+        }
+        let next = (r + 1..records.len()).find(|&x| fd_role(run, x, 0) == Some(conn));
+        if next.is_some_and(|x| records[x].is_a(&[Class::Write])) {
+            return None;
+        }
+        let sent = rec.done_len().unwrap_or(0).max(0);
+        let given = rec.asked_len().unwrap_or(0);
+        let then = match next {
+            Some(x) => format!("the server's next call on {conn} was {}, not a write of the rest", records[x].name()),
+            None => format!("the server never wrote to {conn} again"),
+        };
+        Some((
+            format!(
+                "a {} to {conn} sent {sent} of its {given} bytes, and {then}: the other {} bytes of that reply were dropped; keep what a write did not send and write it before anything else on that connection:",
+                rec.name(),
+                given - sent
+            ),
+            evidence(run, std::iter::once(r).chain(next)),
+        ))
+    })
+}
+
 /// What the server was doing at a settle step, in words and trace lines.
 fn describe_settle(run: &Run, label: &str) -> (String, Vec<String>) {
     match run.outcome.observed(label) {
@@ -554,8 +586,12 @@ fn large_replies(runs: &Runs, standard: &[&str], bursts: &[&str]) -> Verdict {
             "a client sent {} bytes and read the reply slowly (only when the server had settled)",
             slow_burst_size()
         );
-        if let Err(v) = received(runs.get(name), "burst", &what) {
-            return v;
+        let run = runs.get(name);
+        if let Err(v) = received(run, "burst", &what) {
+            return match dropped_rest(run) {
+                Some((why, lines)) => Verdict::fail(format!("{}; {why}", v.message), lines),
+                None => v,
+            };
         }
     }
     Verdict::pass("every byte came back upper-cased and in order")
