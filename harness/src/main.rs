@@ -85,6 +85,26 @@ impl LimitArgs {
         limits.sandbox = self.sandbox;
         limits
     }
+
+    /// The lab's limits with these and `--listen-timeout` (which wins over
+    /// `--limit listen=`) applied.
+    fn for_grade(&self, lab: &Lab, listen_timeout: Option<u64>) -> Limits {
+        let mut limits = self.apply(lab);
+        if let Some(secs) = listen_timeout {
+            limits.listen = Duration::from_secs(secs);
+        }
+        limits
+    }
+
+    /// The default limits with these applied (for any program, not a lab's).
+    fn for_any(&self) -> Limits {
+        let mut limits = Limits::default();
+        for l in &self.limits {
+            limits.set(l.clone());
+        }
+        limits.sandbox = self.sandbox;
+        limits
+    }
 }
 
 /// What `iolab trace` prints.
@@ -277,10 +297,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
             let lab = find_lab(&lab)?;
             let (spec, shown) = solution_spec(&lab, solution.as_deref())?;
             let spec = spec.with_backend(backend.backend);
-            let mut limits = limits.apply(&lab);
-            if let Some(secs) = listen_timeout {
-                limits.listen = Duration::from_secs(secs);
-            }
+            let limits = limits.for_grade(&lab, listen_timeout);
             if json.is_some()
                 && limits.sandbox == sandbox::Mode::Auto
                 && let sandbox::Status::Off(why) = sandbox::status(limits.sandbox)
@@ -317,11 +334,7 @@ fn run(cli: Cli) -> Result<ExitCode> {
                 .split_first()
                 .ok_or_else(|| anyhow!("no program given"))?;
             let spec = Spec::new(program, args).with_backend(backend.backend);
-            let mut bounds = Limits::default();
-            for l in &limits.limits {
-                bounds.set(l.clone());
-            }
-            bounds.sandbox = limits.sandbox;
+            let bounds = limits.for_any();
             let (explanation, run) = iolab::explain::explain(&spec, &bounds)?;
             print!("{}", explanation.render());
             if let Some(launcher) = &run.outcome.launched_by {
@@ -437,13 +450,7 @@ impl Watch {
                 json,
                 ..
             } => {
-                let bounds = |lab: &Lab| {
-                    let mut bounds = limits.apply(lab);
-                    if let Some(secs) = listen_timeout {
-                        bounds.listen = Duration::from_secs(*secs);
-                    }
-                    bounds
-                };
+                let bounds = |lab: &Lab| limits.for_grade(lab, *listen_timeout);
                 let bounded = |lab: &Lab| bounds(lab).whole(lab.scenarios.len());
                 if lab == "all" {
                     let labs = iolab::labs::all();
@@ -462,10 +469,7 @@ impl Watch {
                 }
             }
             Command::Explain { limits, .. } => {
-                let mut bounds = Limits::default();
-                for l in &limits.limits {
-                    bounds.set(l.clone());
-                }
+                let bounds = limits.for_any();
                 Watch {
                     bound: bounds.whole(1),
                     json: None,
@@ -570,10 +574,7 @@ fn grade_all(
     let mut rows = Vec::new();
     let mut all_full = true;
     for lab in iolab::labs::all() {
-        let mut bounds = limits.apply(&lab);
-        if let Some(secs) = listen_timeout {
-            bounds.listen = Duration::from_secs(secs);
-        }
+        let bounds = limits.for_grade(&lab, listen_timeout);
         eprintln!("grading {} ...", lab.id);
         // One lab the harness could not run (not built, say) does not
         // stop the table.
